@@ -1,0 +1,53 @@
+"""What the sync engine asks the sender to do, and what the sender reports back.
+
+The sender knows nothing of dbt or of the warehouse: it takes a stream of :data:`Operation` values and
+reports one :class:`Result` per operation, in order of acknowledgement. ``ref`` is the caller's own
+handle (for the engine: the sync key and the diff operation); the sender passes it back untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Union
+
+IdType = Literal["id", "email", "cio_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One item of a Track API v2 ``/api/v2/batch`` request (person, object or delivery)."""
+
+    ref: Any
+    item: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentChange:
+    """Add a person to, or remove one from, a manual segment (Track API v1, grouped up to 1000 ids)."""
+
+    ref: Any
+    segment_id: int
+    id_type: IdType
+    identifier: str
+    add: bool
+
+
+Operation = Union[BatchItem, SegmentChange]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The fate of one operation.
+
+    ``accepted`` is True only when Customer.io acknowledged it. A rejected operation carries the reason
+    (Customer.io's message, or the local limit it broke) and, when known, the offending field.
+    ``retryable`` is True when the failure was transient (the operation may succeed next run), False when
+    the operation itself is invalid.
+    """
+
+    ref: Any
+    accepted: bool
+    reason: str | None = None
+    field: str | None = None
+    retryable: bool = False

@@ -1,0 +1,2 @@
+select company_id, company_name, industry, employees
+from {{ ref('companies') }}

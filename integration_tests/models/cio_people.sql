@@ -1,0 +1,10 @@
+select
+    cast(customer_id as varchar) as customer_id,
+    email,
+    first_name,
+    last_name,
+    plan,
+    lifetime_value,
+    signed_up_at,
+    is_active
+from {{ ref('customers') }}

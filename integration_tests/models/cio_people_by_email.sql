@@ -1,0 +1,3 @@
+-- Update-only sync matched by email: never creates anyone.
+select email, plan as current_plan, is_active
+from {{ ref('customers') }}

@@ -1,0 +1,2 @@
+select sku, product_name, price, in_stock
+from {{ ref('products') }}

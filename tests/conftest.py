@@ -1,0 +1,132 @@
+"""Shared fixtures: a private copy of the ``integration_tests`` dbt project per test, on DuckDB or Postgres.
+
+Each test gets its own copy (so seeds can be edited), its own DuckDB file or Postgres schema (so runs never
+share state), and helpers to run dbt on it. Postgres tests are marked ``postgres``; set
+``DBT_CIO_SKIP_POSTGRES=1`` to skip them on a machine without the server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+INTEGRATION_PROJECT = REPO / "integration_tests"
+SHARED = REPO.parent / "shared"
+DBT = str(Path(sys.executable).parent / "dbt")
+
+
+def _target_params() -> list:
+    return [
+        pytest.param("duckdb", id="duckdb"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+
+
+@dataclass
+class DbtProject:
+    """A private copy of the integration project, bound to one target."""
+
+    path: Path
+    target: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def flags(self) -> list[str]:
+        """The dbt-style flags that point a dbt or dbt-cio command at this project."""
+        return ["--project-dir", str(self.path), "--profiles-dir", str(self.path), "--target", self.target]
+
+    def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a dbt command on this project in a subprocess (as a user would)."""
+        proc = subprocess.run(
+            [DBT, *args, *self.flags],
+            cwd=self.path,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def build(self) -> None:
+        """Load the seeds and build every model (``dbt seed --full-refresh`` then ``dbt run``)."""
+        self.dbt("seed", "--full-refresh")
+        self.dbt("run")
+
+    def write_seed(self, name: str, text: str) -> None:
+        (self.path / "seeds" / f"{name}.csv").write_text(text)
+
+    def read_seed(self, name: str) -> str:
+        return (self.path / "seeds" / f"{name}.csv").read_text()
+
+    @property
+    def schema(self) -> str:
+        """The schema dbt builds the models in, for this target."""
+        return self.env["DBT_CIO_PG_SCHEMA"] if self.target == "postgres" else "main"
+
+
+def _drop_pg_schemas(prefix: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="test")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("select nspname from pg_namespace where nspname like %s", (prefix + "%",))
+        for (name,) in cur.fetchall():
+            cur.execute(f'drop schema if exists "{name}" cascade')
+    conn.close()
+
+
+@pytest.fixture(params=_target_params())
+def target(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres" and os.environ.get("DBT_CIO_SKIP_POSTGRES"):
+        pytest.skip("DBT_CIO_SKIP_POSTGRES is set")
+    return request.param
+
+
+def make_project(tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[DbtProject]:
+    path = tmp_path / "project"
+    shutil.copytree(
+        INTEGRATION_PROJECT, path, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*", "dbt_packages")
+    )
+    env = {"DBT_CIO_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")}
+    schema = None
+    if target == "postgres":
+        schema = f"it_{uuid.uuid4().hex[:10]}"
+        env["DBT_CIO_PG_SCHEMA"] = schema
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    project = DbtProject(path=path, target=target, env=env)
+    try:
+        yield project
+    finally:
+        if schema:
+            _drop_pg_schemas(schema)
+
+
+@pytest.fixture
+def dbt_project(tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[DbtProject]:
+    """An unbuilt copy of the integration project on ``target`` (duckdb and postgres)."""
+    yield from make_project(tmp_path, target, monkeypatch)
+
+
+@pytest.fixture
+def built_project(dbt_project: DbtProject) -> DbtProject:
+    """A copy of the integration project with seeds loaded and models built."""
+    dbt_project.build()
+    return dbt_project
+
+
+@pytest.fixture
+def openapi_path() -> Path:
+    """Customer.io's Track API OpenAPI document (copied into the test data)."""
+    return REPO / "tests" / "data" / "track-api.openapi.json"
