@@ -1,0 +1,23 @@
+"""One row of a sync's diff, as the warehouse hands it to payload mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+ChangeKind = Literal["added", "changed", "removed"]
+
+
+@dataclass(frozen=True, slots=True)
+class RowChange:
+    """A row that is new, changed or gone since the last successful sync.
+
+    ``key`` is the sync key as text (composite keys joined, see ``dbt_cio.warehouse``). ``values`` maps
+    column name to value as the database returned it: the key columns always; for added and changed rows
+    also the sync's value columns. Removed rows carry only the key columns, as text (from state).
+    """
+
+    key: str
+    change: ChangeKind
+    values: Mapping[str, Any]
