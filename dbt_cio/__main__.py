@@ -1,0 +1,3 @@
+from dbt_cio.cli import main
+
+main()

@@ -1,0 +1,182 @@
+"""What a run shows and leaves behind: progress while sending, a summary table, a run-results file.
+
+On a terminal, rich progress bars (rows sent, rows/s, rejections) per sync; elsewhere (CI logs, dbt Cloud,
+Airflow) plain log lines every few seconds. The run-results file (``target/dbt_cio_run_results.json``) has one
+entry per sync for orchestrators. Nothing here ever sees a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+RUN_RESULTS_FILE = "dbt_cio_run_results.json"
+LOG_EVERY_SECONDS = 5.0
+
+
+@dataclass
+class SyncOutcome:
+    """The result of one sync in one run (what the summary and the run-results file report)."""
+
+    name: str
+    model: str
+    type: str
+    status: str = "pending"  # success | rejected | error | skipped | dry-run | pending
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    elapsed_seconds: float = 0.0
+    run_id: str | None = None
+    message: str | None = None
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("success", "skipped", "dry-run")
+
+
+class SyncProgress:
+    """Progress of one sync; cheap to call per acknowledged operation."""
+
+    def __init__(self, reporter: Reporter, name: str, total: int, task: TaskID | None):
+        self._reporter = reporter
+        self.name = name
+        self.total = total
+        self.done = 0
+        self.rejected = 0
+        self._task = task
+        self._started = time.monotonic()
+        self._last_log = self._started
+
+    def advance(self, accepted: int = 0, rejected: int = 0) -> None:
+        self.done += accepted + rejected
+        self.rejected += rejected
+        self._reporter._update(self)
+
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self._started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+
+class Reporter:
+    """Shows a run to a person or to a log, and writes the run-results file."""
+
+    def __init__(self, stream: TextIO | None = None, *, force_terminal: bool | None = None):
+        stream = stream or sys.stdout
+        self.console = Console(file=stream, force_terminal=force_terminal, highlight=False, soft_wrap=True)
+        self.interactive = self.console.is_terminal
+        self._progress: Progress | None = None
+
+    # -- lines -------------------------------------------------------------------------------------------
+    def info(self, message: str) -> None:
+        self.console.print(message, markup=False)
+
+    def note(self, message: str) -> None:
+        self.console.print(f"note: {message}", style="yellow", markup=False)
+
+    # -- progress ----------------------------------------------------------------------------------------
+    @contextmanager
+    def progress(self) -> Iterator[None]:
+        if not self.interactive:
+            yield
+            return
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>9} rows/s"),
+            TextColumn("[red]{task.fields[rejected]} rejected"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        with self._progress:
+            yield
+        self._progress = None
+
+    def start_sync(self, name: str, total: int) -> SyncProgress:
+        task = None
+        if self._progress is not None:
+            task = self._progress.add_task(name, total=max(total, 1), rate="0", rejected=0)
+        else:
+            self.info(f"{name}: sending {total} row(s)")
+        return SyncProgress(self, name, total, task)
+
+    def _update(self, p: SyncProgress) -> None:
+        if self._progress is not None and p._task is not None:
+            self._progress.update(p._task, completed=p.done, rate=f"{p.rate():,.0f}", rejected=p.rejected)
+            return
+        now = time.monotonic()
+        if now - p._last_log >= LOG_EVERY_SECONDS:
+            p._last_log = now
+            self.info(f"{p.name}: {p.done}/{p.total} rows acknowledged, {p.rate():,.0f} rows/s, {p.rejected} rejected")
+
+    def finish_sync(self, p: SyncProgress) -> None:
+        if self._progress is not None and p._task is not None:
+            self._progress.update(p._task, completed=max(p.done, p.total if p.done >= p.total else p.done))
+        else:
+            self.info(f"{p.name}: done, {p.done}/{p.total} rows acknowledged, {p.rejected} rejected")
+
+    # -- end of run --------------------------------------------------------------------------------------
+    def summary(self, outcomes: Sequence[SyncOutcome], *, dry_run: bool = False) -> None:
+        table = Table(title="dbt-cio dry run (nothing sent)" if dry_run else "dbt-cio sync summary")
+        for column in ("sync", "type", "status", "added", "changed", "removed"):
+            table.add_column(column, justify="right" if column in ("added", "changed", "removed") else "left")
+        if not dry_run:
+            for column in ("accepted", "rejected", "requests", "seconds"):
+                table.add_column(column, justify="right")
+        for o in outcomes:
+            style = {"success": "green", "dry-run": "cyan", "skipped": "dim", "rejected": "yellow"}.get(o.status, "red")
+            row = [o.name, o.type, f"[{style}]{o.status}[/{style}]", str(o.added), str(o.changed), str(o.removed)]
+            if not dry_run:
+                row += [str(o.accepted), str(o.rejected), str(o.requests), f"{o.elapsed_seconds:.1f}"]
+            table.add_row(*row)
+        self.console.print(table)
+        for o in outcomes:
+            if o.message:
+                self.console.print(f"{o.name}: {o.message}", markup=False)
+
+
+def write_run_results(target_dir: Path, outcomes: Sequence[SyncOutcome], *, started_at: datetime,
+                      elapsed_seconds: float, args: dict[str, Any]) -> Path:
+    """Write ``target/dbt_cio_run_results.json``: one entry per sync, for orchestrators."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    path = target_dir / RUN_RESULTS_FILE
+    doc = {
+        "metadata": {
+            "generated_at": datetime.now(timezone.utc).isoformat(),
+            "started_at": started_at.isoformat(),
+            "dbt_cio_version": _version(),
+        },
+        "elapsed_time": round(elapsed_seconds, 3),
+        "args": args,
+        "success": all(o.ok for o in outcomes),
+        "results": [{k: v for k, v in asdict(o).items() if k != "samples"} for o in outcomes],
+    }
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, default=str))
+    tmp.replace(path)
+    return path
+
+
+def _version() -> str:
+    from dbt_cio import __version__
+
+    return __version__
