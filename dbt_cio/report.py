@@ -152,6 +152,10 @@ class Reporter:
         for o in outcomes:
             if o.message:
                 self.console.print(f"{o.name}: {o.message}", markup=False)
+            if dry_run and o.samples:
+                self.console.print(f"{o.name}: first payloads it would send:", markup=False)
+                for sample in o.samples:
+                    self.console.print("  " + json.dumps(sample, default=str, ensure_ascii=False), markup=False)
 
 
 def write_run_results(target_dir: Path, outcomes: Sequence[SyncOutcome], *, started_at: datetime,

@@ -1,0 +1,209 @@
+"""One sync's run: diff, map, send, commit acknowledged keys, record rejections.
+
+The invariant that makes crashes harmless: a key enters state only after Customer.io acknowledged the
+operation built from it (or when the row needs no operation at all). Acknowledged keys are committed in
+chunks while sending continues, so a run stopped half-way resumes where it left off.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from dbt_cio.changes import RowChange
+from dbt_cio.contract import Sync
+from dbt_cio.errors import DbtCioError, TerminalError
+from dbt_cio.operations import Operation, Result
+from dbt_cio.report import Reporter, SyncOutcome
+
+if TYPE_CHECKING:
+    from dbt_cio.sync import SyncOptions, WarehouseThread
+
+COMMIT_EVERY = 5_000  # acknowledged keys per state commit
+COMMIT_SECONDS = 2.0  # ...or this often, whichever comes first
+PAGE_SIZE = 10_000  # diff rows read per page
+DRY_RUN_SAMPLES = 3
+REJECTIONS_EVERY = 1_000
+
+
+class SyncRun:
+    """Runs one :class:`Sync` once."""
+
+    def __init__(self, sync: Sync, store: Any, wh: WarehouseThread, client: Any, options: SyncOptions,
+                 reporter: Reporter, outcome: SyncOutcome):
+        self.sync = sync
+        self.store = store
+        self.wh = wh
+        self.client = client
+        self.options = options
+        self.reporter = reporter
+        self.outcome = outcome
+        self._acks: list[tuple[str, str]] = []
+        self._rejections: list[tuple[str, str, str | None]] = []
+        self._last_commit = time.monotonic()
+
+    async def run(self) -> None:
+        sync, store, wh = self.sync, self.store, self.wh
+        lock = store.lock(sync.name)
+        await wh.call(lock.__enter__)
+        try:
+            if self.options.full_refresh and not self.options.dry_run:
+                await wh.call(store.forget, sync.name)
+            summary = await wh.call(store.compute_diff, sync)
+            self.outcome.added, self.outcome.changed = summary.added, summary.changed
+            self.outcome.removed = summary.removed
+            if self.options.dry_run:
+                await self._dry_run()
+                return
+            self.outcome.run_id = run_id = await wh.call(store.start_run, sync)
+            error: str | None = None
+            try:
+                for key_sample in _null_key_rejections(sync, summary):
+                    self._rejections.append(key_sample)
+                if sync.type == "collection":
+                    await self._send_collection(summary)
+                else:
+                    await self._send_rows(summary)
+            except TerminalError as exc:
+                error = str(exc)
+                raise
+            except DbtCioError as exc:
+                error = str(exc)
+                raise
+            finally:
+                await self._flush(force=True)
+                self.outcome.status = (
+                    "error" if error else "rejected" if self.outcome.rejected else "success"
+                )
+                if error:
+                    self.outcome.message = error
+                await wh.call(store.finish_run, run_id, outcome=self.outcome, error=error)
+        finally:
+            await wh.call(lock.__exit__, None, None, None)
+
+    # -- rows --------------------------------------------------------------------------------------------
+    async def _send_rows(self, summary: Any) -> None:
+        from dbt_cio.payloads import mapper_for
+
+        sync = self.sync
+        segment_id = await self._segment_id() if sync.type == "segment" else None
+        mapper = mapper_for(sync, now=int(time.time()), segment_id=segment_id)
+        total = summary.added + summary.changed + summary.removed
+        progress = self.reporter.start_sync(sync.name, total)
+        sender = self.client.sender()
+
+        async def operations() -> AsyncIterator[Operation]:
+            from dbt_cio.payloads import RowRejected
+
+            async for page in self._pages():
+                for change in page:
+                    ref = (change.key, change.change)
+                    try:
+                        ops = mapper(change, ref)
+                    except RowRejected as exc:
+                        self._reject(ref, exc.reason, exc.field)
+                        progress.advance(rejected=1)
+                        continue
+                    if not ops:  # nothing to send for this change: it is done
+                        self._acks.append(ref)
+                        progress.advance(accepted=1)
+                        continue
+                    for op in ops:
+                        yield op
+                await self._flush()
+
+        async for result in sender.send(operations()):
+            self._on_result(result)
+            progress.advance(accepted=int(result.accepted), rejected=int(not result.accepted))
+            await self._flush()
+        self._count_requests(sender)
+        self.reporter.finish_sync(progress)
+
+    async def _pages(self) -> AsyncIterator[list[RowChange]]:
+        iterator = await self.wh.call(lambda: iter(self.store.iter_changes(self.sync, page_size=PAGE_SIZE)))
+        sentinel: list[RowChange] = []
+        while True:
+            page = await self.wh.call(next, iterator, sentinel)
+            if page is sentinel:
+                return
+            yield page
+
+    def _on_result(self, result: Result) -> None:
+        if result.accepted:
+            self._acks.append(result.ref)
+            self.outcome.accepted += 1
+        else:
+            self._reject(result.ref, result.reason or "rejected by Customer.io", result.field)
+        self.outcome.sent += 1
+
+    def _reject(self, ref: tuple[str, str], reason: str, field: str | None) -> None:
+        self._rejections.append((ref[0], reason, field))
+        self.outcome.rejected += 1
+
+    async def _flush(self, force: bool = False) -> None:
+        due = force or len(self._acks) >= COMMIT_EVERY or time.monotonic() - self._last_commit >= COMMIT_SECONDS
+        if due and self._acks:
+            acks, self._acks = self._acks, []
+            await self.wh.call(self.store.commit, self.sync, acks)
+            self._last_commit = time.monotonic()
+        if self._rejections and (force or len(self._rejections) >= REJECTIONS_EVERY or due):
+            rejections, self._rejections = self._rejections, []
+            await self.wh.call(self.store.record_rejections, self.sync, self.outcome.run_id, rejections)
+
+    def _count_requests(self, sender: Any) -> None:
+        stats = getattr(sender, "stats", None)
+        if stats is not None:
+            self.outcome.requests += getattr(stats, "requests", 0)
+            self.outcome.retries += getattr(stats, "retries", 0)
+            self.outcome.throttled += getattr(stats, "throttled", 0)
+
+    # -- segments ----------------------------------------------------------------------------------------
+    async def _segment_id(self) -> int:
+        from dbt_cio.segment import resolve_segment
+
+        return await resolve_segment(self.sync, self.client, self.store, self.wh)
+
+    # -- collections -------------------------------------------------------------------------------------
+    async def _send_collection(self, summary: Any) -> None:
+        from dbt_cio.collection import replace_collection
+
+        await replace_collection(self, summary)
+
+    # -- dry run -----------------------------------------------------------------------------------------
+    async def _dry_run(self) -> None:
+        from dbt_cio.payloads import RowRejected, mapper_for
+
+        self.outcome.status = "dry-run"
+        if self.sync.type == "collection":
+            return
+        mapper = mapper_for(self.sync, now=int(time.time()), segment_id=0)
+        async for page in self._pages():
+            for change in page:
+                try:
+                    ops = mapper(change, None)
+                except RowRejected as exc:
+                    self.outcome.samples.append({"key": change.key, "rejected": exc.reason})
+                    continue
+                for op in ops:
+                    self.outcome.samples.append(_describe(op))
+                if len(self.outcome.samples) >= DRY_RUN_SAMPLES:
+                    return
+            return
+
+
+def _describe(op: Operation) -> dict[str, Any]:
+    from dbt_cio.operations import BatchItem
+
+    if isinstance(op, BatchItem):
+        return {"POST /api/v2/batch item": dict(op.item)}
+    action = "add_customers" if op.add else "remove_customers"
+    return {f"POST /api/v1/segments/{op.segment_id}/{action}?id_type={op.id_type}": {"ids": [op.identifier]}}
+
+
+def _null_key_rejections(sync: Sync, summary: Any) -> list[tuple[str, str, str | None]]:
+    count = getattr(summary, "null_keys", 0) or 0
+    if not count:
+        return []
+    cols = ", ".join(sync.key_columns)
+    return [("<null>", f"{count} row(s) have a null key ({cols}) and were not sent", sync.key_columns[0])]
