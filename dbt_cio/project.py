@@ -1,0 +1,417 @@
+"""The user's dbt project, seen through dbt itself: flags, profile, manifest, selection and adapter.
+
+dbt-cio never re-implements dbt: ``--project-dir``, ``--profiles-dir``, ``--target``, ``--vars``,
+``--select``, ``--exclude`` and ``--selector`` are handed to dbt's own command-line parser (as if the user
+had typed ``dbt ls ...``), so defaults, ``DBT_PROFILES_DIR``, ``DBT_TARGET`` and ``env_var()`` in
+``profiles.yml`` behave exactly as they do for dbt. The warehouse is reached only through the dbt adapter
+of the selected target.
+
+Manifest
+    ``target/manifest.json`` is read as it is when it is *current*, and dbt parses the project again
+    (``dbt parse``, with its own partial parsing) when it is *stale*. A manifest is stale when:
+
+    1. it is missing;
+    2. any file under the project's model, seed, macro, snapshot, analysis, test or package-install
+       paths, or ``dbt_project.yml``, ``packages.yml``, ``dependencies.yml``, ``selectors.yml`` or the
+       ``profiles.yml`` in use, is newer than it;
+    3. it was written by a different adapter type than the target's;
+    4. it was written for another target: a model without a custom schema or database config sits in a
+       schema (or database) other than the target's (so a project overriding ``generate_schema_name`` may
+       re-parse more often than needed; never less);
+    5. ``--vars`` was given (vars can change what dbt parses, and the manifest does not record them).
+
+Selection
+    With ``--select``, ``--exclude`` or ``--selector`` dbt's own :class:`dbt.graph.NodeSelector` picks the
+    nodes; models among them without a ``meta.customerio`` block are skipped with a note. With none of
+    them, dbt's default selector (``default: true`` in ``selectors.yml``) applies if the project has one,
+    as it would for ``dbt run``; otherwise every model with a ``meta.customerio`` block is selected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from dbt_cio.errors import UsageError, WarehouseError
+
+if TYPE_CHECKING:  # heavy imports stay out of `--help`
+    from dbt.adapters.base import BaseAdapter
+    from dbt.config.runtime import RuntimeConfig
+    from dbt.contracts.graph.manifest import Manifest
+
+STATE_SCHEMA_VAR = "dbt_cio_state_schema"
+"""The dbt var (``--vars`` or ``vars:`` in dbt_project.yml) that overrides the state schema."""
+STATE_SCHEMA_SUFFIX = "_dbt_cio"
+"""The default state schema is the target schema plus this suffix, e.g. ``analytics_dbt_cio``."""
+CONNECTION_NAME = "dbt_cio"
+
+_PROJECT_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml")
+
+
+@dataclass(frozen=True)
+class DbtArgs:
+    """The dbt-style arguments of a dbt-cio command; ``None`` means "as dbt would default it".
+
+    ``vars`` is a YAML/JSON string (as typed on the command line) or a mapping. ``select`` and ``exclude``
+    hold one selection method per item, as dbt's repeated ``--select`` does.
+    """
+
+    project_dir: str | Path | None = None
+    profiles_dir: str | Path | None = None
+    target: str | None = None
+    vars: str | Mapping[str, Any] | None = None
+    select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    selector: str | None = None
+    state_schema: str | None = None
+    profile: str | None = None
+
+    def dbt_argv(self, selection: bool = True) -> list[str]:
+        """These arguments as a dbt command line (without the command); ``selection=False`` for ``dbt parse``."""
+        argv: list[str] = []
+        for flag, value in (
+            ("--project-dir", self.project_dir),
+            ("--profiles-dir", self.profiles_dir),
+            ("--target", self.target),
+            ("--profile", self.profile),
+            ("--selector", self.selector if selection else None),
+        ):
+            if value is not None:
+                argv += [flag, str(value)]
+        if self.vars:
+            argv += ["--vars", self.vars if isinstance(self.vars, str) else json.dumps(dict(self.vars))]
+        if selection:
+            for item in self.select:
+                argv += ["--select", item]
+            for item in self.exclude:
+                argv += ["--exclude", item]
+        return argv
+
+
+def has_block(node: Mapping[str, Any]) -> bool:
+    """Whether a manifest node declares a ``meta.customerio`` block (under ``config.meta`` or ``meta``)."""
+    config_meta = (node.get("config") or {}).get("meta") or {}
+    meta = node.get("meta") or {}
+    return config_meta.get("customerio") is not None or meta.get("customerio") is not None
+
+
+@dataclass
+class Project:
+    """A loaded dbt project with its adapter registered; a context manager that owns the connections.
+
+    Use ``with Project.load(args) as project:``. The adapter's connections are per thread: use the project
+    (and any :class:`dbt_cio.warehouse.StateStore` over it) from one thread; a connection is opened for
+    the calling thread on first use and every connection is closed on exit.
+    """
+
+    args: DbtArgs
+    config: RuntimeConfig
+    manifest: Manifest
+    reparsed: bool = False
+    _adapter: BaseAdapter | None = field(default=None, repr=False)
+
+    # -- loading --------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, args: DbtArgs) -> Project:
+        """Resolve flags, profile and project as dbt does; read (or re-parse) the manifest; register the adapter."""
+        flags = _set_flags(args)
+        config = _runtime_config(flags)
+        manifest_path = Path(config.project_root) / config.target_path / "manifest.json"
+        manifest: Manifest | None = None
+        if _stale_reason(manifest_path, config, flags, args) is None:
+            manifest = _read_manifest(manifest_path)
+            if manifest.metadata.adapter_type != config.credentials.type or _other_target(manifest, config):
+                manifest = None
+        reparsed = manifest is None
+        if manifest is None:
+            manifest = _parse(args)
+            flags = _set_flags(args)  # dbt parse replaced the global flags: put ours back
+            config = _runtime_config(flags)
+        project = cls(args=args, config=config, manifest=manifest, reparsed=reparsed)
+        project._register_adapter()
+        return project
+
+    def _register_adapter(self) -> None:
+        from dbt.adapters.factory import get_adapter, register_adapter, reset_adapters
+        from dbt.context.providers import generate_runtime_macro_context
+        from dbt.mp_context import get_mp_context
+
+        reset_adapters()  # a previous project in this process must not leak its adapter into this one
+        register_adapter(self.config, get_mp_context())
+        adapter = get_adapter(self.config)
+        adapter.set_macro_resolver(self.manifest)
+        adapter.set_macro_context_generator(generate_runtime_macro_context)  # type: ignore[arg-type]
+        self._adapter = adapter
+
+    def __enter__(self) -> Project:
+        self.ensure_connection()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every connection the adapter opened (in any thread); the project can be re-entered."""
+        if self._adapter is not None:
+            self._adapter.cleanup_connections()
+
+    # -- the adapter ----------------------------------------------------------------------------------
+
+    @property
+    def adapter(self) -> BaseAdapter:
+        assert self._adapter is not None, "Project.load() registers the adapter"
+        return self._adapter
+
+    def ensure_connection(self) -> None:
+        """Open a connection for the calling thread unless it has one (dbt connections are per thread)."""
+        connections = self.adapter.connections
+        if connections.get_if_exists() is not None:
+            return
+        try:
+            self.adapter.acquire_connection(CONNECTION_NAME).handle  # noqa: B018 -- opens a lazy handle now
+        except Exception as exc:  # any driver's error: translate at the boundary
+            connections.clear_thread_connection()
+            raise WarehouseError(
+                f"could not connect to target '{self.target_name}' ({self.adapter_type}): {_first_line(exc)}. "
+                "Check the profile (dbt debug) and that no other process holds the database."
+            ) from exc
+
+    @property
+    def adapter_type(self) -> str:
+        return str(self.config.credentials.type)
+
+    @property
+    def target_name(self) -> str:
+        return str(self.config.target_name)
+
+    @property
+    def target_schema(self) -> str:
+        return str(self.config.credentials.schema)
+
+    @property
+    def database(self) -> str | None:
+        return getattr(self.config.credentials, "database", None)
+
+    @property
+    def target_dir(self) -> Path:
+        return Path(self.config.project_root) / self.config.target_path
+
+    @property
+    def project_name(self) -> str:
+        return str(self.config.project_name)
+
+    @property
+    def state_schema(self) -> str:
+        """Where dbt-cio keeps its state: the explicit argument, else the dbt var, else ``<schema>_dbt_cio``."""
+        if self.args.state_schema:
+            return self.args.state_schema
+        value = self.var(STATE_SCHEMA_VAR)
+        if value:
+            return str(value)
+        return f"{self.target_schema}{STATE_SCHEMA_SUFFIX}"
+
+    def var(self, name: str) -> Any:
+        """A global dbt var: ``--vars`` first, then this project's ``vars:`` (scoped, then global)."""
+        if name in self.config.cli_vars:
+            return self.config.cli_vars[name]
+        project_vars = getattr(self.config.vars, "vars", {}) or {}
+        scoped = project_vars.get(self.project_name)
+        if isinstance(scoped, Mapping) and name in scoped:
+            return scoped[name]
+        return project_vars.get(name)
+
+    # -- nodes and selection --------------------------------------------------------------------------
+
+    def all_nodes(self) -> list[dict[str, Any]]:
+        """Every enabled model of the manifest, as dicts in manifest.json form, in unique_id order."""
+        return [
+            self.manifest.nodes[uid].to_dict()
+            for uid in sorted(self.manifest.nodes)
+            if self.manifest.nodes[uid].resource_type == "model"
+        ]
+
+    def selected_nodes(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """The selected models that have a ``meta.customerio`` block, and notes about selected ones skipped."""
+        explicit = bool(self.args.select or self.args.exclude or self.args.selector)
+        if not explicit and self.config.get_default_selector_name() is None:
+            return [n for n in self.all_nodes() if has_block(n)], []
+        unique_ids = self._select()
+        nodes: list[dict[str, Any]] = []
+        notes: list[str] = []
+        for uid in sorted(unique_ids):
+            node = self.manifest.nodes.get(uid)
+            if node is None or node.resource_type != "model":
+                continue
+            as_dict = node.to_dict()
+            if has_block(as_dict):
+                nodes.append(as_dict)
+            else:
+                notes.append(f"model '{node.name}' is selected but has no meta.customerio block: skipped")
+        if not nodes and not notes:
+            notes.append("the selection matched no models")
+        return nodes, notes
+
+    def _select(self) -> set[str]:
+        from dbt.compilation import Compiler
+        from dbt.graph import NodeSelector, parse_difference
+        from dbt_common.exceptions import DbtBaseException
+
+        try:
+            if self.args.selector:
+                spec: Any = self.config.get_selector(self.args.selector)
+            elif not (self.args.select or self.args.exclude):
+                spec = self.config.get_selector(str(self.config.get_default_selector_name()))
+            else:
+                spec = parse_difference(list(self.args.select) or None, list(self.args.exclude) or None)
+            graph = Compiler(self.config).compile(self.manifest, write=False)
+            selector = NodeSelector(graph, self.manifest)
+            return set(selector.get_selected(spec, warn_on_no_nodes=False))
+        except DbtBaseException as exc:
+            raise UsageError(f"dbt could not apply the selection: {_first_line(exc)}") from exc
+
+    def relation_of(self, node: Mapping[str, Any]) -> Any:
+        """The adapter's Relation for a model node."""
+        return self.adapter.Relation.create(
+            database=node.get("database"), schema=node.get("schema"), identifier=node.get("alias") or node["name"]
+        )
+
+    def columns_of(self, node: Mapping[str, Any]) -> list[str] | None:
+        """The model's columns as the warehouse reports them, in order; None when the model is not built."""
+        self.ensure_connection()
+        wanted = self.relation_of(node)
+        try:
+            found = self.adapter.get_relation(wanted.database, wanted.schema, wanted.identifier)
+            if found is None:
+                return None
+            return [column.name for column in self.adapter.get_columns_in_relation(found)]
+        except Exception as exc:
+            raise WarehouseError(
+                f"could not read the columns of {wanted} for model '{node.get('name')}': {_first_line(exc)}"
+            ) from exc
+
+
+# -- flags, config and manifest (dbt's own machinery) -----------------------------------------------------
+
+
+def _set_flags(args: DbtArgs) -> Any:
+    """Parse the arguments with dbt's own CLI (as ``dbt ls``) and make them dbt's global flags."""
+    import click
+    from dbt.cli.flags import Flags, args_to_context
+    from dbt.events.logging import setup_event_logger
+    from dbt.flags import set_flags
+    from dbt_common.context import set_invocation_context
+
+    # env_var() in profiles reads the invocation context: take the environment as it is now
+    set_invocation_context(dict(os.environ))
+    argv = ["ls", *args.dbt_argv(), "--log-level", "none", "--log-level-file", "none"]
+    try:
+        flags = Flags(args_to_context(argv))
+    except click.exceptions.ClickException as exc:
+        raise UsageError(f"invalid dbt arguments: {exc.format_message()}") from exc
+    set_flags(flags)
+    setup_event_logger(flags)  # dbt's own events stay quiet: dbt-cio reports what matters itself
+    return flags
+
+
+def _runtime_config(flags: Any) -> RuntimeConfig:
+    from dbt.config.runtime import RuntimeConfig, load_profile, load_project
+    from dbt_common.exceptions import DbtBaseException
+
+    project_dir = Path(flags.PROJECT_DIR)
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise UsageError(f"no dbt_project.yml in {project_dir.resolve()}: pass --project-dir")
+    try:
+        profile = load_profile(str(project_dir), flags.VARS, flags.PROFILE, flags.TARGET, None)
+        project = load_project(str(project_dir), flags.VERSION_CHECK, profile, flags.VARS, validate=True)
+        return RuntimeConfig.from_parts(project, profile, flags)
+    except DbtBaseException as exc:
+        raise UsageError(f"dbt could not load the project or profile: {exc}") from exc
+
+
+def _watched_files(config: RuntimeConfig, flags: Any) -> Iterator[Path]:
+    """The files whose change makes a manifest stale (see the module docstring)."""
+    root = Path(config.project_root)
+    for name in _PROJECT_FILES:
+        yield root / name
+    yield Path(flags.PROFILES_DIR) / "profiles.yml"
+    dirs: list[str] = [
+        *config.model_paths, *config.seed_paths, *config.macro_paths, *config.snapshot_paths,
+        *config.analysis_paths, *config.test_paths, config.packages_install_path,
+    ]  # fmt: skip
+    for directory in dict.fromkeys(dirs):
+        base = root / directory
+        for dirpath, _dirnames, filenames in os.walk(base):
+            for filename in filenames:
+                yield Path(dirpath) / filename
+
+
+def _stale_reason(path: Path, config: RuntimeConfig, flags: Any, args: DbtArgs) -> str | None:
+    """Why the manifest at ``path`` cannot be used as it is, or None when it is current."""
+    if not path.is_file():
+        return "no manifest"
+    if args.vars:
+        return "--vars given"
+    written = path.stat().st_mtime
+    for file in _watched_files(config, flags):
+        try:
+            if file.stat().st_mtime > written:
+                return f"{file} changed"
+        except OSError:
+            continue
+    return None
+
+
+def _other_target(manifest: Manifest, config: RuntimeConfig) -> bool:
+    """Whether a plain model (no custom schema/database) sits outside the target's schema or database."""
+    schema = str(config.credentials.schema).lower()
+    database = getattr(config.credentials, "database", None)
+    for node in manifest.nodes.values():
+        if node.resource_type != "model" or node.config.schema or node.config.database:
+            continue
+        if str(node.schema).lower() != schema:
+            return True
+        if database and node.database and str(node.database).lower() != str(database).lower():
+            return True
+    return False
+
+
+def _read_manifest(path: Path) -> Manifest:
+    from dbt.artifacts.schemas.manifest import WritableManifest
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt_common.exceptions import DbtBaseException
+
+    try:
+        return Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(str(path)))
+    except DbtBaseException as exc:
+        raise UsageError(f"cannot read {path}: {_first_line(exc)}. Run dbt parse (or dbt run) again.") from exc
+
+
+def _parse(args: DbtArgs) -> Manifest:
+    """Have dbt parse the project (``dbt parse``: partial parsing, writes target/manifest.json)."""
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(["parse", *args.dbt_argv(selection=False), "--log-level", "none"])
+    if not result.success or result.result is None:
+        detail = _first_line(result.exception) if result.exception else "see logs/dbt.log"
+        raise UsageError(f"dbt could not parse the project: {detail}")
+    return result.result  # type: ignore[no-any-return]
+
+
+def _first_line(exc: BaseException | None) -> str:
+    """The gist of an exception in one line (dbt's own messages start with a "Runtime Error" header)."""
+    if exc is None:
+        return "unknown error"
+    text = str(getattr(exc, "msg", None) or exc).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip() and line.strip() != "Runtime Error"]
+    return " ".join(lines) if lines else type(exc).__name__
+
+
+__all__: Sequence[str] = ["DbtArgs", "Project", "STATE_SCHEMA_VAR", "has_block"]
