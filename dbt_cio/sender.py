@@ -1,0 +1,275 @@
+"""The sender: a stream of operations in, a stream of results out, as Customer.io acknowledges them.
+
+The pipeline, as named steps:
+
+1. **pull** — operations are read lazily from the caller's (async) iterable; the reader stops pulling
+   while ``max_concurrency`` requests are in flight and their results are not yet taken, so the sync is
+   never held in memory: at most the in-flight requests plus one open batch per destination.
+2. **check** — each batch item is serialized once (compact JSON) and checked against Customer.io's data
+   limits (:func:`dbt_cio.limits.check_item`); a broken item is rejected here, with its reason, and never
+   sent. A segment change's identifier is checked the same way.
+3. **pack** — items are packed greedily by bytes into ``/api/v2/batch`` bodies of at most 500 KB
+   (:mod:`dbt_cio.batching`); segment changes are grouped per (segment, id type, add/remove) up to 1000 ids.
+4. **send** — each full batch or group becomes one request task, paced by the client's limiter and
+   retried by the client on 408/429/5xx/timeouts/dropped connections.
+5. **settle** — a 200 accepts every item; a 207 rejects exactly the items named by ``batch_index``; a 400
+   (or 413) on a batch of several items splits it in halves and sends each again, so one bad item cannot
+   sink its neighbours; retries exhausted → every operation of the request fails with the last error,
+   ``retryable=True`` (the next run sends it again); 401/403 → :class:`AuthError` stops the whole run.
+6. **report** — one :class:`Result` per operation, yielded in order of acknowledgement, so the caller can
+   commit state in chunks while sending goes on.
+
+Ordering: items are packed in input order, but batches travel concurrently, so two operations on the same
+entity in different batches may arrive in either order. The sync engine sends one operation per key and
+run, so this does not arise there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Any
+
+from dbt_cio.batching import BatchPacker, batch_body
+from dbt_cio.client import CustomerIOClient, Stats
+from dbt_cio.errors import AuthError, TerminalError, TransientError
+from dbt_cio.limits import MAX_BATCH_BYTES, MAX_SEGMENT_IDS, check_identifier, check_item
+from dbt_cio.operations import BatchItem, Operation, Result, SegmentChange
+
+__all__ = ["DEFAULT_LINGER", "Sender"]
+
+DEFAULT_LINGER = 1.0  # seconds an open batch may wait for more items before it is sent anyway
+_SPLIT_STATUSES = frozenset({400, 413})
+_YIELD_EVERY = 512  # give the event loop a turn this often when reading a plain iterable
+_SegmentKey = tuple[int, str, bool]
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class _Done:
+    """Marks the end of the reader's output on the results queue."""
+
+
+_DONE = _Done()
+
+
+class Sender:
+    """Sends operations through one :class:`CustomerIOClient`; see the module docstring for the steps.
+
+    ``stats`` is the client's live :class:`~dbt_cio.client.Stats` (requests, retries, 429s seen, items
+    accepted, rejected and failed), readable at any time.
+    """
+
+    def __init__(
+        self,
+        client: CustomerIOClient,
+        *,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+        max_batch_items: int | None = None,
+        linger: float = DEFAULT_LINGER,
+    ):
+        self.client = client
+        self.max_batch_bytes = max_batch_bytes
+        self.max_batch_items = max_batch_items
+        self.linger = linger
+
+    @property
+    def stats(self) -> Stats:
+        return self.client.stats
+
+    async def send(self, ops: AsyncIterable[Operation] | Iterable[Operation]) -> AsyncIterator[Result]:
+        """Send every operation; yield one :class:`Result` per operation as it is acknowledged.
+
+        Raises :class:`AuthError` as soon as Customer.io refuses the credentials (results already yielded
+        stand; the rest get none). Closing the iterator early cancels the requests in flight.
+        """
+        concurrency = self.client.rate_settings.max_concurrency
+        queue: asyncio.Queue[list[Result] | BaseException | _Done] = asyncio.Queue(maxsize=concurrency * 2 + 2)
+        slots = asyncio.Semaphore(concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+        outstanding = 0  # request tasks started whose results are not yet taken from the queue
+
+        async def run(job: Any) -> None:
+            try:
+                await queue.put(await job)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+                await queue.put(exc)
+            finally:
+                slots.release()
+
+        async def dispatch(job: Any) -> None:
+            nonlocal outstanding
+            try:
+                await slots.acquire()
+            except asyncio.CancelledError:
+                job.close()  # never started: do not leave an un-awaited coroutine behind
+                raise
+            outstanding += 1
+            task = asyncio.create_task(run(job))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        reader = asyncio.create_task(self._read(ops, queue, dispatch))
+        finished = False
+        try:
+            while not (finished and outstanding == 0):
+                entry = await queue.get()
+                if isinstance(entry, _Done):
+                    finished = True
+                    continue
+                if isinstance(entry, BaseException):
+                    raise entry
+                if isinstance(entry, _TaskResults):
+                    outstanding -= 1
+                for result in entry:
+                    self._count(result)
+                    yield result
+        finally:
+            reader.cancel()
+            for task in list(tasks):
+                task.cancel()
+            await asyncio.gather(reader, *tasks, return_exceptions=True)
+
+    def _count(self, result: Result) -> None:
+        if result.accepted:
+            self.stats.accepted += 1
+        elif result.retryable:
+            self.stats.failed += 1
+        else:
+            self.stats.rejected += 1
+
+    # -- steps 1 to 3: pull, check, pack -------------------------------------------------------------
+
+    async def _read(self, ops: AsyncIterable[Operation] | Iterable[Operation], queue: Any, dispatch: Any) -> None:
+        try:
+            await self._read_all(ops, queue, dispatch)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the consumer re-raises it
+            await queue.put(exc)
+        else:
+            await queue.put(_DONE)
+
+    async def _read_all(
+        self, ops: AsyncIterable[Operation] | Iterable[Operation], queue: Any, dispatch: Any
+    ) -> None:
+        packer: BatchPacker[BatchItem] = BatchPacker(self.max_batch_bytes, self.max_batch_items)
+        groups: dict[_SegmentKey, list[SegmentChange]] = {}
+        rejected: list[Result] = []
+        clock = time.monotonic
+        opened = 0.0  # when the open batch got its first item
+
+        async def handle(op: Operation) -> None:
+            nonlocal opened, rejected
+            if type(op) is BatchItem:
+                try:
+                    data = _encode(op.item).encode()
+                except (TypeError, ValueError) as exc:
+                    rejected.append(Result(op.ref, False, f"item cannot be serialized as JSON: {exc}", None))
+                    return
+                problem = check_item(op.item, len(data))
+                if problem is not None:
+                    rejected.append(Result(op.ref, False, problem[0], problem[1] or None))
+                    return
+                if not len(packer):
+                    opened = clock()
+                closed = packer.add(op, data)
+                if closed is not None:
+                    opened = clock()
+                    await flush_rejected()
+                    await dispatch(self._send_batch(*closed))
+                elif self.linger >= 0 and len(packer) % 64 == 0 and clock() - opened > self.linger:
+                    await dispatch(self._send_batch(*packer.take()))
+            elif type(op) is SegmentChange:
+                problem = check_identifier(op.identifier, "identifier")
+                if problem is not None:
+                    rejected.append(Result(op.ref, False, problem[0], problem[1]))
+                    return
+                key = (op.segment_id, op.id_type, op.add)
+                group = groups.setdefault(key, [])
+                group.append(op)
+                if len(group) >= MAX_SEGMENT_IDS:
+                    await flush_rejected()
+                    await dispatch(self._send_segment(key, groups.pop(key)))
+            else:
+                raise TypeError(f"the sender takes BatchItem or SegmentChange operations, not {type(op).__name__}")
+            if len(rejected) >= 1000:
+                await flush_rejected()
+
+        async def flush_rejected() -> None:
+            nonlocal rejected
+            if rejected:
+                await queue.put(rejected)
+                rejected = []
+
+        if isinstance(ops, AsyncIterable):
+            async for op in ops:
+                await handle(op)
+        else:
+            for i, op in enumerate(ops):
+                await handle(op)
+                if i % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+        await flush_rejected()
+        if len(packer):
+            await dispatch(self._send_batch(*packer.take()))
+        for key, group in list(groups.items()):
+            await dispatch(self._send_segment(key, group))
+
+    # -- steps 4 and 5: send, settle -----------------------------------------------------------------
+
+    async def _send_batch(self, ops: list[BatchItem], parts: list[bytes]) -> _TaskResults:
+        return _TaskResults(await self._settle_batch(ops, parts))
+
+    async def _settle_batch(self, ops: list[BatchItem], parts: list[bytes]) -> list[Result]:
+        try:
+            errors = await self.client.post_batch(batch_body(parts))
+        except AuthError:
+            raise
+        except TransientError as exc:
+            return [Result(op.ref, False, str(exc), None, True) for op in ops]
+        except TerminalError as exc:
+            if exc.status in _SPLIT_STATUSES and len(ops) > 1:
+                mid = len(ops) // 2
+                left = await self._settle_batch(ops[:mid], parts[:mid])
+                return left + await self._settle_batch(ops[mid:], parts[mid:])
+            return [Result(op.ref, False, str(exc), None, False) for op in ops]
+        if not errors:
+            return [Result(op.ref, True) for op in ops]
+        refused: dict[int, dict[str, Any]] = {}
+        for error in errors:
+            index = error.get("batch_index")
+            if isinstance(index, int) and 0 <= index < len(ops):
+                refused.setdefault(index, error)
+        results = []
+        for i, op in enumerate(ops):
+            error = refused.get(i)
+            if error is None:
+                results.append(Result(op.ref, True))
+            else:
+                reason = error.get("message") or error.get("reason") or "rejected by Customer.io"
+                if error.get("reason") and error.get("message") and error["reason"] not in error["message"]:
+                    reason = f"{error['reason']}: {error['message']}"
+                results.append(Result(op.ref, False, str(reason), error.get("field") or None, False))
+        return results
+
+    async def _send_segment(self, key: _SegmentKey, ops: list[SegmentChange]) -> _TaskResults:
+        segment_id, id_type, add = key
+        ids = list(dict.fromkeys(op.identifier for op in ops))
+        try:
+            await self.client.change_segment(segment_id, id_type, ids, add)
+        except AuthError:
+            raise
+        except TransientError as exc:
+            return _TaskResults(Result(op.ref, False, str(exc), None, True) for op in ops)
+        except TerminalError as exc:
+            return _TaskResults(Result(op.ref, False, str(exc), None, False) for op in ops)
+        return _TaskResults(Result(op.ref, True) for op in ops)
+
+
+class _TaskResults(list):  # type: ignore[type-arg]
+    """The results of one request task (as opposed to local rejections), so the consumer can count tasks."""
