@@ -1,0 +1,24 @@
+"""A local Customer.io: Track API v1/v2 and App API segments and collections, for tests and users' CI.
+
+``from dbt_cio.emulator import Emulator``; see :class:`Emulator` and :class:`EmulatorThread`, and
+``dbt-cio emulator --help`` for the command line. Importing this package does not import aiohttp.
+"""
+
+from __future__ import annotations
+
+from dbt_cio.emulator.emulator import APP_RATE_LIMIT, Emulator, EmulatorThread
+from dbt_cio.emulator.faults import Faults
+from dbt_cio.emulator.store import Collection, Device, Event, Person, Segment, State
+
+__all__ = [
+    "APP_RATE_LIMIT",
+    "Collection",
+    "Device",
+    "Emulator",
+    "EmulatorThread",
+    "Event",
+    "Faults",
+    "Person",
+    "Segment",
+    "State",
+]

@@ -1,0 +1,167 @@
+"""The emulator as a Python object: configuration, state, faults and counters, served over HTTP on demand.
+
+Use it in async tests with ``async with emu.serve() as base_url``; in synchronous tests (or to drive the
+real ``dbt-cio`` CLI in a subprocess) with ``with EmulatorThread(emu) as base_url``, which runs the server
+on its own event loop in a background thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import TracebackType
+
+from dbt_cio.emulator.faults import Faults
+from dbt_cio.emulator.ratelimit import TokenBucket
+from dbt_cio.emulator.stats import RequestStats
+from dbt_cio.emulator.store import State
+from dbt_cio.emulator.validation import ItemSchemas
+
+#: Customer.io's App API limit for most endpoints (API-NOTES.md).
+APP_RATE_LIMIT = 10.0
+
+
+class Emulator:
+    """A local Customer.io workspace.
+
+    ``rate_limit`` (requests/s, ``None`` = unlimited) and ``burst`` limit the Track API; the App API has
+    its own limit, ``app_rate_limit`` (10/s like Customer.io; ``None`` = unlimited). ``validate_schema``
+    checks every item against Customer.io's OpenAPI document on top of the always-on structural checks
+    and data limits (turn it off for throughput benchmarks). ``clock`` (monotonic) drives the rate limit
+    and storms, ``wall_clock`` the per-second counters: tests can pass fake ones.
+    """
+
+    def __init__(
+        self,
+        site_id: str = "site",
+        api_key: str = "key",
+        app_api_key: str = "app-key",
+        region: str = "us",
+        rate_limit: float | None = None,
+        burst: int | None = None,
+        validate_schema: bool = True,
+        *,
+        app_rate_limit: float | None = APP_RATE_LIMIT,
+        app_burst: int | None = None,
+        environment_id: int = 1,
+        seed: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ):
+        if region not in ("us", "eu"):
+            raise ValueError("region must be 'us' or 'eu'")
+        self.site_id = site_id
+        self._api_key = api_key
+        self._app_api_key = app_api_key
+        self.region = region
+        self.environment_id = environment_id
+        self.rate_limit, self.burst = rate_limit, burst
+        self.app_rate_limit, self.app_burst = app_rate_limit, app_burst
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self.schemas = ItemSchemas() if validate_schema else None
+        self.state = State()
+        self.faults = Faults(seed=seed, clock=clock)
+        self.stats = RequestStats(wall_clock)
+        self.track_limiter: TokenBucket | None = None
+        self.app_limiter: TokenBucket | None = None
+        self._make_limiters()
+
+    def __repr__(self) -> str:
+        return (f"Emulator(site_id={self.site_id!r}, api_key='***', app_api_key='***', region={self.region!r}, "
+                f"rate_limit={self.rate_limit!r}, burst={self.burst!r})")
+
+    def _make_limiters(self) -> None:
+        self.track_limiter = TokenBucket(self.rate_limit, self.burst, self._clock) if self.rate_limit else None
+        self.app_limiter = (
+            TokenBucket(self.app_rate_limit, self.app_burst, self._clock) if self.app_rate_limit else None
+        )
+
+    def set_rate_limit(self, rate_limit: float | None, burst: int | None = None) -> None:
+        """Change the Track API limit (``None`` = unlimited); the bucket starts full."""
+        self.rate_limit, self.burst = rate_limit, burst
+        self._make_limiters()
+
+    def requests_per_second(self, family: str | None = None) -> dict[int, int]:
+        """Requests that arrived in each wall-clock second: ``{unix second: count}`` (``family``:
+        ``"track"`` or ``"app"``; default both)."""
+        return self.stats.requests_per_second(family)
+
+    def reset(self) -> None:
+        """Forget all state, counters and faults; refill the rate-limit buckets."""
+        self.state.__init__()  # type: ignore[misc]  # same object, so references held by tests stay valid
+        self.stats.__init__(self._wall_clock)  # type: ignore[misc]
+        self.faults.clear()
+        self._make_limiters()
+
+    @asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+        """Serve Track, App and admin routes on one port (0 = a free one); yields the base URL."""
+        from aiohttp import web
+
+        from dbt_cio.emulator.server import build_app
+
+        runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            server = site._server
+            assert server is not None and server.sockets  # started above
+            bound = server.sockets[0].getsockname()[1]
+            shown = f"[{host}]" if ":" in host else host
+            yield f"http://{shown}:{bound}"
+        finally:
+            await runner.cleanup()
+
+
+class EmulatorThread:
+    """Run an emulator in a background thread: ``with EmulatorThread(emu) as base_url: ...``.
+
+    For synchronous tests and for end-to-end tests that run the ``dbt-cio`` CLI in a subprocess. Read
+    ``emu.state`` after the client is done (the server thread mutates it while requests arrive).
+    """
+
+    def __init__(self, emulator: Emulator | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.emulator = emulator if emulator is not None else Emulator()
+        self.host, self.port = host, port
+        self.base_url: str | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def __enter__(self) -> str:
+        self._thread = threading.Thread(target=self._run, name="cio-emulator", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise RuntimeError(f"the emulator did not start: {self._error}") from self._error
+        assert self.base_url is not None
+        return self.base_url
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with self.emulator.serve(self.host, self.port) as base_url:
+            self.base_url = base_url
+            self._ready.set()
+            await self._stop.wait()
