@@ -59,7 +59,7 @@ __all__ = [
 #: ``event_type`` of the contract -> the v2 action.
 EVENT_ACTIONS: Mapping[str, str] = {"track": "event", "page": "page", "screen": "screen"}
 #: The device platforms the Track API v2 accepts (``device.platform`` enum of the OpenAPI document).
-DEVICE_PLATFORMS: frozenset[str] = frozenset({"ios", "android"})
+DEVICE_PLATFORMS: tuple[str, ...] = ("ios", "android")
 #: Customer.io's collection limits (10 KB a row, 10 MB in all), read as decimal units to stay on the safe side.
 MAX_COLLECTION_ROW_BYTES = 10_000
 MAX_COLLECTION_BYTES = 10_000_000
@@ -381,7 +381,7 @@ def _platform(values: Mapping[str, Any], column: str) -> str:
     if platform not in DEVICE_PLATFORMS:
         raise RowRejected(
             f"column '{column}': platform {value!r} is not one Customer.io accepts "
-            f"({' or '.join(sorted(DEVICE_PLATFORMS))})",
+            f"({' or '.join(DEVICE_PLATFORMS)}); filter other devices out in the model",
             "device.platform",
         )
     return platform
