@@ -12,7 +12,8 @@ Parameters, exactly:
 - ``rate`` — the sustained ceiling in requests per second. Over any window of ``w`` seconds no more than
   ``rate * w + burst`` requests are let through (``None`` or ``inf``: no ceiling).
 - ``burst`` — the most requests let through in any one second, ``>= rate``. The slack ``burst - rate``
-  is available at once when the limiter is idle (a full bucket), and refills at ``rate``.
+  is available at once when the limiter is idle (a full bucket), and refills at ``rate``; so the default
+  150/600 lets 450 requests go at once, then 150 per second.
 
 The algorithm, as named steps:
 
@@ -118,12 +119,13 @@ class RateLimiter:
         self.ceiling = math.inf if rate is None else float(rate)
         if not self.ceiling > 0:
             raise ValueError("rate must be positive")
-        burst = self.ceiling if burst is None else float(burst)
+        burst = self.ceiling if burst is None or not math.isfinite(self.ceiling) else float(burst)
         if burst < self.ceiling:
             raise ValueError("burst must be at least rate")
-        # GCRA lets `capacity` requests through at once; any one second then holds at most
-        # capacity + rate - 1 of them, so capacity = burst - rate + 1 keeps it within `burst`.
-        self._capacity = burst - self.ceiling + 1 if math.isfinite(self.ceiling) else math.inf
+        # GCRA lets `capacity` requests through at once, then one per interval: any one second then holds
+        # at most capacity + rate - 1 of them. capacity = burst - rate keeps a one-request margin below
+        # `burst`, which absorbs float rounding of the schedule and jitter on the way to the server.
+        self._capacity = max(1.0, burst - self.ceiling) if math.isfinite(self.ceiling) else math.inf
         self.burst = burst
         self.recovery = recovery
         self.decrease = decrease
