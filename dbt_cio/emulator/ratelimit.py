@@ -36,7 +36,7 @@ class TokenBucket:
     def acquire(self) -> float:
         """Take a token: 0.0 when granted, else the seconds until one will be available."""
         self._refill(self._clock())
-        if self._tokens >= 1.0:
+        if self._tokens >= 1.0 - 1e-9:  # tolerate float drift from many small refills
             self._tokens -= 1.0
             return 0.0
         return (1.0 - self._tokens) / self.rate
