@@ -47,12 +47,13 @@ class RetrySettings:
     """How transient failures are retried: at most ``max_attempts`` tries per request in all.
 
     Back-off is exponential with full jitter (``uniform(0, min(max_delay, base_delay * 2**n))``), and never
-    shorter than a ``Retry-After`` the server sent (capped at one minute).
+    shorter than a ``Retry-After`` the server sent, capped at ``max_retry_after`` (one minute).
     """
 
     max_attempts: int = 6
     base_delay: float = 0.5
     max_delay: float = 30.0
+    max_retry_after: float = MAX_RETRY_AFTER
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -64,7 +65,7 @@ class RetrySettings:
         """Seconds to wait after failed try number ``attempt`` (1-based)."""
         backoff = rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
         if retry_after is not None:
-            backoff = max(backoff, min(retry_after, MAX_RETRY_AFTER))
+            backoff = max(backoff, min(retry_after, self.max_retry_after))
         return backoff
 
 
@@ -162,6 +163,7 @@ class CustomerIOClient:
         retry: RetrySettings | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         rng: random.Random | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ):
         self.credentials = credentials
         self.rate_settings = rate_settings or RateSettings()
@@ -174,6 +176,7 @@ class CustomerIOClient:
         self.track_url: str | None = None
         self.app_url: str | None = None
         self._rng = rng or random.Random()
+        self._trace_configs = list(trace_configs)  # aiohttp's hook: tests record what is sent
         self._session: aiohttp.ClientSession | None = None
         token = base64.b64encode(f"{credentials.site_id}:{credentials.api_key}".encode()).decode()
         self._auth = {"track": f"Basic {token}", "app": f"Bearer {credentials.app_api_key or ''}"}
@@ -192,6 +195,7 @@ class CustomerIOClient:
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.timeout, connect=min(10.0, self.timeout)),
             headers={"User-Agent": f"dbt-cio/{__version__}", "Accept": "application/json"},
+            trace_configs=self._trace_configs or None,
         )
         try:
             await self._resolve_region()
@@ -272,7 +276,7 @@ class CustomerIOClient:
         self.stats.errors += 1
         if status == 429:
             self.stats.throttled += 1
-            limiter.penalize(retry_after)
+            limiter.penalize(None if retry_after is None else min(retry_after, self.retry.max_retry_after))
         if redirects and 300 <= status < 400 and location:
             return status, {"location": location}
         raise error_for_status(status, raw, retry_after, what)
@@ -347,7 +351,7 @@ class CustomerIOClient:
         if not 1 <= len(ids) <= MAX_SEGMENT_IDS:
             raise ValueError(f"between 1 and {MAX_SEGMENT_IDS} ids per segment call, got {len(ids)}")
         verb = "add_customers" if add else "remove_customers"
-        body = json.dumps({"ids": list(ids)}, separators=(",", ":")).encode()
+        body = json.dumps({"ids": [str(i) for i in ids]}, separators=(",", ":")).encode()
         await self.call(
             "track", "POST", f"/api/v1/segments/{int(segment_id)}/{verb}", body=body, params={"id_type": id_type}
         )

@@ -45,7 +45,8 @@ _SPLIT_STATUSES = frozenset({400, 413})
 _YIELD_EVERY = 512  # give the event loop a turn this often when reading a plain iterable
 _SegmentKey = tuple[int, str, bool]
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# Compact, UTF-8 as is, and no NaN/Infinity (not JSON: Customer.io would refuse the whole batch).
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 class _Done:
