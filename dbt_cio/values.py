@@ -49,8 +49,7 @@ JSON = Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]
 #: The largest integer a double holds exactly; Customer.io parses JSON numbers as doubles.
 MAX_SAFE_INTEGER = 2**53
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_SECOND = dt.timedelta(seconds=1)
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _NoneType = type(None)
 
 # Epoch numbers this large cannot be seconds (1e11 s is the year 5138): they are milliseconds,
@@ -151,13 +150,18 @@ def _decimal(value: Decimal) -> JSON:
 
 
 def _datetime_seconds(value: dt.datetime) -> int:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return (value - _EPOCH) // _SECOND
+    # Integer arithmetic on the fields: several times faster than datetime subtraction, and it floors
+    # (microseconds are dropped, never rounded up), also before 1970.
+    seconds = (value.toordinal() - _EPOCH_ORDINAL) * 86400 + value.hour * 3600 + value.minute * 60 + value.second
+    if value.tzinfo is not None:
+        offset = value.utcoffset()
+        if offset:
+            seconds -= (offset.days * 86400 + offset.seconds)  # offsets with microseconds are not real
+    return seconds
 
 
 def _date_seconds(value: dt.date) -> int:
-    return (value.toordinal() - 719163) * 86400  # 719163 is date(1970, 1, 1).toordinal()
+    return (value.toordinal() - _EPOCH_ORDINAL) * 86400
 
 
 def to_unix_seconds(value: Any) -> int:

@@ -86,3 +86,18 @@ def test_event_ulids_sort_by_time() -> None:
 
 def test_event_ulid_handles_unicode() -> None:
     assert ULID_PATTERN.match(event_ulid("événements", "id-✓"))
+
+
+def test_encode_matches_a_digit_by_digit_reference() -> None:
+    import random
+
+    rng = random.Random(20240701)
+    for _ in range(2000):
+        value = rng.getrandbits(128)
+        digits = []
+        rest = value
+        for _ in range(26):
+            digits.append(CROCKFORD_ALPHABET[rest % 32])
+            rest //= 32
+        assert encode(value) == "".join(reversed(digits))
+        assert decode(encode(value)) == value
