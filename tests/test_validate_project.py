@@ -8,7 +8,11 @@ product reads columns through the dbt adapter (``dbt_cio.warehouse``).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,3 +128,27 @@ def test_models_not_built_yet_are_reported_with_the_fix(dbt_project: DbtProject)
     relation = next(n["relation_name"] for n in nodes if n["name"] == "cio_devices")
     assert str(devices) == (f"cio_devices: meta.customerio: relation {relation} does not exist: "
                             "run `dbt run --select cio_devices` first")
+
+
+def test_cli_validate_exits_0_then_2_listing_every_error(built_project: DbtProject) -> None:
+    cli = str(Path(sys.executable).parent / "dbt-cio")
+
+    def validate() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([cli, "validate", *built_project.flags], cwd=built_project.path,
+                              capture_output=True, text=True, env={**os.environ, **built_project.env})
+
+    ok = validate()
+    assert ok.returncode == 0, ok.stderr
+    schema_yml = built_project.path / "models" / "schema.yml"
+    text = schema_yml.read_text()
+    text = text.replace("          token: device_token", "          token: device_tok")
+    text = text.replace('object_type_id: "1"\n          object_id: company_id\n          on_delete: delete',
+                        'object_type_id: 1\n          object_id: company_id\n          on_delete: delete')
+    schema_yml.write_text(text)
+    bad = validate()
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "2 configuration errors in meta.customerio:" in bad.stderr
+    assert ("cio_devices: meta.customerio.token: column 'device_tok' does not exist in model cio_devices; "
+            "available columns: device_token, customer_id, platform, last_used_at") in bad.stderr
+    assert ('cio_companies: meta.customerio.object_type_id: found 1 (a number); object_type_id must be a '
+            'string of digits in quotes, e.g. object_type_id: "1"') in bad.stderr
