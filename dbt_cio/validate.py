@@ -56,6 +56,16 @@ ROLE_KEYS: Mapping[str, tuple[str, ...]] = {
     "device": ("identifier", "token", "platform", "last_used"),
     "collection": (),
 }
+# (mode, on_delete) defaults per type; None where the key does not apply.
+MODE_DEFAULTS: Mapping[str, tuple[str | None, str | None]] = {
+    "person": ("upsert", "nothing"),
+    "event": (None, None),
+    "object": (None, "nothing"),
+    "relationship": ("upsert", None),
+    "segment": ("add", None),
+    "device": (None, "nothing"),
+    "collection": ("replace", None),
+}
 # Types where `name` is the sync's name (for events it is the event name).
 NAME_NAMES_SYNC = frozenset(SYNC_TYPES) - {"event"}
 PERSON_RESERVED = {
@@ -159,7 +169,7 @@ def _messages(error: Any, block_path: str) -> list[tuple[str, str]]:
         return out
     if keyword == "type":
         types = value if isinstance(value, list) else [value]
-        expected = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+        expected = " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in types)
         if schema.get("minLength") == 1 and "column" in schema.get("description", ""):
             expected = "a column name (a string)"
         return [(path, f"found {_show(found)}; expected {expected}")]
@@ -272,14 +282,15 @@ class _Resolver:
         self.columns = columns
         self.problems: list[tuple[str, str]] = []
 
+    def add(self, where: str, message: str) -> None:
+        """Record a problem at ``where``, a path relative to the block."""
+        self.problems.append((f"{self.path}.{where}", message))
+
     def column(self, name: str, where: str) -> str | None:
         found = self.columns.find(name)
         if found is None:
-            self.problems.append(
-                (f"{self.path}.{where}",
-                 f"column {name!r} does not exist in model {self.model}; available columns: "
-                 f"{self.columns.listing()}")
-            )
+            self.add(where, f"column {name!r} does not exist in model {self.model}; "
+                            f"available columns: {self.columns.listing()}")
         return found
 
     def optional_column(self, key: str) -> str | None:
@@ -325,11 +336,8 @@ class _Resolver:
         if size > MAX_ATTRIBUTE_NAME_BYTES and (default or len(attr) <= MAX_ATTRIBUTE_NAME_BYTES):
             fix = "add it to exclude or map it under a shorter name in attributes" if default else \
                 "use a shorter name"
-            self.problems.append(
-                (f"{self.path}.{where}",
-                 f"attribute name {_show(attr)} is {size} bytes; Customer.io allows at most "
-                 f"{MAX_ATTRIBUTE_NAME_BYTES}: {fix}")
-            )
+            self.add(where, f"attribute name {_show(attr)} is {size} bytes; Customer.io allows at most "
+                            f"{MAX_ATTRIBUTE_NAME_BYTES}: {fix}")
 
     def check_person_attributes(self, attributes: Mapping[str, str], ident: Identifier | None) -> None:
         default = "attributes" not in self.block
@@ -339,16 +347,10 @@ class _Resolver:
             fix = "add the column to exclude or map it under another name in attributes" if default else \
                 "remove it or use another attribute name"
             if attr in PERSON_RESERVED:
-                self.problems.append(
-                    (f"{self.path}.{where}",
-                     f"{source}, which a person sync may not set ({PERSON_RESERVED[attr]}): {fix}")
-                )
+                self.add(where, f"{source}, which a person sync may not set ({PERSON_RESERVED[attr]}): {fix}")
             elif ident is not None and attr == ident.type and col != ident.column:
-                self.problems.append(
-                    (f"{self.path}.{where}",
-                     f"{source}, fed by column {col!r}, but the sync sets {attr} itself from identifier "
-                     f"column {ident.column!r}: {fix}")
-                )
+                self.add(where, f"{source}, fed by column {col!r}, but the sync sets {attr} itself from "
+                                f"identifier column {ident.column!r}: {fix}")
 
     def resolve(self, sync_name: str) -> Sync | None:
         block, sync_type = self.block, self.block["type"]
@@ -361,13 +363,11 @@ class _Resolver:
         if sync_type == "event" and "name" in block:
             size = len(block["name"].encode("utf-8"))
             if size > MAX_EVENT_NAME_BYTES:
-                self.problems.append(
-                    (f"{self.path}.name",
-                     f"found an event name of {size} bytes; Customer.io allows at most {MAX_EVENT_NAME_BYTES}")
-                )
+                self.add("name", f"found an event name of {size} bytes; Customer.io allows at most "
+                                 f"{MAX_EVENT_NAME_BYTES}")
         if self.problems:
             return None
-        defaults = _MODE_DEFAULTS[sync_type]
+        defaults = MODE_DEFAULTS[sync_type]
         return Sync(
             name=sync_name,
             model=self.model,
@@ -400,18 +400,6 @@ class _Resolver:
         return NamedRef(id=raw.get("id"), name=raw.get("name"))
 
 
-# (mode, on_delete) defaults per type; None where the key does not apply.
-_MODE_DEFAULTS: Mapping[str, tuple[str | None, str | None]] = {
-    "person": ("upsert", "nothing"),
-    "event": (None, None),
-    "object": (None, "nothing"),
-    "relationship": ("upsert", None),
-    "segment": ("add", None),
-    "device": (None, "nothing"),
-    "collection": ("replace", None),
-}
-
-
 def _sync_name(node: Mapping[str, Any], block: Mapping[str, Any]) -> str:
     """``sync_name``, else ``name`` (but not for events: there it is the event name), else the model name."""
     if "sync_name" in block:
@@ -434,51 +422,16 @@ def load_syncs(
     """
     problems: list[ConfigProblem] = []
     syncs: list[Sync] = []
-    seen_names: dict[str, tuple[str, str]] = {}  # folded sync name -> (model, block path)
+    taken: dict[str, tuple[str, str]] = {}  # casefolded sync name -> (model, block path), across the project
 
     for node in nodes:
         value = _raw_value(node)
         if value is None:
             continue
-        model = str(node.get("name"))
         found: list[tuple[str, str]] = []
-        if isinstance(value, list):
-            if not value:
-                found.append((ROOT_PATH, "found an empty list; expected one block or a list of blocks"))
-            blocks = [(f"{ROOT_PATH}[{i}]", b) for i, b in enumerate(value)]
-        elif isinstance(value, Mapping):
-            blocks = [(ROOT_PATH, value)]
-        else:
-            found.append((ROOT_PATH, f"found {_show(value)}; expected a mapping (one block) or a list of blocks"))
-            blocks = []
-
-        valid = []
-        for path, block in blocks:
-            block_problems = _schema_problems(block, path)
-            found += block_problems
-            if not block_problems:
-                valid.append((path, block))
-
-        # Sync names: distinct within a list, unique across the project.
-        in_model: dict[str, str] = {}
-        named = []
-        for path, block in valid:
-            name = _sync_name(node, block)
-            folded = name.casefold()
-            if folded in in_model:
-                found.append((path, f"sync name {name!r} is already used by {in_model[folded]} of this model; "
-                                    "blocks in a list need distinct names: set sync_name on each block"))
-                continue
-            if folded in seen_names:
-                other_model, other_path = seen_names[folded]
-                found.append((path, f"sync name {name!r} is already used by model {other_model} ({other_path}); "
-                                    "sync names must be unique across the project: set sync_name on one of them"))
-                continue
-            in_model[folded] = path
-            named.append((path, block, name))
-        for folded, path in in_model.items():
-            seen_names[folded] = (model, path)
-
+        blocks = _split_blocks(value, found)
+        valid = [(path, block) for path, block in blocks if not _add(found, _schema_problems(block, path))]
+        named = _claim_names(node, valid, taken, found)
         columns = _model_columns(node, blocks, columns_of, found)
         if columns is not None:
             for path, block, name in named:
@@ -487,11 +440,62 @@ def load_syncs(
                 found += resolver.problems
                 if sync is not None:
                     syncs.append(sync)
-        problems += [ConfigProblem(model=model, path=p, message=m) for p, m in found]
+        problems += [ConfigProblem(model=str(node.get("name")), path=p, message=m) for p, m in found]
 
     if problems:
         raise ConfigError(problems)
     return syncs
+
+
+def _add(found: list[tuple[str, str]], more: list[tuple[str, str]]) -> bool:
+    """Append ``more`` to ``found``; True when there was anything to add."""
+    found += more
+    return bool(more)
+
+
+def _split_blocks(value: Any, found: list[tuple[str, str]]) -> list[tuple[str, Any]]:
+    """Step 1: one block or a non-empty list of blocks, each with its path."""
+    if isinstance(value, Mapping):
+        return [(ROOT_PATH, value)]
+    if isinstance(value, list):
+        if not value:
+            found.append((ROOT_PATH, "found an empty list; expected one block or a list of blocks"))
+        return [(f"{ROOT_PATH}[{i}]", block) for i, block in enumerate(value)]
+    found.append((ROOT_PATH, f"found {_show(value)}; expected a mapping (one block) or a list of blocks"))
+    return []
+
+
+def _claim_names(
+    node: Mapping[str, Any],
+    valid: Sequence[tuple[str, Mapping[str, Any]]],
+    taken: dict[str, tuple[str, str]],
+    found: list[tuple[str, str]],
+) -> list[tuple[str, Mapping[str, Any], str]]:
+    """Give each valid block its sync name: distinct within the model's list, unique across the project.
+
+    Names are compared case-insensitively (they name state and log rows, which may live in a warehouse
+    that folds case). The first model to claim a name keeps it; later ones get the problem.
+    """
+    model = str(node.get("name"))
+    in_model: dict[str, str] = {}
+    named = []
+    for path, block in valid:
+        name = _sync_name(node, block)
+        folded = name.casefold()
+        if folded in in_model:
+            message = (f"sync name {name!r} is already used by {in_model[folded]} of this model; "
+                       "blocks in a list need distinct names: set sync_name on each block")
+            found.append((path, message))
+        elif folded in taken:
+            other_model, other_path = taken[folded]
+            message = (f"sync name {name!r} is already used by model {other_model} ({other_path}); "
+                       "sync names must be unique across the project: set sync_name on one of them")
+            found.append((path, message))
+        else:
+            in_model[folded] = path
+            named.append((path, block, name))
+    taken.update({folded: (model, path) for folded, path in in_model.items()})
+    return named
 
 
 def _model_columns(
@@ -506,8 +510,8 @@ def _model_columns(
     model = str(node.get("name"))
     relation = node.get("relation_name")
     if not relation:
-        found.append((ROOT_PATH, f"model {model} has no relation (is it ephemeral?); a synced model must be "
-                                 "materialized as a table, view or incremental model"))
+        found.append((ROOT_PATH, (f"model {model} has no relation (is it ephemeral?); a synced model must be "
+                                 "materialized as a table, view or incremental model")))
         return None
     documented = _documented_columns(node)
     if documented:

@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 
 from dbt_cio.contract import Identifier, NamedRef, Sync
 from dbt_cio.errors import ConfigError
-from dbt_cio.validate import SCHEMA_PATH, blocks_of, load_schema, load_syncs
+from dbt_cio.validate import MODE_DEFAULTS, SCHEMA_PATH, blocks_of, load_schema, load_syncs
 
 COLUMNS: dict[str, list[str]] = {
     "people": ["customer_id", "email", "first_name", "plan"],
@@ -208,27 +208,27 @@ INVALID: list[tuple[str, str, Any, list[str]]] = [
     ("not a mapping", "people", "person",
      ["people: meta.customerio: found 'person'; expected a mapping (one block) or a list of blocks"]),
     ("unknown key", "people", {"type": "person", "identifier": "customer_id", "on_delte": "clear"},
-     ["people: meta.customerio.on_delte: unknown key 'on_delte' (did you mean 'on_delete'?); "
-      f"allowed keys for type: person are: {PERSON_KEYS}"]),
+     [("people: meta.customerio.on_delte: unknown key 'on_delte' (did you mean 'on_delete'?); "
+      f"allowed keys for type: person are: {PERSON_KEYS}")]),
     ("missing event_id", "orders", {k: v for k, v in ORDER.items() if k != "event_id"},
-     ["orders: meta.customerio: missing key 'event_id'; type: event requires it "
-      "(a column whose value is unique per event row; it makes resends harmless)"]),
+     [("orders: meta.customerio: missing key 'event_id'; type: event requires it "
+      "(a column whose value is unique per event row; it makes resends harmless)")]),
     ("bad identifier type", "people", {"type": "person", "identifier": {"column": "email", "type": "phone"}},
      ["people: meta.customerio.identifier.type: found 'phone'; allowed: id, email, cio_id"]),
     ("identifier not a column", "people", {"type": "person", "identifier": 42},
-     ["people: meta.customerio.identifier: found 42 (a number); expected a column name, "
-      "or {column: <column>, type: id|email|cio_id}"]),
+     [("people: meta.customerio.identifier: found 42 (a number); expected a column name, "
+      "or {column: <column>, type: id|email|cio_id}")]),
     ("object_type_id integer", "companies", {"type": "object", "object_type_id": 1, "object_id": "company_id"},
-     ["companies: meta.customerio.object_type_id: found 1 (a number); object_type_id must be a string "
-      'of digits in quotes, e.g. object_type_id: "1"']),
+     [("companies: meta.customerio.object_type_id: found 1 (a number); object_type_id must be a string "
+      'of digits in quotes, e.g. object_type_id: "1"')]),
     ("object_type_id not digits", "companies",
      {"type": "object", "object_type_id": "company", "object_id": "company_id"},
-     ["companies: meta.customerio.object_type_id: found 'company'; object_type_id must be a string "
-      'of digits in quotes, e.g. object_type_id: "1"']),
+     [("companies: meta.customerio.object_type_id: found 'company'; object_type_id must be a string "
+      'of digits in quotes, e.g. object_type_id: "1"')]),
     ("update with delete", "people",
      {"type": "person", "identifier": "customer_id", "mode": "update", "on_delete": "delete"},
-     ["people: meta.customerio.on_delete: found 'delete'; with mode: update a person is never created "
-      "nor deleted, so on_delete allows: nothing, clear"]),
+     [("people: meta.customerio.on_delete: found 'delete'; with mode: update a person is never created "
+      "nor deleted, so on_delete allows: nothing, clear")]),
     ("bad on_delete for object", "companies",
      {"type": "object", "object_type_id": "1", "object_id": "company_id", "on_delete": "clear"},
      ["companies: meta.customerio.on_delete: found 'clear'; allowed: nothing, delete"]),
@@ -237,63 +237,63 @@ INVALID: list[tuple[str, str, Any, list[str]]] = [
       "mode": "replace"},
      ["members: meta.customerio.mode: found 'replace'; allowed: upsert, mirror"]),
     ("segment with attributes", "pros", {"type": "segment", "identifier": "customer_id", "attributes": {"a": "b"}},
-     ["pros: meta.customerio.attributes: unknown key 'attributes': a segment sync only adds people to "
-      f"(or removes them from) a segment and sends no attributes; allowed keys for type: segment are: {SEGMENT_KEYS}"]),
+     [("pros: meta.customerio.attributes: unknown key 'attributes': a segment sync only adds people to "
+      f"(or removes them from) a segment and sends no attributes; allowed keys for type: segment are: {SEGMENT_KEYS}")]),
     ("collection with id and name", "products", {"type": "collection", "collection": {"id": 1, "name": "p"}},
      ["products: meta.customerio.collection: found both id and name; set exactly one of them"]),
     ("segment id not an integer", "pros", {"type": "segment", "identifier": "customer_id", "segment": {"id": "7"}},
      ["pros: meta.customerio.segment.id: found '7'; expected an integer"]),
     ("event with name and name_column", "orders", {**ORDER, "name": "Order"},
-     ["orders: meta.customerio: found both name and name_column; set exactly one of them "
-      "(to name the sync, use sync_name)"]),
+     [("orders: meta.customerio: found both name and name_column; set exactly one of them "
+      "(to name the sync, use sync_name)")]),
     ("event without a name", "orders", {k: v for k, v in ORDER.items() if k != "name_column"},
-     ["orders: meta.customerio: found neither name nor name_column; set name (one event name for every row) "
-      "or name_column (a column holding it)"]),
+     [("orders: meta.customerio: found neither name nor name_column; set name (one event name for every row) "
+      "or name_column (a column holding it)")]),
     ("event without a person", "orders", {k: v for k, v in ORDER.items() if k != "identifier"},
-     ["orders: meta.customerio: found neither identifier nor anonymous_id; an event needs identifier "
-      "(the person), anonymous_id, or both"]),
+     [("orders: meta.customerio: found neither identifier nor anonymous_id; an event needs identifier "
+      "(the person), anonymous_id, or both")]),
     ("device missing token and platform", "devices", {"type": "device", "identifier": "customer_id"},
      ["devices: meta.customerio: missing key 'token'; type: device requires it (the column holding the device token)",
-      "devices: meta.customerio: missing key 'platform'; type: device requires it "
-      "(the column holding the platform: `ios` or `android`)"]),
+      ("devices: meta.customerio: missing key 'platform'; type: device requires it "
+      "(the column holding the platform: `ios` or `android`)")]),
     ("attributes and exclude", "people",
      {"type": "person", "identifier": "customer_id", "attributes": {"plan": "plan"}, "exclude": ["email"]},
-     ["people: meta.customerio: found both attributes and exclude; exclude only trims the default "
-      "attributes: remove one of them"]),
+     [("people: meta.customerio: found both attributes and exclude; exclude only trims the default "
+      "attributes: remove one of them")]),
     ("column typed as number", "people", {"type": "person", "identifier": "customer_id", "attributes": {"plan": 3}},
      ["people: meta.customerio.attributes.plan: found 3 (a number); expected a column name (a string)"]),
     ("bad sync name", "people", {"type": "person", "identifier": "customer_id", "sync_name": "my sync"},
-     ["people: meta.customerio.sync_name: found 'my sync'; a sync name holds only letters, digits, _, . and - "
-      "(at most 128 characters, not starting with . or -)"]),
+     [("people: meta.customerio.sync_name: found 'my sync'; a sync name holds only letters, digits, _, . and - "
+      "(at most 128 characters, not starting with . or -)")]),
     ("missing column", "people", {"type": "person", "identifier": "customer_id", "attributes": {"plan": "tier"}},
-     ["people: meta.customerio.attributes.plan: column 'tier' does not exist in model people; "
-      "available columns: customer_id, email, first_name, plan"]),
+     [("people: meta.customerio.attributes.plan: column 'tier' does not exist in model people; "
+      "available columns: customer_id, email, first_name, plan")]),
     ("missing identifier column", "people", {"type": "person", "identifier": {"column": "user_id"}},
-     ["people: meta.customerio.identifier.column: column 'user_id' does not exist in model people; "
-      "available columns: customer_id, email, first_name, plan"]),
+     [("people: meta.customerio.identifier.column: column 'user_id' does not exist in model people; "
+      "available columns: customer_id, email, first_name, plan")]),
     ("missing exclude column", "people", {"type": "person", "identifier": "customer_id", "exclude": ["planz"]},
-     ["people: meta.customerio.exclude[0]: column 'planz' does not exist in model people; "
-      "available columns: customer_id, email, first_name, plan"]),
+     [("people: meta.customerio.exclude[0]: column 'planz' does not exist in model people; "
+      "available columns: customer_id, email, first_name, plan")]),
     ("reserved person attribute", "people",
      {"type": "person", "identifier": "customer_id", "attributes": {"cio_id": "plan"}},
-     ["people: meta.customerio.attributes.cio_id: found 'cio_id', which a person sync may not set "
-      "(Customer.io assigns it): remove it or use another attribute name"]),
+     [("people: meta.customerio.attributes.cio_id: found 'cio_id', which a person sync may not set "
+      "(Customer.io assigns it): remove it or use another attribute name")]),
     ("attribute fights the identifier", "people",
      {"type": "person", "identifier": {"column": "email", "type": "email"}, "attributes": {"email": "plan"}},
-     ["people: meta.customerio.attributes.email: found 'email', fed by column 'plan', but the sync sets email "
-      "itself from identifier column 'email': remove it or use another attribute name"]),
+     [("people: meta.customerio.attributes.email: found 'email', fed by column 'plan', but the sync sets email "
+      "itself from identifier column 'email': remove it or use another attribute name")]),
     ("attribute name too long in bytes", "people",
      {"type": "person", "identifier": "customer_id", "attributes": {"é" * 100: "plan"}},
-     [f"people: meta.customerio.attributes.{'é' * 100}: attribute name '{'é' * 57}...' is 200 bytes; "
-      "Customer.io allows at most 150: use a shorter name"]),
+     [(f"people: meta.customerio.attributes.{'é' * 100}: attribute name '{'é' * 57}...' is 200 bytes; "
+      "Customer.io allows at most 150: use a shorter name")]),
     ("unknown key in a segment reference", "pros",
      {"type": "segment", "identifier": "customer_id", "segment": {"id": 1, "title": "Pros"}},
      ["pros: meta.customerio.segment.title: unknown key 'title'; allowed keys are: id, name"]),
     ("empty collection reference", "products", {"type": "collection", "collection": {}},
      ["products: meta.customerio.collection: found neither id nor name; set exactly one of them"]),
     ("null identifier", "people", {"type": "person", "identifier": None},
-     ["people: meta.customerio.identifier: found null (no value); expected a column name, "
-      "or {column: <column>, type: id|email|cio_id}"]),
+     [("people: meta.customerio.identifier: found null (no value); expected a column name, "
+      "or {column: <column>, type: id|email|cio_id}")]),
     ("identifier without column", "people", {"type": "person", "identifier": {"type": "email"}},
      ["people: meta.customerio.identifier: missing key 'column'; it is required"]),
     ("unknown key in identifier", "people", {"type": "person", "identifier": {"column": "email", "kind": "email"}},
@@ -316,11 +316,11 @@ INVALID: list[tuple[str, str, Any, list[str]]] = [
      ["people: meta.customerio: found an empty list; expected one block or a list of blocks"]),
     ("list blocks without distinct names", "people",
      [{"type": "person", "identifier": "customer_id"}, {"type": "segment", "identifier": "customer_id"}],
-     ["people: meta.customerio[1]: sync name 'people' is already used by meta.customerio[0] of this model; "
-      "blocks in a list need distinct names: set sync_name on each block"]),
+     [("people: meta.customerio[1]: sync name 'people' is already used by meta.customerio[0] of this model; "
+      "blocks in a list need distinct names: set sync_name on each block")]),
     ("relation missing", "nowhere", {"type": "collection"},
-     ['nowhere: meta.customerio: relation "db"."main"."nowhere" does not exist: '
-      "run `dbt run --select nowhere` first"]),
+     [('nowhere: meta.customerio: relation "db"."main"."nowhere" does not exist: '
+      "run `dbt run --select nowhere` first")]),
 ]
 
 
@@ -337,16 +337,16 @@ def test_default_attribute_that_would_clash_names_the_fix() -> None:
     finally:
         del COLUMNS["clash"]
     assert found == [
-        "clash: meta.customerio.attributes: column 'id' would become attribute 'id', fed by column 'id', but "
+        ("clash: meta.customerio.attributes: column 'id' would become attribute 'id', fed by column 'id', but "
         "the sync sets id itself from identifier column 'customer_id': add the column to exclude or map it "
-        "under another name in attributes"
+        "under another name in attributes")
     ]
 
 
 def test_ephemeral_model_has_no_relation() -> None:
     assert problems(node("people", {"type": "person", "identifier": "customer_id"}, relation=None)) == [
-        "people: meta.customerio: model people has no relation (is it ephemeral?); a synced model must be "
-        "materialized as a table, view or incremental model"
+        ("people: meta.customerio: model people has no relation (is it ephemeral?); a synced model must be "
+        "materialized as a table, view or incremental model")
     ]
 
 
@@ -355,8 +355,8 @@ def test_duplicate_sync_names_across_models() -> None:
         node("people", {"type": "person", "identifier": "customer_id"}),
         node("pros", {"type": "segment", "identifier": "customer_id", "name": "People"}),
     ) == [
-        "pros: meta.customerio: sync name 'People' is already used by model people (meta.customerio); sync "
-        "names must be unique across the project: set sync_name on one of them"
+        ("pros: meta.customerio: sync name 'People' is already used by model people (meta.customerio); sync "
+        "names must be unique across the project: set sync_name on one of them")
     ]
 
 
@@ -409,3 +409,12 @@ def test_whole_schema_agrees_with_the_per_type_checks() -> None:
                 or "fed by column" in expected[0] or "assigns it" in expected[0]:
             continue  # project checks, beyond a schema
         assert list(validator.iter_errors(block)), block
+
+
+def test_defaults_documented_in_the_schema_are_the_ones_applied() -> None:
+    defs = load_schema()["$defs"]
+    for sync_type, (mode, on_delete) in MODE_DEFAULTS.items():
+        props = defs[sync_type]["properties"]
+        assert props.get("mode", {}).get("default") == mode, sync_type
+        assert props.get("on_delete", {}).get("default") == on_delete, sync_type
+    assert defs["event"]["properties"]["event_type"]["default"] == "track"
