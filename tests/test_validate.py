@@ -265,6 +265,9 @@ INVALID: list[tuple[str, str, Any, list[str]]] = [
     ("bad sync name", "people", {"type": "person", "identifier": "customer_id", "sync_name": "my sync"},
      [("people: meta.customerio.sync_name: found 'my sync'; a sync name holds only letters, digits, _, . and - "
       "(at most 128 characters, not starting with . or -)")]),
+    ("bad workspace", "people", {"type": "person", "identifier": "customer_id", "workspace": "acme.eu"},
+     ["people: meta.customerio.workspace: found 'acme.eu'; a workspace name holds only letters, digits, _ and - "
+      "(it names environment variables, e.g. workspace: acme-eu reads CUSTOMERIO_ACME_EU_API_KEY)"]),
     ("missing column", "people", {"type": "person", "identifier": "customer_id", "attributes": {"plan": "tier"}},
      [("people: meta.customerio.attributes.plan: column 'tier' does not exist in model people; "
       "available columns: customer_id, email, first_name, plan")]),
