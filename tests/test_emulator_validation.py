@@ -122,3 +122,61 @@ def test_collection_limits() -> None:
     assert "row 1" in (check_collection([{"a": 1}, 5]) or "")
     assert "row 0" in (check_collection([{"a": "x" * 10_000}]) or "")
     assert "per collection" in (check_collection([{"a": "x" * 9_000}] * 1112) or "")
+
+
+def _constraints(node: Any, names: dict[str, Any], seen: set[str], key: str = "") -> list[tuple[str, str]]:
+    """(property name, keyword) of every keyword in the item schemas that looks at more than a type."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref":
+                name = v.rsplit("/", 1)[-1]
+                if name not in seen:
+                    seen.add(name)
+                    found += _constraints(names[name], names, seen, key)
+            elif k in ("example", "examples", "description", "default"):
+                continue
+            elif k == "properties":
+                for prop, sub in v.items():
+                    found += _constraints(sub, names, seen, prop)
+            else:
+                if k in ("enum", "const", "pattern", "minLength", "maxLength", "minimum", "maximum",
+                         "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "propertyNames",
+                         "patternProperties", "dependentRequired", "not", "if", "contains"):
+                    found.append((key, k))
+                found += _constraints(v, names, seen, key)
+    elif isinstance(node, list):
+        for v in node:
+            found += _constraints(v, names, seen, key)
+    return found
+
+
+def test_schemas_constrain_values_only_where_the_shape_cache_keeps_them() -> None:
+    from dbt_cio.emulator.validation import _DEVICE_ENUM_KEYS, _TOP_ENUM_KEYS
+
+    names = load_openapi()["components"]["schemas"]
+    found = set()
+    for name in SCHEMA_NAMES.values():
+        found |= set(_constraints(names[name], names, {name}))
+    assert {kw for _, kw in found} == {"enum"}
+    assert {prop for prop, _ in found} <= _TOP_ENUM_KEYS | _DEVICE_ENUM_KEYS
+
+
+def test_shape_cache_never_accepts_an_invalid_value(schemas: ItemSchemas) -> None:
+    device = {"type": "person", "identifiers": {"id": "1"}, "action": "add_device",
+              "device": {"token": "t", "platform": "ios", "last_used": 1.0, "attributes": {"push_enabled": "true"}}}
+    assert schemas.check(device) is None
+    assert schemas.check({**device, "identifiers": {"id": "2"}}) is None  # same shape
+    for bad in ({"platform": "web"}, {"last_used": 1.5}, {"attributes": {"push_enabled": "yes"}}):
+        problem = schemas.check({**device, "device": {**device["device"], **bad}})
+        assert problem is not None, bad
+
+
+@pytest.mark.parametrize("value", [
+    "x", "\x1f" * 50, "é" * 10, "\U0001f600" * 7, 10**40, -(10**40), 1.2345678901234567e-300, None, True,
+    {"a": [None, True, "é", {"b": "\\\""}]}, [[], {}, ""],
+])
+def test_size_bound_is_an_upper_bound(value: Any) -> None:
+    from dbt_cio.emulator.validation import _json_bytes, _size_bound
+
+    assert _size_bound(value) >= _json_bytes(value)

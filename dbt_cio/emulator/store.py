@@ -236,6 +236,8 @@ class State:
             self._by_email[person.email.lower()] = person.cio_id
 
     def _suppressed(self, identifiers: Mapping[str, Any]) -> bool:
+        if not self.suppressed:
+            return False
         return any((k, str(v)) in self.suppressed for k, v in identifiers.items())
 
     def _remove_person(self, person: Person) -> None:

@@ -93,6 +93,23 @@ def _json_bytes(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
+def _size_bound(value: Any) -> int:
+    """An upper bound of ``value``'s JSON size, much cheaper than serialising it.
+
+    Every character may take at most 6 bytes in JSON (``\\u001f``); scalars and punctuation are
+    counted generously. Only items whose bound passes the item limit are measured exactly.
+    """
+    if isinstance(value, str):
+        return 6 * len(value) + 2
+    if isinstance(value, dict):
+        return 2 + sum(6 * len(k) + 4 + _size_bound(v) for k, v in value.items())
+    if isinstance(value, list):
+        return 2 + sum(_size_bound(v) + 1 for v in value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -10**18 < value < 10**18:
+        return len(str(value)) + 1  # Python ints have no size limit
+    return 32
+
+
 def _check_id(field: str, value: Any) -> ItemError | None:
     if not isinstance(value, str) or value == "":
         return ItemError("invalid", field, f"{field} must be a non-empty string")
@@ -183,7 +200,7 @@ def check_item(item: Any, size_checked: bool = False) -> ItemError | None:
         return ItemError("invalid", "type", "type must be one of person, object, delivery")
     if not isinstance(action, str) or (kind, action) not in SCHEMA_NAMES:
         return ItemError("invalid", "action", f"action {action!r} is not valid for type {kind!r}")
-    if not size_checked:
+    if not size_checked and _size_bound(item) > ITEM_MAX_BYTES:
         size = _json_bytes(item)
         if size > ITEM_MAX_BYTES:
             return ItemError("too_large", "", f"item is {size} bytes; the limit is {ITEM_MAX_BYTES}")
@@ -269,8 +286,49 @@ def _patched(document: Mapping[str, Any]) -> dict[str, Any]:
     return doc  # type: ignore[no-any-return]
 
 
+#: Keys whose string values the item schemas constrain (all by ``enum``): at the top of an item, and in
+#: ``device`` and ``device.attributes``. Everywhere else the schemas look only at types and key presence.
+_TOP_ENUM_KEYS = frozenset({"type", "action", "name"})
+_DEVICE_ENUM_KEYS = frozenset({"platform", "_last_status", "push_enabled"})
+_SHAPE_CACHE_SIZE = 100_000
+
+
+def _shape(value: Any, enum_keys: frozenset[str] = frozenset(), in_device: bool = False) -> Any:
+    """A hashable skeleton of ``value`` that keeps everything the item schemas can see, and nothing else.
+
+    The item schemas constrain strings only by ``enum`` at known keys (a test checks this against the
+    document), numbers only by type, and objects by their keys. So two items of the same shape are both
+    valid or both invalid, and a valid shape need not be validated again.
+    """
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            if isinstance(item, str):
+                out.append((key, item if key in enum_keys else ""))
+            elif key == "device" and not in_device:
+                out.append((key, _shape(item, _DEVICE_ENUM_KEYS, True)))
+            elif key == "attributes" and in_device:
+                out.append((key, _shape(item, _DEVICE_ENUM_KEYS, True)))
+            else:
+                out.append((key, _shape(item)))
+        return ("{", tuple(out))
+    if isinstance(value, list):
+        return ("[", tuple(_shape(v) for v in value))
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return 0
+    if isinstance(value, float):
+        return 0 if value.is_integer() else 0.5  # JSON Schema counts 1.0 as an integer
+    return "" if isinstance(value, str) else type(value).__name__
+
+
 class ItemSchemas:
     """Customer.io's published schema for each v2 item kind, compiled once.
+
+    Valid item *shapes* are remembered (see :func:`_shape`): a sync sends thousands of items that differ
+    only in their values, and each shape is validated once. Invalid items are always validated in full,
+    so their messages are exact.
 
     An anonymous event (``anonymous_id`` and no ``identifiers``) is accepted by Customer.io's v1 API but
     not described by the v2 document; it is checked against the event schema without its identifier part.
@@ -300,6 +358,7 @@ class ItemSchemas:
                 ]
             }
             self._anonymous[action] = Draft202012Validator(schema, registry=registry)
+        self._valid_shapes: set[Any] = set()
 
     def check(self, item: Mapping[str, Any]) -> ItemError | None:
         """Validate an item that passed :func:`check_item`; ``None`` when the schema accepts it."""
@@ -310,7 +369,13 @@ class ItemSchemas:
             validator = self._anonymous[action]
         else:
             validator = self._validators[(kind, action)]
+        shape = _shape(item, _TOP_ENUM_KEYS)
+        if shape in self._valid_shapes:
+            return None
         if validator.is_valid(item):
+            if len(self._valid_shapes) >= _SHAPE_CACHE_SIZE:
+                self._valid_shapes.clear()
+            self._valid_shapes.add(shape)
             return None
         error = best_match(validator.iter_errors(item))
         if error is None:
