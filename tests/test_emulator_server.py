@@ -363,3 +363,41 @@ async def test_admin_state_stats_faults_reset(client: Client) -> None:
     await client.call("POST", "/_emulator/reset", headers={})
     assert client.emu.state.people == {} and client.emu.faults.error_rate == 0.0
     assert client.emu.requests_per_second() == {}
+
+
+async def test_identifier_conflict_is_rejected_in_207(client: Client) -> None:
+    await client.batch(person("1", attributes={"email": "taken@x.io"}))
+    status, body = await client.batch(person("2", attributes={"email": "taken@x.io", "a": 1}),
+                                      person("1", attributes={"email": "taken@x.io", "b": 2}))
+    assert status == 207
+    assert [(e["batch_index"], e["reason"], e["field"]) for e in body["errors"]] == [
+        (0, "conflict", "attributes.email")]
+    state = client.emu.state
+    assert state.person(id="2") is None and state.person(email="taken@x.io") is state.person(id="1")
+    status, body, _ = await client.call("POST", "/api/v2/entity", {
+        "type": "person", "identifiers": {"email": "new@x.io"}, "action": "identify", "attributes": {"id": "1"}})
+    assert status == 400 and body["errors"][0]["field"] == "attributes.id"
+
+
+async def test_suppress_unsuppress_and_merge(client: Client) -> None:
+    await client.batch(person("1", attributes={"a": 1}), person("2", attributes={"a": 2, "b": 2}),
+                       person("2", action="event", name="e"))
+    await client.batch({"type": "person", "action": "merge", "primary": {"id": "1"}, "secondary": {"id": "2"}})
+    state = client.emu.state
+    assert state.person(id="2") is None
+    assert state.person(id="1").attributes == {"a": 1, "b": 2}  # type: ignore[union-attr]
+    assert [e.name for e in state.events_of("1")] == ["e"]
+    await client.batch(person("1", action="suppress"), person("1", attributes={"back": True}))
+    assert state.person(id="1") is None and state.ignored[-1].reason == "identifier is suppressed"
+    await client.batch(person("1", action="unsuppress"), person("1", attributes={"back": True}))
+    assert state.person(id="1").attributes == {"back": True}  # type: ignore[union-attr]
+
+
+async def test_entity_anonymous_event_and_update_only_of_unknown_cio_id(client: Client) -> None:
+    status, _, _ = await client.call("POST", "/api/v2/entity", {
+        "type": "person", "action": "screen", "anonymous_id": "a-9", "name": "Home"})
+    assert status == 200 and client.emu.state.events[0].anonymous_id == "a-9"
+    status, _, _ = await client.call("POST", "/api/v2/entity", {
+        "type": "person", "identifiers": {"cio_id": "nope"}, "action": "identify", "attributes": {"a": 1}})
+    assert status == 200 and client.emu.state.people == {}
+    assert client.emu.state.ignored[-1].reason == "no such person"

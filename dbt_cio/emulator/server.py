@@ -158,6 +158,12 @@ def _item_problem(emu: Emulator, item: Any, size_checked: bool) -> ItemError | N
     return problem
 
 
+def _applied(emu: Emulator, item: Any) -> ItemError | None:
+    """Apply a valid item; an identifier conflict comes back as the item's error."""
+    conflict = emu.state.apply(item)
+    return ItemError("conflict", conflict.field, conflict.message) if conflict is not None else None
+
+
 # -- Track API ---------------------------------------------------------------------------------------------
 
 
@@ -179,11 +185,9 @@ async def batch(request: web.Request) -> web.Response:
     small = request.content_length is not None and request.content_length <= ITEM_MAX_BYTES
     errors = []
     for index, item in enumerate(items):
-        problem = _item_problem(emu, item, small)
+        problem = _item_problem(emu, item, small) or _applied(emu, item)
         if problem is not None:
             errors.append(problem.as_json(index))
-        else:
-            emu.state.apply(item)
     emu.stats.items += len(items) - len(errors)
     return _json({"errors": errors}, 207) if errors else _json({})
 
@@ -193,10 +197,9 @@ async def entity(request: web.Request) -> web.Response:
     item, error = await _body_json(request, ITEM_MAX_BYTES)
     if error is not None:
         return error
-    problem = _item_problem(emu, item, size_checked=True)
+    problem = _item_problem(emu, item, size_checked=True) or _applied(emu, item)
     if problem is not None:
         return _json({"errors": [problem.as_json()]}, 400)
-    emu.state.apply(item)
     emu.stats.items += 1
     return _json({})
 

@@ -109,6 +109,14 @@ class Collection:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """Why an item could not be applied: it would give two people the same identifier."""
+
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Ignored:
     """An accepted action that changed nothing, and why."""
 
@@ -277,48 +285,69 @@ class State:
 
     # -- applying v2 items -------------------------------------------------------------------------------
 
-    def apply(self, item: Mapping[str, Any]) -> None:
-        """Apply one validated v2 item (person, object or delivery)."""
+    def apply(self, item: Mapping[str, Any]) -> Conflict | None:
+        """Apply one validated v2 item (person, object or delivery).
+
+        Returns a :class:`Conflict` (and changes nothing) when an identify would give a person an
+        ``email`` or ``id`` that already belongs to someone else; Customer.io refuses those items too.
+        """
         kind, action = item["type"], item["action"]
         if kind == "person":
-            self._apply_person(item, action)
-        elif kind == "object":
+            return self._apply_person(item, action)
+        if kind == "object":
             self._apply_object(item, action)
         else:
             self.deliveries.append(dict(item))
+        return None
+
+    def _conflict(self, identifiers: Mapping[str, Any], attributes: Mapping[str, Any]) -> Conflict | None:
+        target = self._find(identifiers)
+        for key in ("email", "id"):
+            value = attributes.get(key)
+            if value is None or value == "":
+                continue
+            owner = self.person(**{key: str(value)})
+            if owner is not None and owner is not target:
+                return Conflict(f"attributes.{key}", f"{key} {value!r} already belongs to another person "
+                                                     f"(cio_id {owner.cio_id})")
+        return None
 
     def _ignore(self, item: Mapping[str, Any], reason: str) -> None:
         ids = item.get("identifiers", item.get("anonymous_id", {"primary": item.get("primary")}))
         self.ignored.append(Ignored(item["type"], item["action"], ids, reason))
 
-    def _apply_person(self, item: Mapping[str, Any], action: str) -> None:
+    def _apply_person(self, item: Mapping[str, Any], action: str) -> Conflict | None:
         if action in ("event", "page", "screen"):
             self._event(item, action)
-            return
+            return None
         if action == "merge":
             self._merge_people(item)
-            return
+            return None
         identifiers: Mapping[str, Any] = item["identifiers"]
         if action == "unsuppress":
             self.suppressed -= {(k, str(v)) for k, v in identifiers.items()}
-            return
+            return None
         if self._suppressed(identifiers):
             self._ignore(item, "identifier is suppressed")
-            return
+            return None
         if action == "suppress":
             person = self._find(identifiers)
             if person is not None:
                 self._remove_person(person)
             self.suppressed |= {(k, str(v)) for k, v in identifiers.items()}
-            return
+            return None
         attributes: Mapping[str, Any] = item.get("attributes") or {}
+        if action == "identify" and ("email" in attributes or "id" in attributes):
+            conflict = self._conflict(identifiers, attributes)
+            if conflict is not None:
+                return conflict
         update_only = action == "identify" and attributes.get("_update") is True
         creates = action in ("identify", "add_relationships", "add_device") and not update_only
         person = self._upsert(identifiers, create=creates)
         if person is None:
             reason = "update-only identify of a person who does not exist" if update_only else "no such person"
             self._ignore(item, reason)
-            return
+            return None
         if action == "identify":
             self._set_id(person, attributes.get("id"))
             self._set_email(person, attributes.get("email"))
@@ -349,6 +378,7 @@ class State:
                 del self.devices[token]
             else:
                 self._ignore(item, "no such device for this person")
+        return None
 
     def _event(self, item: Mapping[str, Any], action: str) -> None:
         event_id = item.get("id")
