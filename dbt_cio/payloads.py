@@ -60,7 +60,7 @@ __all__ = [
 EVENT_ACTIONS: Mapping[str, str] = {"track": "event", "page": "page", "screen": "screen"}
 #: The device platforms the Track API v2 accepts (``device.platform`` enum of the OpenAPI document).
 DEVICE_PLATFORMS: tuple[str, ...] = ("ios", "android")
-#: Customer.io's collection limits (10 KB a row, 10 MB in all), read as decimal units to stay on the safe side.
+#: Customer.io's collection limits (10 KB a row, 10 MB in all), in decimal units: the safe side.
 MAX_COLLECTION_ROW_BYTES = 10_000
 MAX_COLLECTION_BYTES = 10_000_000
 
@@ -111,7 +111,9 @@ def mapper_for(sync: Sync, *, now: int, segment_id: int | None = None) -> Mapper
     """
     builder = _BUILDERS.get(sync.type)
     if builder is None:
-        raise ValueError(f"sync '{sync.name}': type {sync.type!r} has no per-row mapping (collections use collection_data)")
+        raise ValueError(
+            f"sync '{sync.name}': type {sync.type!r} has no per-row mapping (collections use collection_data)"
+        )
     return builder(sync, now, segment_id)
 
 
@@ -175,7 +177,7 @@ def _person(sync: Sync, now: int, segment_id: int | None) -> Mapper:
     attrs = tuple(sync.attributes.items())
     update_only = sync.mode == "update"
     on_delete = sync.on_delete or "nothing"
-    cleared = {name: "" for name in sync.attributes}
+    cleared: dict[str, Any] = {name: "" for name in sync.attributes}
     cleared["_update"] = True
 
     def map_person(change: RowChange, ref: Any) -> list[Operation]:
@@ -185,7 +187,12 @@ def _person(sync: Sync, now: int, segment_id: int | None) -> Mapper:
                 return [BatchItem(ref, {"type": "person", "identifiers": identifiers, "action": "delete"})]
             if on_delete == "clear":
                 identifiers = {id_type: _identifier(change.values, id_column, id_field)}
-                item = {"type": "person", "identifiers": identifiers, "action": "identify", "attributes": dict(cleared)}
+                item = {
+                    "type": "person",
+                    "identifiers": identifiers,
+                    "action": "identify",
+                    "attributes": dict(cleared),
+                }
                 return [BatchItem(ref, item)]
             return _NOTHING
         values = change.values
@@ -280,13 +287,29 @@ def _object(sync: Sync, now: int, segment_id: int | None) -> Mapper:
         if change.change == "removed":
             if on_delete == "nothing":
                 return _NOTHING
-            identifiers = {"object_type_id": type_id, "object_id": _identifier(values, id_column, "identifiers.object_id")}
+            identifiers = {
+                "object_type_id": type_id,
+                "object_id": _identifier(values, id_column, "identifiers.object_id"),
+            }
             if on_delete == "delete":
                 return [BatchItem(ref, {"type": "object", "identifiers": identifiers, "action": "delete"})]
-            item = {"type": "object", "identifiers": identifiers, "action": "identify", "attributes": dict(cleared)}
+            item = {
+                "type": "object",
+                "identifiers": identifiers,
+                "action": "identify",
+                "attributes": dict(cleared),
+            }
             return [BatchItem(ref, item)]
-        identifiers = {"object_type_id": type_id, "object_id": _identifier(values, id_column, "identifiers.object_id")}
-        item = {"type": "object", "identifiers": identifiers, "action": "identify", "attributes": _attributes(attrs, values)}
+        identifiers = {
+            "object_type_id": type_id,
+            "object_id": _identifier(values, id_column, "identifiers.object_id"),
+        }
+        item = {
+            "type": "object",
+            "identifiers": identifiers,
+            "action": "identify",
+            "attributes": _attributes(attrs, values),
+        }
         return [BatchItem(ref, item)]
 
     return map_object
@@ -310,7 +333,10 @@ def _relationship(sync: Sync, now: int, segment_id: int | None) -> Mapper:
             return _NOTHING  # upsert never removes a relationship
         identifiers = {id_type: _identifier(values, id_column, id_field)}
         relationship: dict[str, Any] = {
-            "identifiers": {"object_type_id": type_id, "object_id": _identifier(values, object_column, object_field)}
+            "identifiers": {
+                "object_type_id": type_id,
+                "object_id": _identifier(values, object_column, object_field),
+            }
         }
         if removed:
             action = "delete_relationships"
@@ -318,7 +344,12 @@ def _relationship(sync: Sync, now: int, segment_id: int | None) -> Mapper:
             action = "add_relationships"
             if attrs:
                 relationship["relationship_attributes"] = _attributes(attrs, values)
-        item = {"type": "person", "identifiers": identifiers, "action": action, "cio_relationships": [relationship]}
+        item = {
+            "type": "person",
+            "identifiers": identifiers,
+            "action": action,
+            "cio_relationships": [relationship],
+        }
         return [BatchItem(ref, item)]
 
     return map_relationship
@@ -361,17 +392,34 @@ def _device(sync: Sync, now: int, segment_id: int | None) -> Mapper:
             if not delete:
                 return _NOTHING
             identifiers = {id_type: _identifier(values, id_column, id_field)}
-            device = {"token": _identifier(values, token_column, "device.token")}
-            return [BatchItem(ref, {"type": "person", "identifiers": identifiers, "action": "delete_device", "device": device})]
+            token = {"token": _identifier(values, token_column, "device.token")}
+            return [
+                BatchItem(
+                    ref,
+                    {
+                        "type": "person",
+                        "identifiers": identifiers,
+                        "action": "delete_device",
+                        "device": token,
+                    },
+                )
+            ]
         identifiers = {id_type: _identifier(values, id_column, id_field)}
-        device = {"token": _identifier(values, token_column, "device.token"), "platform": _platform(values, platform_column)}
+        device: dict[str, Any] = {
+            "token": _identifier(values, token_column, "device.token"),
+            "platform": _platform(values, platform_column),
+        }
         if last_used_column is not None:
             last_used = _timestamp(values, last_used_column, "device.last_used")
             if last_used is not None:
                 device["last_used"] = last_used
         if attrs:
             device["attributes"] = _device_attributes(attrs, values)
-        return [BatchItem(ref, {"type": "person", "identifiers": identifiers, "action": "add_device", "device": device})]
+        return [
+            BatchItem(
+                ref, {"type": "person", "identifiers": identifiers, "action": "add_device", "device": device}
+            )
+        ]
 
     return map_device
 
@@ -438,7 +486,7 @@ def collection_data(sync: Sync, rows: Iterable[Mapping[str, Any]]) -> list[dict[
         try:
             entry = {name: to_json(row[column]) for name, column in attrs}
         except ValueRejected:
-            for name, column in attrs:
+            for _name, column in attrs:
                 try:
                     to_json(row[column])
                 except ValueRejected as exc:

@@ -44,7 +44,7 @@ from typing import Any, Union
 
 __all__ = ["JSON", "MAX_SAFE_INTEGER", "ValueRejected", "identifier_text", "to_json", "to_unix_seconds"]
 
-JSON = Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]
+JSON = Union[None, bool, int, float, str, list["JSON"], dict[str, "JSON"]]  # noqa: UP007 (a recursive alias)
 
 #: The largest integer a double holds exactly; Customer.io parses JSON numbers as doubles.
 MAX_SAFE_INTEGER = 2**53
@@ -54,7 +54,7 @@ _NoneType = type(None)
 
 # Epoch numbers this large cannot be seconds (1e11 s is the year 5138): they are milliseconds,
 # microseconds or nanoseconds, as event pipelines often store them.
-_EPOCH_UNITS: tuple[tuple[float, int], ...] = ((1e17, 1_000_000_000), (1e14, 1_000_000), (1e11, 1_000))
+_EPOCH_UNITS: tuple[tuple[int, int], ...] = ((10**17, 10**9), (10**14, 10**6), (10**11, 10**3))
 _NUMBER_TEXT = re.compile(r"[+-]?\d+(\.\d*)?")
 
 
@@ -74,7 +74,8 @@ def to_json(value: Any) -> JSON:
     # Fast path first: most values of most rows are text, booleans, nulls and small numbers.
     kind = type(value)
     if kind is str or kind is bool or value is None:
-        return value
+        plain: JSON = value
+        return plain
     if kind is int:
         return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else str(value)
     if kind is float:
@@ -152,11 +153,13 @@ def _decimal(value: Decimal) -> JSON:
 def _datetime_seconds(value: dt.datetime) -> int:
     # Integer arithmetic on the fields: several times faster than datetime subtraction, and it floors
     # (microseconds are dropped, never rounded up), also before 1970.
-    seconds = (value.toordinal() - _EPOCH_ORDINAL) * 86400 + value.hour * 3600 + value.minute * 60 + value.second
+    seconds = (
+        (value.toordinal() - _EPOCH_ORDINAL) * 86400 + value.hour * 3600 + value.minute * 60 + value.second
+    )
     if value.tzinfo is not None:
         offset = value.utcoffset()
         if offset:
-            seconds -= (offset.days * 86400 + offset.seconds)  # offsets with microseconds are not real
+            seconds -= offset.days * 86400 + offset.seconds  # offsets with microseconds are not real
     return seconds
 
 
@@ -184,22 +187,23 @@ def to_unix_seconds(value: Any) -> int:
         return _datetime_seconds(value)
     if isinstance(value, dt.date):
         return _date_seconds(value)
-    if isinstance(value, (int, float, Decimal, numbers.Real)):
+    if isinstance(value, (int, float, Decimal)):
         return _epoch_seconds(value)
+    if isinstance(value, numbers.Real):
+        return _epoch_seconds(float(value))
     if isinstance(value, str):
         return _parse_text_timestamp(value)
     raise ValueRejected(f"values of type {type(value).__name__} are not timestamps; use a timestamp column")
 
 
-def _epoch_seconds(value: Any) -> int:
+def _epoch_seconds(value: int | float | Decimal) -> int:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueRejected(f"{value!r} is not a timestamp")
     if isinstance(value, Decimal) and not value.is_finite():
         raise ValueRejected(f"{value!r} is not a timestamp")
-    if not isinstance(value, (int, Decimal)):
-        value = float(value)
+    magnitude = value if value >= 0 else -value
     for threshold, per_second in _EPOCH_UNITS:
-        if abs(value) >= threshold:
+        if magnitude >= threshold:
             return value // per_second if isinstance(value, int) else math.floor(value / per_second)
     return math.floor(value)
 

@@ -33,7 +33,9 @@ __all__ = ["OPENAPI_PATH", "batch_item_errors", "validate_batch_item", "validate
 
 OPENAPI_PATH = Path(__file__).parent / "data" / "track-api.openapi.json"
 _BASE = "urn:customerio:track-api"
-_BATCH_ITEMS = "/paths/~1api~1v2~1batch/post/requestBody/content/application~1json/schema/properties/batch/items"
+_BATCH_ITEMS = (
+    "/paths/~1api~1v2~1batch/post/requestBody/content/application~1json/schema/properties/batch/items"
+)
 _ANONYMOUS_ACTIONS = frozenset({"event", "page", "screen"})
 # (type, action) -> the component schema of that action, to explain a failure precisely: the items
 # schema is an anyOf of anyOfs, whose own best error is often about an unrelated branch.
@@ -60,13 +62,15 @@ _ACTION_SCHEMAS = {
 
 @lru_cache(maxsize=1)
 def _document() -> dict[str, Any]:
-    return json.loads(OPENAPI_PATH.read_text())
+    document: dict[str, Any] = json.loads(OPENAPI_PATH.read_text())
+    return document
 
 
 @lru_cache(maxsize=1)
-def _registry() -> Registry:
-    resource = Resource.from_contents(_document(), default_specification=DRAFT202012)
-    return Registry().with_resource(_BASE, resource)
+def _registry() -> Registry[Any]:
+    resource: Resource[Any] = Resource.from_contents(_document(), default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource(_BASE, resource)
+    return registry
 
 
 @lru_cache(maxsize=64)
@@ -83,7 +87,9 @@ def _assert_valid(validator: OAS31Validator, body: Any, what: str) -> None:
     error = best_match(validator.iter_errors(body))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise AssertionError(f"{what} does not match the OpenAPI document at {where}: {error.message}\n{body!r}")
+        raise AssertionError(
+            f"{what} does not match the OpenAPI document at {where}: {error.message}\n{body!r}"
+        )
 
 
 def batch_item_errors(item: Any) -> list[str]:
@@ -143,6 +149,7 @@ def _template_for(path: str) -> str:
     paths = _document()["paths"]
     if path in paths:
         return path
+    template: str
     for template in paths:
         pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path):

@@ -66,7 +66,10 @@ class MyStr(str):
         (dt.timedelta(milliseconds=1500), 1.5),
         (uuid.UUID("12345678-1234-5678-1234-567812345678"), "12345678-1234-5678-1234-567812345678"),
         ({"a": 1, "b": [1, 2]}, {"a": 1, "b": [1, 2]}),
-        ({"nested": {"x": float("nan"), "when": dt.date(1970, 1, 2)}}, {"nested": {"x": None, "when": 86400}}),
+        (
+            {"nested": {"x": float("nan"), "when": dt.date(1970, 1, 2)}},
+            {"nested": {"x": None, "when": 86400}},
+        ),
         ({1: "one", uuid.UUID(int=0): "zero"}, {"1": "one", "00000000-0000-0000-0000-000000000000": "zero"}),
         ([Decimal("1.5"), None, "x"], [1.5, None, "x"]),
         ((1, 2), [1, 2]),
@@ -142,7 +145,19 @@ def test_to_unix_seconds(value: Any, expected: int) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [None, True, "", "yesterday", "2024-13-01", "01/07/2024", float("nan"), float("inf"), Decimal("NaN"), b"1", [1]],
+    [
+        None,
+        True,
+        "",
+        "yesterday",
+        "2024-13-01",
+        "01/07/2024",
+        float("nan"),
+        float("inf"),
+        Decimal("NaN"),
+        b"1",
+        [1],
+    ],
     ids=repr,
 )
 def test_to_unix_seconds_rejects(value: Any) -> None:
@@ -245,7 +260,7 @@ _EXPECTED_FROM_DRIVERS = {
 def _fetch_row(cursor: Any, sql: str) -> dict[str, Any]:
     cursor.execute(sql)
     names = [d[0] for d in cursor.description]
-    return dict(zip(names, cursor.fetchone()))
+    return dict(zip(names, cursor.fetchone(), strict=True))
 
 
 def test_values_from_duckdb() -> None:
