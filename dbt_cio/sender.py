@@ -164,42 +164,41 @@ class Sender:
         clock = time.monotonic
         opened = 0.0  # when the open batch got its first item
 
-        async def handle(op: Operation) -> None:
-            nonlocal opened, rejected
-            if type(op) is BatchItem:
-                try:
-                    data = _encode(op.item).encode()
-                except (TypeError, ValueError) as exc:
-                    rejected.append(Result(op.ref, False, f"item cannot be serialized as JSON: {exc}", None))
-                    return
-                problem = check_item(op.item, len(data))
-                if problem is not None:
-                    rejected.append(Result(op.ref, False, problem[0], problem[1] or None))
-                    return
-                if not len(packer):
-                    opened = clock()
-                closed = packer.add(op, data)
-                if closed is not None:
-                    opened = clock()
-                    await flush_rejected()
-                    await dispatch(self._send_batch(*closed))
-                elif self.linger >= 0 and len(packer) % 64 == 0 and clock() - opened > self.linger:
-                    await dispatch(self._send_batch(*packer.take()))
-            elif type(op) is SegmentChange:
-                problem = check_identifier(op.identifier, "identifier")
-                if problem is not None:
-                    rejected.append(Result(op.ref, False, problem[0], problem[1]))
-                    return
-                key = (op.segment_id, op.id_type, op.add)
-                group = groups.setdefault(key, [])
-                group.append(op)
-                if len(group) >= MAX_SEGMENT_IDS:
-                    await flush_rejected()
-                    await dispatch(self._send_segment(key, groups.pop(key)))
-            else:
+        def admit(op: BatchItem) -> tuple[list[BatchItem], list[bytes]] | None:
+            """Steps 2 and 3 for one item (the hot path, kept free of awaits); return a closed batch."""
+            nonlocal opened
+            try:
+                data = _encode(op.item).encode()
+            except (TypeError, ValueError) as exc:
+                rejected.append(Result(op.ref, False, f"item cannot be serialized as JSON: {exc}", None))
+                return None
+            problem = check_item(op.item, len(data))
+            if problem is not None:
+                rejected.append(Result(op.ref, False, problem[0], problem[1] or None))
+                return None
+            if not len(packer):
+                opened = clock()
+            closed = packer.add(op, data)
+            if closed is not None:
+                opened = clock()
+                return closed
+            if len(packer) % 64 == 0 and clock() - opened > self.linger:
+                return packer.take()  # the source is slow: do not let the open batch wait for ever
+            return None
+
+        async def other(op: Operation) -> None:
+            if type(op) is not SegmentChange:
                 raise TypeError(f"the sender takes BatchItem or SegmentChange operations, not {type(op).__name__}")
-            if len(rejected) >= 1000:
+            problem = check_identifier(op.identifier, "identifier")
+            if problem is not None:
+                rejected.append(Result(op.ref, False, problem[0], problem[1]))
+                return
+            key = (op.segment_id, op.id_type, op.add)
+            group = groups.setdefault(key, [])
+            group.append(op)
+            if len(group) >= MAX_SEGMENT_IDS:
                 await flush_rejected()
+                await dispatch(self._send_segment(key, groups.pop(key)))
 
         async def flush_rejected() -> None:
             nonlocal rejected
@@ -207,14 +206,36 @@ class Sender:
                 await queue.put(rejected)
                 rejected = []
 
+        async def step(op: Operation) -> None:
+            if type(op) is BatchItem:
+                closed = admit(op)
+                if closed is not None:
+                    await flush_rejected()
+                    await dispatch(self._send_batch(*closed))
+            else:
+                await other(op)
+            if len(rejected) >= 1000:
+                await flush_rejected()
+
         if isinstance(ops, AsyncIterable):
             async for op in ops:
-                await handle(op)
+                await step(op)
         else:
-            for i, op in enumerate(ops):
-                await handle(op)
-                if i % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
+            countdown = _YIELD_EVERY
+            for op in ops:
+                if type(op) is BatchItem:  # inlined `step` for the common case
+                    closed = admit(op)
+                    if closed is not None:
+                        await flush_rejected()
+                        await dispatch(self._send_batch(*closed))
+                    elif len(rejected) >= 1000:
+                        await flush_rejected()
+                else:
+                    await step(op)
+                countdown -= 1
+                if not countdown:
+                    countdown = _YIELD_EVERY
+                    await asyncio.sleep(0)  # let responses be read while a plain iterable is packed
         await flush_rejected()
         if len(packer):
             await dispatch(self._send_batch(*packer.take()))

@@ -85,10 +85,19 @@ def test_an_item_over_32_kb_is_refused_before_anything_else() -> None:
     assert check_item(item, size=100) is None
 
 
-def test_object_attributes_total_is_capped() -> None:
+def test_object_attributes_over_100_kb_are_refused_by_the_tighter_item_limit() -> None:
     item = {"type": "object", "identifiers": {"object_type_id": "1", "object_id": "a"}, "action": "identify",
             "attributes": {f"a{i}": "v" * 1000 for i in range(101)}}
-    assert check_item(item, size=1000) == ("attributes total more than 100000 bytes", "attributes")
+    problem = check_item(item)
+    assert problem is not None and "more than the 32000 allowed" in problem[0]
+
+
+def test_long_values_are_found_in_items_of_any_shape() -> None:
+    # names and values are only examined when the item is big enough to hold a long one
+    assert check_item(person(a="x" * 999, b="y" * 999)) is None
+    assert check_item(person(a="x" * 999, b="é" * 501)) == ("attribute value is longer than 1000 bytes", "attributes.b")
+    assert check_item(person(**{"é" * 76: 1})) == ("attribute name is longer than 150 bytes", "attributes." + "é" * 40)
+    assert check_item(person(**{"é" * 75: 1})) is None
 
 
 def test_check_identifier() -> None:
