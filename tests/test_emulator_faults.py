@@ -104,7 +104,9 @@ def test_reject_items_by_ids_or_predicate() -> None:
 def test_update_from_json_and_clear() -> None:
     faults = Faults()
     faults.update({"error_rate": "0.5", "reject_ids": ["1"], "storm_seconds": 3, "seed": 4})
-    assert faults.error_rate == 0.5 and faults.reject_items == {"1"} and faults.in_storm() and faults.seed == 4
+    assert (
+        faults.error_rate == 0.5 and faults.reject_items == {"1"} and faults.in_storm() and faults.seed == 4
+    )
     with pytest.raises(ValueError, match="unknown fault settings"):
         faults.update({"eror_rate": 1})
     faults.clear()
@@ -126,7 +128,9 @@ async def served(clock: FakeClock) -> AsyncIterator[tuple[Emulator, str, aiohttp
         yield emu, url, session
 
 
-async def _post_batch(session: aiohttp.ClientSession, url: str, *items: dict[str, Any]) -> tuple[int, Any, Any]:
+async def _post_batch(
+    session: aiohttp.ClientSession, url: str, *items: dict[str, Any]
+) -> tuple[int, Any, Any]:
     async with session.post(url + "/api/v2/batch", json={"batch": list(items)}, headers=TRACK) as resp:
         return resp.status, await resp.json(), resp.headers
 
@@ -230,8 +234,9 @@ async def test_slow_answers_make_a_short_client_timeout_fire(plain: Any) -> None
     emu.faults.slow_seconds = 1
     timeout = aiohttp.ClientTimeout(total=0.1)
     with pytest.raises(asyncio.TimeoutError):
-        async with session.post(url + "/api/v2/batch", json={"batch": [item("1")]}, headers=TRACK,
-                                timeout=timeout) as resp:
+        async with session.post(
+            url + "/api/v2/batch", json={"batch": [item("1")]}, headers=TRACK, timeout=timeout
+        ) as resp:
             await resp.read()
     assert emu.state.people == {}  # the client gave up before the delay ended
 
@@ -246,7 +251,7 @@ async def test_reject_items_answers_207_for_chosen_items(plain: Any) -> None:
 
 
 async def test_faults_settable_over_admin_endpoint(plain: Any) -> None:
-    emu, url, session = plain
+    _, url, session = plain
     async with session.post(url + "/_emulator/faults", json={"throttle_rate": 1, "retry_after": 2}) as resp:
         assert resp.status == 200
     assert (await _post_batch(session, url, item("1")))[0] == 429

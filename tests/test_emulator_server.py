@@ -26,8 +26,14 @@ class Client:
     url: str
     session: aiohttp.ClientSession
 
-    async def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                   data: bytes | None = None) -> tuple[int, Any, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> tuple[int, Any, Any]:
         if headers is None:
             headers = TRACK if path.startswith("/api/") else APP
         kwargs: dict[str, Any] = {"headers": headers}
@@ -56,7 +62,12 @@ def person(pid: str, action: str = "identify", **extra: Any) -> dict[str, Any]:
 
 
 def obj(oid: str, action: str = "identify", type_id: str = "1", **extra: Any) -> dict[str, Any]:
-    return {"type": "object", "identifiers": {"object_type_id": type_id, "object_id": oid}, "action": action, **extra}
+    return {
+        "type": "object",
+        "identifiers": {"object_type_id": type_id, "object_id": oid},
+        "action": action,
+        **extra,
+    }
 
 
 # -- auth and region ---------------------------------------------------------------------------------------
@@ -68,13 +79,16 @@ async def test_region_with_good_credentials(client: Client) -> None:
     assert body == {"url": client.url, "region": "us", "environment_id": 1}
 
 
-@pytest.mark.parametrize("header", [
-    None,
-    "Basic " + base64.b64encode(b"site:wrong").decode(),
-    "Basic " + base64.b64encode(b"other:key").decode(),
-    "Basic not-base64!",
-    "Bearer app-key",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Basic " + base64.b64encode(b"site:wrong").decode(),
+        "Basic " + base64.b64encode(b"other:key").decode(),
+        "Basic not-base64!",
+        "Bearer app-key",
+    ],
+)
 async def test_track_refuses_bad_credentials(client: Client, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     for method, path in (("GET", "/api/v1/accounts/region"), ("POST", "/api/v2/batch")):
@@ -86,15 +100,20 @@ async def test_track_refuses_bad_credentials(client: Client, header: str | None)
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic " + base64.b64encode(b"site:key").decode()])
 async def test_app_refuses_bad_credentials(client: Client, header: str | None) -> None:
-    status, _, _ = await client.call("GET", "/v1/segments", headers={"Authorization": header} if header else {})
+    status, _, _ = await client.call(
+        "GET", "/v1/segments", headers={"Authorization": header} if header else {}
+    )
     assert status == 401
 
 
 async def test_eu_region() -> None:
     emu = Emulator(region="eu")
-    async with emu.serve() as url, aiohttp.ClientSession() as session:
-        async with session.get(url + "/api/v1/accounts/region", headers=TRACK) as resp:
-            assert (await resp.json())["region"] == "eu"
+    async with (
+        emu.serve() as url,
+        aiohttp.ClientSession() as session,
+        session.get(url + "/api/v1/accounts/region", headers=TRACK) as resp,
+    ):
+        assert (await resp.json())["region"] == "eu"
 
 
 def test_repr_masks_keys() -> None:
@@ -127,7 +146,7 @@ async def test_batch_with_invalid_items_is_207_with_exact_indexes(client: Client
     assert by_index[5]["reason"] == "too_long" and by_index[5]["field"] == "identifiers.id"
     assert by_index[6]["field"] == "device.platform"
     assert all(set(e) == {"batch_index", "reason", "field", "message"} for e in body["errors"])
-    assert set(p.id for p in client.emu.state.people.values()) == {"1", "3"}  # valid ones applied
+    assert {p.id for p in client.emu.state.people.values()} == {"1", "3"}  # valid ones applied
 
 
 @pytest.mark.parametrize("data", [b"{not json", b"[]", b'{"batch": {}}', b'{"items": []}', b"\xff\xfe"])
@@ -154,16 +173,19 @@ async def test_item_over_32kb_is_rejected_in_207(client: Client) -> None:
     assert body["errors"][0]["batch_index"] == 1 and body["errors"][0]["reason"] == "too_large"
 
 
-@pytest.mark.parametrize("item, field", [
-    (person("1", attributes={"n" * 151: 1}), "attributes." + "n" * 40),
-    (person("1", attributes={"v": "z" * 1001}), "attributes.v"),
-    (person("1", attributes={f"a{i}": i for i in range(301)}), "attributes"),
-    (person("1", action="event", name="e" * 101), "name"),
-    # event data may be 100,000 bytes, but a v2 item may only be 32 KB: the item limit binds first
-    (person("1", action="event", name="big", attributes={f"k{i}": "d" * 900 for i in range(112)}), ""),
-    (obj("o" * 151), "identifiers.object_id"),
-    (obj("acme", type_id="companies"), "identifiers.object_type_id"),
-])
+@pytest.mark.parametrize(
+    "item, field",
+    [
+        (person("1", attributes={"n" * 151: 1}), "attributes." + "n" * 40),
+        (person("1", attributes={"v": "z" * 1001}), "attributes.v"),
+        (person("1", attributes={f"a{i}": i for i in range(301)}), "attributes"),
+        (person("1", action="event", name="e" * 101), "name"),
+        # event data may be 100,000 bytes, but a v2 item may only be 32 KB: the item limit binds first
+        (person("1", action="event", name="big", attributes={f"k{i}": "d" * 900 for i in range(112)}), ""),
+        (obj("o" * 151), "identifiers.object_id"),
+        (obj("acme", type_id="companies"), "identifiers.object_type_id"),
+    ],
+)
 async def test_data_limits_reject_the_item(client: Client, item: dict[str, Any], field: str) -> None:
     status, body, _ = await client.call("POST", "/api/v2/batch", {"batch": [item]})
     assert status == 207
@@ -175,8 +197,11 @@ async def test_entity_one_item(client: Client) -> None:
     assert (status, body) == (200, {})
     status, body, _ = await client.call("POST", "/api/v2/entity", person("2", action="event"))
     assert status == 400 and body["errors"][0]["field"] == "name"
-    status, _, _ = await client.call("POST", "/api/v2/entity", data=json.dumps(person("3", attributes={
-        f"a{i}": "q" * 900 for i in range(40)})).encode())
+    status, _, _ = await client.call(
+        "POST",
+        "/api/v2/entity",
+        data=json.dumps(person("3", attributes={f"a{i}": "q" * 900 for i in range(40)})).encode(),
+    )
     assert status == 413
 
 
@@ -190,17 +215,30 @@ async def test_identify_merges_clears_and_indexes_email(client: Client) -> None:
     p = state.person(id="1")
     assert p is not None and p.attributes == {"email": "A@x.io", "seats": 4, "city": "Oslo"}
     assert state.person(email="a@x.io") is p and state.person(cio_id=p.cio_id) is p
-    await client.batch({"type": "person", "identifiers": {"cio_id": p.cio_id}, "action": "identify",
-                        "attributes": {"via": "cio"}})
-    await client.batch({"type": "person", "identifiers": {"email": "a@x.io"}, "action": "identify",
-                        "attributes": {"via": "email"}})
+    await client.batch(
+        {
+            "type": "person",
+            "identifiers": {"cio_id": p.cio_id},
+            "action": "identify",
+            "attributes": {"via": "cio"},
+        }
+    )
+    await client.batch(
+        {
+            "type": "person",
+            "identifiers": {"email": "a@x.io"},
+            "action": "identify",
+            "attributes": {"via": "email"},
+        }
+    )
     assert p.attributes["via"] == "email" and len(state.people) == 1
 
 
 async def test_update_only_never_creates(client: Client) -> None:
     await client.batch(person("1", attributes={"a": 1}))
-    status, _ = await client.batch(person("1", attributes={"_update": True, "a": 2}),
-                                   person("2", attributes={"_update": True, "a": 3}))
+    status, _ = await client.batch(
+        person("1", attributes={"_update": True, "a": 2}), person("2", attributes={"_update": True, "a": 3})
+    )
     assert status == 200
     state = client.emu.state
     assert state.person(id="1").attributes == {"a": 2}  # type: ignore[union-attr]
@@ -211,9 +249,14 @@ async def test_update_only_never_creates(client: Client) -> None:
 
 async def test_delete_person_removes_relationships_devices_and_segment_membership(client: Client) -> None:
     seg = client.emu.state.create_segment("vip")
-    await client.batch(person("1", action="add_relationships", cio_relationships=[
-        {"identifiers": {"object_type_id": "1", "object_id": "acme"}}]),
-        person("1", action="add_device", device={"token": "tok", "platform": "ios"}))
+    await client.batch(
+        person(
+            "1",
+            action="add_relationships",
+            cio_relationships=[{"identifiers": {"object_type_id": "1", "object_id": "acme"}}],
+        ),
+        person("1", action="add_device", device={"token": "tok", "platform": "ios"}),
+    )
     await client.call("POST", f"/api/v1/segments/{seg.id}/add_customers", {"ids": ["1"]})
     assert seg.members
     await client.batch(person("1", action="delete"), person("nobody", action="delete"))
@@ -224,13 +267,21 @@ async def test_delete_person_removes_relationships_devices_and_segment_membershi
 
 
 async def test_events_are_recorded_and_deduplicated_by_id(client: Client) -> None:
-    ev = person("1", action="event", name="purchase", id="01HZX", timestamp=1700000000, attributes={"price": 9})
-    await client.batch(ev, ev, person("1", action="page", name="/pricing"), person("1", action="screen", name="Home"))
+    ev = person(
+        "1", action="event", name="purchase", id="01HZX", timestamp=1700000000, attributes={"price": 9}
+    )
+    await client.batch(
+        ev, ev, person("1", action="page", name="/pricing"), person("1", action="screen", name="Home")
+    )
     await client.batch(ev)
     await client.batch({"type": "person", "action": "event", "anonymous_id": "anon-1", "name": "visit"})
     state = client.emu.state
     events = state.events_of("1")
-    assert [(e.action, e.name) for e in events] == [("event", "purchase"), ("page", "/pricing"), ("screen", "Home")]
+    assert [(e.action, e.name) for e in events] == [
+        ("event", "purchase"),
+        ("page", "/pricing"),
+        ("screen", "Home"),
+    ]
     assert events[0].timestamp == 1700000000 and events[0].attributes == {"price": 9}
     assert [i.reason for i in state.ignored] == ["duplicate event id 01HZX"] * 2
     anonymous = [e for e in state.events if e.person is None]
@@ -241,34 +292,68 @@ async def test_objects_and_relationships(client: Client) -> None:
     await client.batch(
         obj("acme", attributes={"name": "Acme", "plan": "ent"}),
         obj("acme", attributes={"plan": ""}),
-        person("1", attributes={"a": 1}, cio_relationships=[
-            {"identifiers": {"object_type_id": "1", "object_id": "acme"}, "relationship_attributes": {"role": "admin"}}]),
-        obj("acme", action="add_relationships", cio_relationships=[
-            {"identifiers": {"id": "2"}, "relationship_attributes": {"role": "user"}}]),
-        person("1", action="add_relationships", cio_relationships=[
-            {"identifiers": {"object_type_id": "2", "object_id": "course-9"}}]),  # object does not exist yet
+        person(
+            "1",
+            attributes={"a": 1},
+            cio_relationships=[
+                {
+                    "identifiers": {"object_type_id": "1", "object_id": "acme"},
+                    "relationship_attributes": {"role": "admin"},
+                }
+            ],
+        ),
+        obj(
+            "acme",
+            action="add_relationships",
+            cio_relationships=[{"identifiers": {"id": "2"}, "relationship_attributes": {"role": "user"}}],
+        ),
+        person(
+            "1",
+            action="add_relationships",
+            cio_relationships=[{"identifiers": {"object_type_id": "2", "object_id": "course-9"}}],
+        ),  # object does not exist yet
     )
     state = client.emu.state
     assert state.object("1", "acme").attributes == {"name": "Acme"}  # type: ignore[union-attr]
     assert state.object("2", "course-9") is not None  # created by the relationship
     assert state.relationships_of("1") == {("1", "acme"): {"role": "admin"}, ("2", "course-9"): {}}
     assert state.relationships_of("2") == {("1", "acme"): {"role": "user"}}
-    await client.batch(person("1", action="delete_relationships", cio_relationships=[
-        {"identifiers": {"object_type_id": "2", "object_id": "course-9"}}]))
+    await client.batch(
+        person(
+            "1",
+            action="delete_relationships",
+            cio_relationships=[{"identifiers": {"object_type_id": "2", "object_id": "course-9"}}],
+        )
+    )
     assert set(state.relationships_of("1")) == {("1", "acme")}
     await client.batch(obj("acme", action="delete"))
     assert state.object("1", "acme") is None and state.relationships == {}
-    status, body, _ = await client.call("GET", "/v1/object_types")
+    _, body, _ = await client.call("GET", "/v1/object_types")
     assert body == {"types": [{"id": "2", "name": "type 2"}]}
 
 
 async def test_devices(client: Client) -> None:
-    await client.batch(person("1", action="add_device", device={
-        "token": "tok", "platform": "ios", "last_used": 1700000000, "attributes": {"app_version": "2.1"}}))
+    await client.batch(
+        person(
+            "1",
+            action="add_device",
+            device={
+                "token": "tok",
+                "platform": "ios",
+                "last_used": 1700000000,
+                "attributes": {"app_version": "2.1"},
+            },
+        )
+    )
     device = client.emu.state.devices["tok"]
-    assert (device.platform, device.last_used, device.attributes) == ("ios", 1700000000, {"app_version": "2.1"})
+    assert (device.platform, device.last_used, device.attributes) == (
+        "ios",
+        1700000000,
+        {"app_version": "2.1"},
+    )
     await client.batch(person("2", action="add_device", device={"token": "tok", "platform": "ios"}))
-    assert client.emu.state.devices["tok"].person == client.emu.state.person(id="2").cio_id  # type: ignore[union-attr]
+    second = client.emu.state.person(id="2")
+    assert second is not None and client.emu.state.devices["tok"].person == second.cio_id
     await client.batch(person("2", action="delete_device", device={"token": "tok"}))
     assert client.emu.state.devices == {}
 
@@ -284,7 +369,9 @@ async def test_faulted_request_applies_nothing(client: Client) -> None:
 
 
 async def test_segments_create_list_get_and_membership(client: Client) -> None:
-    status, body, _ = await client.call("POST", "/v1/segments", {"segment": {"name": "VIP", "description": "d"}})
+    status, body, _ = await client.call(
+        "POST", "/v1/segments", {"segment": {"name": "VIP", "description": "d"}}
+    )
     assert status == 200 and body["segment"]["type"] == "manual" and body["segment"]["name"] == "VIP"
     sid = body["segment"]["id"]
     assert (await client.call("GET", f"/v1/segments/{sid}"))[1]["segment"]["id"] == sid
@@ -293,7 +380,9 @@ async def test_segments_create_list_get_and_membership(client: Client) -> None:
     assert (await client.call("POST", "/v1/segments", {"name": "no wrapper"}))[0] == 400
 
     await client.batch(person("1", attributes={"email": "one@x.io"}), person("2"), person("3"))
-    status, _, _ = await client.call("POST", f"/api/v1/segments/{sid}/add_customers", {"ids": ["1", "2", "ghost"]})
+    status, _, _ = await client.call(
+        "POST", f"/api/v1/segments/{sid}/add_customers", {"ids": ["1", "2", "ghost"]}
+    )
     assert status == 200
     await client.call("POST", f"/api/v1/segments/{sid}/add_customers?id_type=email", {"ids": ["one@x.io"]})
     await client.call("POST", f"/api/v1/segments/{sid}/remove_customers", {"ids": ["2"]})
@@ -323,7 +412,9 @@ async def test_collections(client: Client) -> None:
     status, body, _ = await client.call("POST", "/v1/collections", {"name": "products", "data": rows})
     assert status == 200 and body["collection"]["rows"] == 2
     cid = body["collection"]["id"]
-    status, body, _ = await client.call("PUT", f"/v1/collections/{cid}", {"data": [{"sku": "c"}], "name": "items"})
+    status, body, _ = await client.call(
+        "PUT", f"/v1/collections/{cid}", {"data": [{"sku": "c"}], "name": "items"}
+    )
     assert status == 200 and body["collection"]["name"] == "items"
     assert client.emu.state.collections[cid].data == [{"sku": "c"}]
     _, listing, _ = await client.call("GET", "/v1/collections")
@@ -350,15 +441,26 @@ async def test_admin_state_stats_faults_reset(client: Client) -> None:
     await client.batch(person("1", attributes={"a": 1}))
     _, state, _ = await client.call("GET", "/_emulator/state", headers={})
     assert state["people"][0]["id"] == "1" and set(state) >= {
-        "people", "events", "objects", "relationships", "devices", "segments", "collections", "ignored"}
+        "people",
+        "events",
+        "objects",
+        "relationships",
+        "devices",
+        "segments",
+        "collections",
+        "ignored",
+    }
     _, stats, _ = await client.call("GET", "/_emulator/stats", headers={})
     assert stats["total"] == 1 and stats["statuses"] == {"200": 1} and stats["items"] == 1
-    status, faults, _ = await client.call("POST", "/_emulator/faults", {"error_rate": 0.5, "reject_ids": ["9"]},
-                                          headers={})
+    status, faults, _ = await client.call(
+        "POST", "/_emulator/faults", {"error_rate": 0.5, "reject_ids": ["9"]}, headers={}
+    )
     assert status == 200 and faults["error_rate"] == 0.5 and faults["reject_ids"] == ["9"]
     assert client.emu.faults.error_rate == 0.5
     assert (await client.call("POST", "/_emulator/faults", {"bogus": 1}, headers={}))[0] == 400
-    _, seg, _ = await client.call("POST", "/_emulator/segments", {"name": "auto", "type": "dynamic"}, headers={})
+    _, seg, _ = await client.call(
+        "POST", "/_emulator/segments", {"name": "auto", "type": "dynamic"}, headers={}
+    )
     assert seg["segment"]["type"] == "dynamic"
     await client.call("POST", "/_emulator/reset", headers={})
     assert client.emu.state.people == {} and client.emu.faults.error_rate == 0.0
@@ -367,22 +469,38 @@ async def test_admin_state_stats_faults_reset(client: Client) -> None:
 
 async def test_identifier_conflict_is_rejected_in_207(client: Client) -> None:
     await client.batch(person("1", attributes={"email": "taken@x.io"}))
-    status, body = await client.batch(person("2", attributes={"email": "taken@x.io", "a": 1}),
-                                      person("1", attributes={"email": "taken@x.io", "b": 2}))
+    status, body = await client.batch(
+        person("2", attributes={"email": "taken@x.io", "a": 1}),
+        person("1", attributes={"email": "taken@x.io", "b": 2}),
+    )
     assert status == 207
     assert [(e["batch_index"], e["reason"], e["field"]) for e in body["errors"]] == [
-        (0, "conflict", "attributes.email")]
+        (0, "conflict", "attributes.email")
+    ]
     state = client.emu.state
     assert state.person(id="2") is None and state.person(email="taken@x.io") is state.person(id="1")
-    status, body, _ = await client.call("POST", "/api/v2/entity", {
-        "type": "person", "identifiers": {"email": "new@x.io"}, "action": "identify", "attributes": {"id": "1"}})
+    status, body, _ = await client.call(
+        "POST",
+        "/api/v2/entity",
+        {
+            "type": "person",
+            "identifiers": {"email": "new@x.io"},
+            "action": "identify",
+            "attributes": {"id": "1"},
+        },
+    )
     assert status == 400 and body["errors"][0]["field"] == "attributes.id"
 
 
 async def test_suppress_unsuppress_and_merge(client: Client) -> None:
-    await client.batch(person("1", attributes={"a": 1}), person("2", attributes={"a": 2, "b": 2}),
-                       person("2", action="event", name="e"))
-    await client.batch({"type": "person", "action": "merge", "primary": {"id": "1"}, "secondary": {"id": "2"}})
+    await client.batch(
+        person("1", attributes={"a": 1}),
+        person("2", attributes={"a": 2, "b": 2}),
+        person("2", action="event", name="e"),
+    )
+    await client.batch(
+        {"type": "person", "action": "merge", "primary": {"id": "1"}, "secondary": {"id": "2"}}
+    )
     state = client.emu.state
     assert state.person(id="2") is None
     assert state.person(id="1").attributes == {"a": 1, "b": 2}  # type: ignore[union-attr]
@@ -394,10 +512,16 @@ async def test_suppress_unsuppress_and_merge(client: Client) -> None:
 
 
 async def test_entity_anonymous_event_and_update_only_of_unknown_cio_id(client: Client) -> None:
-    status, _, _ = await client.call("POST", "/api/v2/entity", {
-        "type": "person", "action": "screen", "anonymous_id": "a-9", "name": "Home"})
+    status, _, _ = await client.call(
+        "POST",
+        "/api/v2/entity",
+        {"type": "person", "action": "screen", "anonymous_id": "a-9", "name": "Home"},
+    )
     assert status == 200 and client.emu.state.events[0].anonymous_id == "a-9"
-    status, _, _ = await client.call("POST", "/api/v2/entity", {
-        "type": "person", "identifiers": {"cio_id": "nope"}, "action": "identify", "attributes": {"a": 1}})
+    status, _, _ = await client.call(
+        "POST",
+        "/api/v2/entity",
+        {"type": "person", "identifiers": {"cio_id": "nope"}, "action": "identify", "attributes": {"a": 1}},
+    )
     assert status == 200 and client.emu.state.people == {}
     assert client.emu.state.ignored[-1].reason == "no such person"

@@ -34,8 +34,11 @@ def test_every_mapped_schema_exists() -> None:
 def _examples() -> list[Any]:
     """Customer.io's own example for each v2 item kind (the delivery example needs its required fields)."""
     names = load_openapi()["components"]["schemas"]
-    return [pytest.param(names[n]["example"], id=n) for n in sorted(set(SCHEMA_NAMES.values())) if "example" in names[n]
-            and "type" in names[n]["example"]]
+    return [
+        pytest.param(names[n]["example"], id=n)
+        for n in sorted(set(SCHEMA_NAMES.values()))
+        if "example" in names[n] and "type" in names[n]["example"]
+    ]
 
 
 @pytest.mark.parametrize("example", _examples())
@@ -45,15 +48,35 @@ def test_customerios_own_examples_pass(example: dict[str, Any], schemas: ItemSch
 
 
 VALID = [
-    {"type": "person", "identifiers": {"email": "a@b.c"}, "action": "identify", "attributes": {"a": [1, 2], "_update": True}},
+    {
+        "type": "person",
+        "identifiers": {"email": "a@b.c"},
+        "action": "identify",
+        "attributes": {"a": [1, 2], "_update": True},
+    },
     {"type": "person", "identifiers": {"cio_id": "a3000001"}, "action": "delete"},
     {"type": "person", "anonymous_id": "anon", "action": "page", "name": "/"},
-    {"type": "person", "identifiers": {"id": "1"}, "action": "event", "name": "n", "id": "01HZ", "timestamp": 1},
-    {"type": "person", "identifiers": {"id": "1"}, "action": "add_device",
-     "device": {"token": "t", "platform": "android", "last_used": 5, "attributes": {"app_version": "1"}}},
+    {
+        "type": "person",
+        "identifiers": {"id": "1"},
+        "action": "event",
+        "name": "n",
+        "id": "01HZ",
+        "timestamp": 1,
+    },
+    {
+        "type": "person",
+        "identifiers": {"id": "1"},
+        "action": "add_device",
+        "device": {"token": "t", "platform": "android", "last_used": 5, "attributes": {"app_version": "1"}},
+    },
     {"type": "person", "action": "merge", "primary": {"id": "1"}, "secondary": {"email": "x@y.z"}},
-    {"type": "object", "identifiers": {"object_type_id": "2", "object_id": "c"}, "action": "delete_relationships",
-     "cio_relationships": [{"identifiers": {"email": "a@b.c"}}]},
+    {
+        "type": "object",
+        "identifiers": {"object_type_id": "2", "object_id": "c"},
+        "action": "delete_relationships",
+        "cio_relationships": [{"identifiers": {"email": "a@b.c"}}],
+    },
     {"type": "person", "identifiers": {"id": "é" * 75}, "action": "identify"},  # 150 bytes exactly
 ]
 
@@ -72,17 +95,42 @@ INVALID_STRUCTURE = [
     ({"type": "person", "identifiers": {"id": 42}, "action": "identify"}, "invalid", "identifiers.id"),
     ({"type": "person", "identifiers": {"id": "é" * 76}, "action": "identify"}, "too_long", "identifiers.id"),
     ({"type": "person", "identifiers": {"id": "1"}, "action": "fly"}, "invalid", "action"),
-    ({"type": "object", "identifiers": {"object_type_id": "1", "object_id": "o"}, "action": "event"},
-     "invalid", "action"),
-    ({"type": "person", "identifiers": {"id": "1"}, "action": "identify", "attributes": []}, "invalid", "attributes"),
+    (
+        {"type": "object", "identifiers": {"object_type_id": "1", "object_id": "o"}, "action": "event"},
+        "invalid",
+        "action",
+    ),
+    (
+        {"type": "person", "identifiers": {"id": "1"}, "action": "identify", "attributes": []},
+        "invalid",
+        "attributes",
+    ),
     ({"type": "person", "identifiers": {"id": "1"}, "action": "screen", "name": ""}, "required", "name"),
-    ({"type": "person", "identifiers": {"id": "1"}, "action": "add_device", "device": {}}, "required", "device.token"),
-    ({"type": "person", "identifiers": {"id": "1"}, "action": "add_relationships",
-      "cio_relationships": [{"identifiers": {"object_type_id": "1"}}]}, "invalid",
-     "cio_relationships[0].identifiers.object_id"),
-    ({"type": "object", "identifiers": {"object_type_id": "1", "object_id": "o"}, "action": "add_relationships",
-      "cio_relationships": [{"identifiers": {"id": "1"}, "relationship_attributes": {"r": "v" * 1001}}]},
-     "too_long", "cio_relationships[0].relationship_attributes.r"),
+    (
+        {"type": "person", "identifiers": {"id": "1"}, "action": "add_device", "device": {}},
+        "required",
+        "device.token",
+    ),
+    (
+        {
+            "type": "person",
+            "identifiers": {"id": "1"},
+            "action": "add_relationships",
+            "cio_relationships": [{"identifiers": {"object_type_id": "1"}}],
+        },
+        "invalid",
+        "cio_relationships[0].identifiers.object_id",
+    ),
+    (
+        {
+            "type": "object",
+            "identifiers": {"object_type_id": "1", "object_id": "o"},
+            "action": "add_relationships",
+            "cio_relationships": [{"identifiers": {"id": "1"}, "relationship_attributes": {"r": "v" * 1001}}],
+        },
+        "too_long",
+        "cio_relationships[0].relationship_attributes.r",
+    ),
     ({"type": "person", "action": "merge", "primary": {"id": "1"}}, "required", "secondary"),
 ]
 
@@ -94,23 +142,53 @@ def test_structural_checks(item: Any, reason: str, field: str) -> None:
     assert (problem.reason, problem.field) == (reason, field)
 
 
-@pytest.mark.parametrize("item, field", [
-    ({"type": "person", "identifiers": {"id": "1"}, "action": "identify", "timestamp": "yesterday"}, "timestamp"),
-    ({"type": "person", "identifiers": {"id": "1"}, "action": "event", "name": "n", "timestamp": 1.5}, "timestamp"),
-    ({"type": "person", "identifiers": {"id": "1"}, "action": "add_device",
-      "device": {"token": "t", "platform": "ios", "attributes": {"custom": 3}}}, "device.attributes.custom"),
-    ({"type": "delivery", "identifiers": {"id": "d"}, "action": "event", "name": "clicked",
-      "attributes": {"device_token": "t"}}, "name"),
-])
-def test_schema_catches_what_structure_does_not(item: dict[str, Any], field: str, schemas: ItemSchemas) -> None:
+@pytest.mark.parametrize(
+    "item, field",
+    [
+        (
+            {"type": "person", "identifiers": {"id": "1"}, "action": "identify", "timestamp": "yesterday"},
+            "timestamp",
+        ),
+        (
+            {"type": "person", "identifiers": {"id": "1"}, "action": "event", "name": "n", "timestamp": 1.5},
+            "timestamp",
+        ),
+        (
+            {
+                "type": "person",
+                "identifiers": {"id": "1"},
+                "action": "add_device",
+                "device": {"token": "t", "platform": "ios", "attributes": {"custom": 3}},
+            },
+            "device.attributes.custom",
+        ),
+        (
+            {
+                "type": "delivery",
+                "identifiers": {"id": "d"},
+                "action": "event",
+                "name": "clicked",
+                "attributes": {"device_token": "t"},
+            },
+            "name",
+        ),
+    ],
+)
+def test_schema_catches_what_structure_does_not(
+    item: dict[str, Any], field: str, schemas: ItemSchemas
+) -> None:
     assert check_item(item) is None
     problem = schemas.check(item)
     assert problem is not None and problem.field == field and problem.message
 
 
 def test_item_size_is_measured_unless_the_caller_already_knows(schemas: ItemSchemas) -> None:
-    big = {"type": "person", "identifiers": {"id": "1"}, "action": "identify",
-           "attributes": {f"a{i}": "x" * 999 for i in range(33)}}
+    big = {
+        "type": "person",
+        "identifiers": {"id": "1"},
+        "action": "identify",
+        "attributes": {f"a{i}": "x" * 999 for i in range(33)},
+    }
     problem = check_item(big)
     assert problem is not None and problem.reason == "too_large"
     assert check_item(big, size_checked=True) is None
@@ -140,9 +218,24 @@ def _constraints(node: Any, names: dict[str, Any], seen: set[str], key: str = ""
                 for prop, sub in v.items():
                     found += _constraints(sub, names, seen, prop)
             else:
-                if k in ("enum", "const", "pattern", "minLength", "maxLength", "minimum", "maximum",
-                         "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "propertyNames",
-                         "patternProperties", "dependentRequired", "not", "if", "contains"):
+                if k in (
+                    "enum",
+                    "const",
+                    "pattern",
+                    "minLength",
+                    "maxLength",
+                    "minimum",
+                    "maximum",
+                    "exclusiveMinimum",
+                    "exclusiveMaximum",
+                    "multipleOf",
+                    "propertyNames",
+                    "patternProperties",
+                    "dependentRequired",
+                    "not",
+                    "if",
+                    "contains",
+                ):
                     found.append((key, k))
                 found += _constraints(v, names, seen, key)
     elif isinstance(node, list):
@@ -163,8 +256,12 @@ def test_schemas_constrain_values_only_where_the_shape_cache_keeps_them() -> Non
 
 
 def test_shape_cache_never_accepts_an_invalid_value(schemas: ItemSchemas) -> None:
-    device = {"type": "person", "identifiers": {"id": "1"}, "action": "add_device",
-              "device": {"token": "t", "platform": "ios", "last_used": 1.0, "attributes": {"push_enabled": "true"}}}
+    device = {
+        "type": "person",
+        "identifiers": {"id": "1"},
+        "action": "add_device",
+        "device": {"token": "t", "platform": "ios", "last_used": 1.0, "attributes": {"push_enabled": "true"}},
+    }
     assert schemas.check(device) is None
     assert schemas.check({**device, "identifiers": {"id": "2"}}) is None  # same shape
     for bad in ({"platform": "web"}, {"last_used": 1.5}, {"attributes": {"push_enabled": "yes"}}):
@@ -172,10 +269,22 @@ def test_shape_cache_never_accepts_an_invalid_value(schemas: ItemSchemas) -> Non
         assert problem is not None, bad
 
 
-@pytest.mark.parametrize("value", [
-    "x", "\x1f" * 50, "é" * 10, "\U0001f600" * 7, 10**40, -(10**40), 1.2345678901234567e-300, None, True,
-    {"a": [None, True, "é", {"b": "\\\""}]}, [[], {}, ""],
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "x",
+        "\x1f" * 50,
+        "é" * 10,
+        "\U0001f600" * 7,
+        10**40,
+        -(10**40),
+        1.2345678901234567e-300,
+        None,
+        True,
+        {"a": [None, True, "é", {"b": '\\"'}]},
+        [[], {}, ""],
+    ],
+)
 def test_size_bound_is_an_upper_bound(value: Any) -> None:
     from dbt_cio.emulator.validation import _json_bytes, _size_bound
 

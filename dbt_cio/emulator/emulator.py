@@ -71,11 +71,15 @@ class Emulator:
         self._make_limiters()
 
     def __repr__(self) -> str:
-        return (f"Emulator(site_id={self.site_id!r}, api_key='***', app_api_key='***', region={self.region!r}, "
-                f"rate_limit={self.rate_limit!r}, burst={self.burst!r})")
+        return (
+            f"Emulator(site_id={self.site_id!r}, api_key='***', app_api_key='***', region={self.region!r}, "
+            f"rate_limit={self.rate_limit!r}, burst={self.burst!r})"
+        )
 
     def _make_limiters(self) -> None:
-        self.track_limiter = TokenBucket(self.rate_limit, self.burst, self._clock) if self.rate_limit else None
+        self.track_limiter = (
+            TokenBucket(self.rate_limit, self.burst, self._clock) if self.rate_limit else None
+        )
         self.app_limiter = (
             TokenBucket(self.app_rate_limit, self.app_burst, self._clock) if self.app_rate_limit else None
         )
@@ -144,8 +148,9 @@ class EmulatorThread:
         assert self.base_url is not None
         return self.base_url
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
@@ -154,7 +159,7 @@ class EmulatorThread:
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except BaseException as exc:  # reported to the starting thread
+        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread, which raises it
             self._error = exc
             self._ready.set()
 

@@ -20,8 +20,12 @@ ItemPredicate = Callable[[Mapping[str, Any]], bool]
 
 #: Fault settings that ``POST /_emulator/faults`` may change, with their types.
 SETTABLE: Mapping[str, type] = {
-    "error_rate": float, "throttle_rate": float, "drop_rate": float, "drop_after_apply_rate": float,
-    "slow_seconds": float, "retry_after": float,
+    "error_rate": float,
+    "throttle_rate": float,
+    "drop_rate": float,
+    "drop_after_apply_rate": float,
+    "slow_seconds": float,
+    "retry_after": float,
 }
 
 
@@ -75,7 +79,11 @@ class Faults:
         if not (self.drop_rate or self.error_rate or self.throttle_rate):
             return None
         draw = self.rng.random()
-        for fate, share in (("drop", self.drop_rate), ("error", self.error_rate), ("throttle", self.throttle_rate)):
+        for fate, share in (
+            ("drop", self.drop_rate),
+            ("error", self.error_rate),
+            ("throttle", self.throttle_rate),
+        ):
             if draw < share:
                 return fate  # type: ignore[return-value]
             draw -= share
@@ -105,8 +113,10 @@ class Faults:
         (a list), ``storm_seconds``, ``seed`` and ``clear: true``. Raises ``ValueError`` on unknown keys."""
         unknown = set(settings) - {*SETTABLE, "reject_ids", "storm_seconds", "seed", "clear"}
         if unknown:
-            raise ValueError(f"unknown fault settings: {sorted(unknown)}; known: {sorted(SETTABLE)}, "
-                             "reject_ids, storm_seconds, seed, clear")
+            raise ValueError(
+                f"unknown fault settings: {sorted(unknown)}; known: {sorted(SETTABLE)}, "
+                "reject_ids, storm_seconds, seed, clear"
+            )
         if settings.get("clear"):
             self.clear()
         for name, kind in SETTABLE.items():
@@ -126,6 +136,7 @@ class Faults:
         chosen = self.reject_items
         out["reject_ids"] = sorted(chosen) if isinstance(chosen, set) else None
         out["reject_predicate"] = callable(chosen)
-        out["storm_remaining"] = max(0.0, self.storm_until - self.clock()) if self.in_storm() else 0.0  # type: ignore[operator]
+        until = self.storm_until
+        out["storm_remaining"] = max(0.0, until - self.clock()) if until is not None else 0.0
         out["seed"] = self.seed
         return out

@@ -48,7 +48,9 @@ DROPPED = 499  # internal marker for a dropped connection; never reaches the cli
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(text=json.dumps(data), status=status, content_type="application/json", headers=headers)
+    return web.Response(
+        text=json.dumps(data), status=status, content_type="application/json", headers=headers
+    )
 
 
 def _track_error(message: str, status: int = 400) -> web.Response:
@@ -127,8 +129,11 @@ async def _guarded(emu: Emulator, request: web.Request, handler: Handler, family
         status = faults.error_status()
         return _json({"meta": {"errors": ["injected server error"]}}, status)
     if fate == "throttle":
-        return _json({"meta": {"errors": ["Too many requests (injected)"]}}, 429,
-                     {"Retry-After": retry_after_header(faults.retry_after)})
+        return _json(
+            {"meta": {"errors": ["Too many requests (injected)"]}},
+            429,
+            {"Retry-After": retry_after_header(faults.retry_after)},
+        )
     if faults.slow_seconds > 0:
         await asyncio.sleep(faults.slow_seconds)
     response = await handler(request)
@@ -146,7 +151,9 @@ async def _body_json(request: web.Request, limit: int | None = None) -> tuple[An
     try:
         return json.loads(body), None
     except (ValueError, UnicodeDecodeError) as exc:
-        return None, _json({"errors": [{"reason": "malformed", "field": "", "message": f"invalid JSON: {exc}"}]}, 400)
+        return None, _json(
+            {"errors": [{"reason": "malformed", "field": "", "message": f"invalid JSON: {exc}"}]}, 400
+        )
 
 
 def _item_problem(emu: Emulator, item: Any, size_checked: bool) -> ItemError | None:
@@ -180,8 +187,18 @@ async def batch(request: web.Request) -> web.Response:
         return error
     items = payload.get("batch") if isinstance(payload, dict) else None
     if not isinstance(items, list):
-        return _json({"errors": [{"reason": "required", "field": "batch",
-                                  "message": "the body must be an object with a 'batch' array"}]}, 400)
+        return _json(
+            {
+                "errors": [
+                    {
+                        "reason": "required",
+                        "field": "batch",
+                        "message": "the body must be an object with a 'batch' array",
+                    }
+                ]
+            },
+            400,
+        )
     small = request.content_length is not None and request.content_length <= ITEM_MAX_BYTES
     errors = []
     for index, item in enumerate(items):
@@ -241,7 +258,7 @@ async def create_segment(request: web.Request) -> web.Response:
         return error
     spec = payload.get("segment") if isinstance(payload, dict) else None
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
-        return _app_error("body must be {\"segment\": {\"name\": ..., \"description\": ...}}")
+        return _app_error('body must be {"segment": {"name": ..., "description": ...}}')
     segment = emu.state.create_segment(spec["name"], str(spec.get("description") or ""))
     return _json({"segment": segment.as_json()})
 
@@ -266,8 +283,12 @@ async def segment_membership(request: web.Request) -> web.Response:
     if segment is None:
         return _app_error("segment not found", 404)
     people = [emu.state.people[c] for c in sorted(segment.members) if c in emu.state.people]
-    return _json({"identifiers": [{"id": p.id, "email": p.email, "cio_id": p.cio_id} for p in people],
-                  "ids": [p.id for p in people if p.id is not None]})
+    return _json(
+        {
+            "identifiers": [{"id": p.id, "email": p.email, "cio_id": p.cio_id} for p in people],
+            "ids": [p.id for p in people if p.id is not None],
+        }
+    )
 
 
 async def create_collection(request: web.Request) -> web.Response:
@@ -363,7 +384,7 @@ async def admin_segment(request: web.Request) -> web.Response:
     if error is not None:
         return error
     if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
-        return _app_error("body must be {\"name\": ..., \"type\": \"manual\"|\"dynamic\"}")
+        return _app_error('body must be {"name": ..., "type": "manual"|"dynamic"}')
     kind = payload.get("type", "manual")
     if kind not in ("manual", "dynamic"):
         return _app_error("type must be manual or dynamic")

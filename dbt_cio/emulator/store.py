@@ -81,8 +81,15 @@ class Segment:
     members: set[str] = field(default_factory=set)  # cio_ids
 
     def as_json(self, with_members: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "name": self.name, "description": self.description,
-                               "type": self.type, "state": "finished", "tags": None, "deduplicate_id": f"{self.id}:0"}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "type": self.type,
+            "state": "finished",
+            "tags": None,
+            "deduplicate_id": f"{self.id}:0",
+        }
         if with_members:
             out["members"] = sorted(self.members)
         return out
@@ -98,9 +105,14 @@ class Collection:
     updated_at: int = 0
 
     def as_json(self, with_data: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "name": self.name, "rows": len(self.data),
-                               "schema": sorted({k for r in self.data if isinstance(r, dict) for k in r}),
-                               "created_at": self.created_at, "updated_at": self.updated_at}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "rows": len(self.data),
+            "schema": sorted({k for r in self.data if isinstance(r, dict) for k in r}),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
         if self.url is not None:
             out["url"] = self.url
         if with_data:
@@ -165,7 +177,9 @@ class State:
 
     # -- reading -----------------------------------------------------------------------------------------
 
-    def person(self, id: str | None = None, email: str | None = None, cio_id: str | None = None) -> Person | None:
+    def person(
+        self, id: str | None = None, email: str | None = None, cio_id: str | None = None
+    ) -> Person | None:
         """The person with this ``id``, ``email`` or ``cio_id`` (give one), or ``None``."""
         if id is not None:
             cio_id = self._by_id.get(id)
@@ -276,7 +290,9 @@ class State:
             self._cio_objects[obj.cio_object_id] = key
         return obj
 
-    def _relate(self, person: Person, obj: CioObject, attributes: Mapping[str, Any] | None, add: bool) -> None:
+    def _relate(
+        self, person: Person, obj: CioObject, attributes: Mapping[str, Any] | None, add: bool
+    ) -> None:
         key = (person.cio_id, obj.object_type_id, obj.object_id)
         if add:
             _merge(self.relationships.setdefault(key, {}), attributes or {})
@@ -308,8 +324,10 @@ class State:
                 continue
             owner = self.person(**{key: str(value)})
             if owner is not None and owner is not target:
-                return Conflict(f"attributes.{key}", f"{key} {value!r} already belongs to another person "
-                                                     f"(cio_id {owner.cio_id})")
+                return Conflict(
+                    f"attributes.{key}",
+                    f"{key} {value!r} already belongs to another person (cio_id {owner.cio_id})",
+                )
         return None
 
     def _ignore(self, item: Mapping[str, Any], reason: str) -> None:
@@ -345,7 +363,9 @@ class State:
         creates = action in ("identify", "add_relationships", "add_device") and not update_only
         person = self._upsert(identifiers, create=creates)
         if person is None:
-            reason = "update-only identify of a person who does not exist" if update_only else "no such person"
+            reason = (
+                "update-only identify of a person who does not exist" if update_only else "no such person"
+            )
             self._ignore(item, reason)
             return None
         if action == "identify":
@@ -366,8 +386,10 @@ class State:
                     self._relate(person, obj, rel.get("relationship_attributes"), add=add)
         elif action == "add_device":
             device = item["device"]
-            _merge(self.devices.setdefault(device["token"], Device(device["token"], person.cio_id)).attributes,
-                   device.get("attributes") or {})
+            _merge(
+                self.devices.setdefault(device["token"], Device(device["token"], person.cio_id)).attributes,
+                device.get("attributes") or {},
+            )
             record = self.devices[device["token"]]
             record.person = person.cio_id
             record.platform = device.get("platform", record.platform)
@@ -396,11 +418,17 @@ class State:
                 return
         if event_id is not None:
             self._event_ids.add(event_id)
-        self.events.append(Event(
-            action=action, name=item["name"], person=person.cio_id if person else None,
-            anonymous_id=item.get("anonymous_id"), id=event_id, timestamp=item.get("timestamp"),
-            attributes=dict(item.get("attributes") or {}),
-        ))
+        self.events.append(
+            Event(
+                action=action,
+                name=item["name"],
+                person=person.cio_id if person else None,
+                anonymous_id=item.get("anonymous_id"),
+                id=event_id,
+                timestamp=item.get("timestamp"),
+                attributes=dict(item.get("attributes") or {}),
+            )
+        )
 
     def _merge_people(self, item: Mapping[str, Any]) -> None:
         primary, secondary = self._find(item["primary"]), self._find(item["secondary"])
@@ -462,8 +490,14 @@ class State:
         for value in ids:
             person = self.person(**{id_type: value})
             if person is None:
-                self.ignored.append(Ignored("segment", "add" if add else "remove", {id_type: value},
-                                            f"no such person in segment {segment.id}"))
+                self.ignored.append(
+                    Ignored(
+                        "segment",
+                        "add" if add else "remove",
+                        {id_type: value},
+                        f"no such person in segment {segment.id}",
+                    )
+                )
             elif add:
                 segment.members.add(person.cio_id)
             else:

@@ -39,8 +39,20 @@ COLLECTION_ROW_MAX_BYTES = 10_000
 SEGMENT_IDS_MAX = 1000
 
 PERSON_ACTIONS = frozenset(
-    {"identify", "delete", "event", "page", "screen", "add_relationships", "delete_relationships",
-     "add_device", "delete_device", "merge", "suppress", "unsuppress"}
+    {
+        "identify",
+        "delete",
+        "event",
+        "page",
+        "screen",
+        "add_relationships",
+        "delete_relationships",
+        "add_device",
+        "delete_device",
+        "merge",
+        "suppress",
+        "unsuppress",
+    }
 )
 OBJECT_ACTIONS = frozenset(
     {"identify", "identify_anonymous", "delete", "add_relationships", "delete_relationships"}
@@ -105,7 +117,7 @@ def _size_bound(value: Any) -> int:
         return 2 + sum(6 * len(k) + 4 + _size_bound(v) for k, v in value.items())
     if isinstance(value, list):
         return 2 + sum(_size_bound(v) + 1 for v in value)
-    if isinstance(value, int) and not isinstance(value, bool) and not -10**18 < value < 10**18:
+    if isinstance(value, int) and not isinstance(value, bool) and not -(10**18) < value < 10**18:
         return len(str(value)) + 1  # Python ints have no size limit
     return 32
 
@@ -124,7 +136,9 @@ def _check_person_identifiers(identifiers: Any, field: str = "identifiers") -> I
     present = [k for k in PERSON_ID_KEYS if k in identifiers]
     if len(present) != 1:
         return ItemError(
-            "invalid", field, f"{field} must hold exactly one of id, email, cio_id (found {present or 'none'})"
+            "invalid",
+            field,
+            f"{field} must hold exactly one of id, email, cio_id (found {present or 'none'})",
         )
     return _check_id(f"{field}.{present[0]}", identifiers[present[0]])
 
@@ -137,7 +151,9 @@ def _check_object_identifiers(identifiers: Any, field: str = "identifiers") -> I
     type_id = identifiers.get("object_type_id")
     if not isinstance(type_id, str) or not type_id.isdigit():
         return ItemError(
-            "invalid", f"{field}.object_type_id", "object_type_id must be a string holding an integer, e.g. \"1\""
+            "invalid",
+            f"{field}.object_type_id",
+            'object_type_id must be a string holding an integer, e.g. "1"',
         )
     return _check_id(f"{field}.object_id", identifiers.get("object_id"))
 
@@ -152,7 +168,8 @@ def _check_attributes(attributes: Any, field: str) -> ItemError | None:
     for name, value in attributes.items():
         if _bytes(name) > ATTRIBUTE_NAME_MAX_BYTES:
             return ItemError(
-                "too_long", f"{field}.{name[:40]}",
+                "too_long",
+                f"{field}.{name[:40]}",
                 f"attribute name is {_bytes(name)} bytes; the limit is {ATTRIBUTE_NAME_MAX_BYTES}",
             )
         if value is None or isinstance(value, (bool, int, float)):
@@ -160,7 +177,8 @@ def _check_attributes(attributes: Any, field: str) -> ItemError | None:
         size = _bytes(value) if isinstance(value, str) else _json_bytes(value)
         if size > ATTRIBUTE_VALUE_MAX_BYTES:
             return ItemError(
-                "too_long", f"{field}.{name}",
+                "too_long",
+                f"{field}.{name}",
                 f"value of attribute {name!r} is {size} bytes; the limit is {ATTRIBUTE_VALUE_MAX_BYTES}",
             )
     return None
@@ -209,8 +227,11 @@ def check_item(item: Any, size_checked: bool = False) -> ItemError | None:
     elif kind == "object":
         problem = _check_object_item(item, action)
     else:
-        problem = None if isinstance(item.get("identifiers"), dict) else ItemError(
-            "required", "identifiers", "identifiers must be an object")
+        problem = (
+            None
+            if isinstance(item.get("identifiers"), dict)
+            else ItemError("required", "identifiers", "identifiers must be an object")
+        )
     return problem
 
 
@@ -230,7 +251,9 @@ def _check_person_item(item: dict[str, Any], action: str) -> ItemError | None:
         if not isinstance(name, str) or name == "":
             return ItemError("required", "name", f"a {action} needs a non-empty name")
         if _bytes(name) > EVENT_NAME_MAX_BYTES:
-            return ItemError("too_long", "name", f"name is {_bytes(name)} bytes; the limit is {EVENT_NAME_MAX_BYTES}")
+            return ItemError(
+                "too_long", "name", f"name is {_bytes(name)} bytes; the limit is {EVENT_NAME_MAX_BYTES}"
+            )
         attributes = item.get("attributes")
         if attributes is not None:
             if not isinstance(attributes, dict):
@@ -238,7 +261,9 @@ def _check_person_item(item: dict[str, Any], action: str) -> ItemError | None:
             size = _json_bytes(attributes)
             if size > EVENT_DATA_MAX_BYTES:
                 return ItemError(
-                    "too_large", "attributes", f"event data is {size} bytes; the limit is {EVENT_DATA_MAX_BYTES}"
+                    "too_large",
+                    "attributes",
+                    f"event data is {size} bytes; the limit is {EVENT_DATA_MAX_BYTES}",
                 )
         return None
     if action == "identify" and "attributes" in item:
@@ -305,9 +330,7 @@ def _shape(value: Any, enum_keys: frozenset[str] = frozenset(), in_device: bool 
         for key, item in value.items():
             if isinstance(item, str):
                 out.append((key, item if key in enum_keys else ""))
-            elif key == "device" and not in_device:
-                out.append((key, _shape(item, _DEVICE_ENUM_KEYS, True)))
-            elif key == "attributes" and in_device:
+            elif (key == "device" and not in_device) or (key == "attributes" and in_device):
                 out.append((key, _shape(item, _DEVICE_ENUM_KEYS, True)))
             else:
                 out.append((key, _shape(item)))
@@ -352,8 +375,11 @@ class ItemSchemas:
             action_part = schemas[f"person_{action}"]["allOf"][1]
             schema = {
                 "allOf": [
-                    {"type": "object", "required": ["type", "anonymous_id"],
-                     "properties": {"type": {"enum": ["person"]}, "anonymous_id": {"type": "string"}}},
+                    {
+                        "type": "object",
+                        "required": ["type", "anonymous_id"],
+                        "properties": {"type": {"enum": ["person"]}, "anonymous_id": {"type": "string"}},
+                    },
                     action_part,
                 ]
             }
@@ -394,8 +420,10 @@ def check_collection(data: Any) -> str | None:
             return f"collection row {i} is not an object"
         size = _json_bytes(row)
         if size > COLLECTION_ROW_MAX_BYTES:
-            return f"collection row {i} is {size} bytes; Customer.io accepts at most {COLLECTION_ROW_MAX_BYTES} per row"
+            limit = COLLECTION_ROW_MAX_BYTES
+            return f"collection row {i} is {size} bytes; Customer.io accepts at most {limit} per row"
         total += size + 1
     if total > COLLECTION_MAX_BYTES:
-        return f"collection data is {total} bytes; Customer.io accepts at most {COLLECTION_MAX_BYTES} per collection"
+        limit = COLLECTION_MAX_BYTES
+        return f"collection data is {total} bytes; Customer.io accepts at most {limit} per collection"
     return None
