@@ -525,3 +525,30 @@ async def test_entity_anonymous_event_and_update_only_of_unknown_cio_id(client: 
     )
     assert status == 200 and client.emu.state.people == {}
     assert client.emu.state.ignored[-1].reason == "no such person"
+
+
+def test_public_api() -> None:
+    import dbt_cio.emulator as package
+
+    assert sorted(package.__all__) == sorted(
+        [
+            "APP_RATE_LIMIT",
+            "Collection",
+            "Device",
+            "Emulator",
+            "EmulatorThread",
+            "Event",
+            "Faults",
+            "Person",
+            "Segment",
+            "State",
+        ]
+    )
+    assert all(hasattr(package, name) for name in package.__all__)
+
+
+async def test_credentials_can_be_revoked_mid_run(client: Client) -> None:
+    assert (await client.batch(person("1")))[0] == 200
+    client.emu.set_credentials(api_key="rotated")
+    assert (await client.batch(person("2")))[0] == 401
+    assert client.emu.state.person(id="2") is None

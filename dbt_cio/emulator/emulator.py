@@ -89,6 +89,14 @@ class Emulator:
         self.rate_limit, self.burst = rate_limit, burst
         self._make_limiters()
 
+    def set_credentials(
+        self, *, site_id: str | None = None, api_key: str | None = None, app_api_key: str | None = None
+    ) -> None:
+        """Change the accepted credentials, e.g. revoke a key mid-run to test how a client takes a 401."""
+        self.site_id = site_id if site_id is not None else self.site_id
+        self._api_key = api_key if api_key is not None else self._api_key
+        self._app_api_key = app_api_key if app_api_key is not None else self._app_api_key
+
     def requests_per_second(self, family: str | None = None) -> dict[int, int]:
         """Requests that arrived in each wall-clock second: ``{unix second: count}`` (``family``:
         ``"track"`` or ``"app"``; default both)."""
