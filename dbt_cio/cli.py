@@ -87,8 +87,8 @@ def _dbt_args(kw: dict[str, Any]) -> Any:
         target=kw["target"],
         profile=kw["profile"],
         vars=kw["vars"],
-        select=tuple(kw["select"]),
-        exclude=tuple(kw["exclude"]),
+        select=tuple(part for value in kw["select"] for part in value.split()),
+        exclude=tuple(part for value in kw["exclude"] for part in value.split()),
         selector=kw["selector"],
         state_schema=kw["state_schema"],
     )

@@ -90,8 +90,11 @@ class SyncRun:
         segment_id = await self._segment_id() if sync.type == "segment" else None
         mapper = mapper_for(sync, now=int(time.time()), segment_id=segment_id)
         total = summary.added + summary.changed + summary.removed
+        if total == 0:
+            return
         progress = self.reporter.start_sync(sync.name, total)
         sender = self.client.sender()
+        before = _counters(self.client)
 
         async def operations() -> AsyncIterator[Operation]:
             from dbt_cio.payloads import RowRejected
@@ -117,7 +120,10 @@ class SyncRun:
             self._on_result(result)
             progress.advance(accepted=int(result.accepted), rejected=int(not result.accepted))
             await self._flush()
-        self._count_requests(sender)
+        after = _counters(self.client)
+        self.outcome.requests += after[0] - before[0]
+        self.outcome.retries += after[1] - before[1]
+        self.outcome.throttled += after[2] - before[2]
         self.reporter.finish_sync(progress)
 
     async def _pages(self) -> AsyncIterator[list[RowChange]]:
@@ -151,13 +157,6 @@ class SyncRun:
             rejections, self._rejections = self._rejections, []
             await self.wh.call(self.store.record_rejections, self.sync, self.outcome.run_id, rejections)
 
-    def _count_requests(self, sender: Any) -> None:
-        stats = getattr(sender, "stats", None)
-        if stats is not None:
-            self.outcome.requests += getattr(stats, "requests", 0)
-            self.outcome.retries += getattr(stats, "retries", 0)
-            self.outcome.throttled += getattr(stats, "throttled", 0)
-
     # -- segments ----------------------------------------------------------------------------------------
     async def _segment_id(self) -> int:
         from dbt_cio.segment import resolve_segment
@@ -190,6 +189,11 @@ class SyncRun:
                 if len(self.outcome.samples) >= DRY_RUN_SAMPLES:
                     return
             return
+
+
+def _counters(client: Any) -> tuple[int, int, int]:
+    stats = client.stats
+    return stats.requests, stats.retries, stats.throttled
 
 
 def _describe(op: Operation) -> dict[str, Any]:

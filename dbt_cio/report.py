@@ -23,6 +23,7 @@ from rich.table import Table
 
 RUN_RESULTS_FILE = "dbt_cio_run_results.json"
 LOG_EVERY_SECONDS = 5.0
+LOG_WIDTH = 140
 
 
 @dataclass
@@ -81,6 +82,8 @@ class Reporter:
     def __init__(self, stream: TextIO | None = None, *, force_terminal: bool | None = None):
         stream = stream or sys.stdout
         self.console = Console(file=stream, force_terminal=force_terminal, highlight=False, soft_wrap=True)
+        if not self.console.is_terminal:  # logs are not 80 columns wide: do not squeeze the summary
+            self.console.width = max(self.console.width, LOG_WIDTH)
         self.interactive = self.console.is_terminal
         self._progress: Progress | None = None
 

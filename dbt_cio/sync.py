@@ -134,25 +134,36 @@ def _open_store(project: Any, dbt_args: Any) -> Any:
 
 @contextmanager
 def _emulator(environ: dict[str, str], reporter: Reporter) -> Iterator[Any]:
-    """Start a local Customer.io emulator and point this run's credentials at it."""
-    from dbt_cio.emulator import EmulatorThread
+    """Start a local Customer.io emulator for this run and point this run's credentials at it."""
+    from dbt_cio.emulator import Emulator, EmulatorThread
 
     creds = {"site_id": "emulator-site", "api_key": "emulator-key", "app_api_key": "emulator-app-key"}
-    with EmulatorThread(**creds) as emu:
+    emulator = Emulator(**creds)
+    with EmulatorThread(emulator) as base_url:
         environ.update({
             "CUSTOMERIO_SITE_ID": creds["site_id"],
             "CUSTOMERIO_API_KEY": creds["api_key"],
             "CUSTOMERIO_APP_API_KEY": creds["app_api_key"],
             "CUSTOMERIO_REGION": "us",
-            "CUSTOMERIO_TRACK_URL": emu.base_url,
-            "CUSTOMERIO_APP_URL": emu.base_url,
+            "CUSTOMERIO_TRACK_URL": base_url,
+            "CUSTOMERIO_APP_URL": base_url,
         })
-        reporter.info(f"Sending to the local Customer.io emulator at {emu.base_url} (no credentials needed).")
-        yield emu
+        reporter.info(f"Sending to a local Customer.io emulator at {base_url} (--emulator).")
+        yield emulator
 
 
-def _show_emulator(emu: Any, reporter: Reporter) -> None:
-    counts = emu.summary()
+def _show_emulator(emulator: Any, reporter: Reporter) -> None:
+    """Say what arrived in the emulator, so a demo run shows its effect."""
+    state = emulator.state
+    counts = {
+        "people": len(state.people),
+        "events": len(state.events),
+        "objects": len(state.objects),
+        "relationships": len(state.relationships),
+        "devices": len(state.devices),
+        "segment members": sum(len(s.members) for s in state.segments.values()) if state.segments else 0,
+        "collections": len(state.collections),
+    }
     reporter.info("Arrived in the emulator: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
