@@ -23,6 +23,7 @@ device        person ``add_device``                    ``delete``: ``delete_devi
 collection    not per row: :func:`collection_data`
 ============  =======================================  ===========================================
 
+Every change gives at most one operation, so the caller's ``ref`` names exactly one thing to acknowledge.
 A row that cannot be sent faithfully (a null identifier, a value with no JSON form, a device platform
 Customer.io does not know) raises :class:`RowRejected`; the engine records it and goes on. A clear on a
 removed person always carries ``_update: true``: clearing must never create someone. Customer.io's data
@@ -67,7 +68,6 @@ MAX_COLLECTION_BYTES = 10_000_000
 Mapper = Callable[[RowChange, Any], "list[Operation]"]
 """Maps one row change (and the caller's ``ref``) to the operations it needs; built by :func:`mapper_for`."""
 
-_NOTHING: list[Operation] = []  # never mutated: callers only iterate the result
 _PASS_THROUGH = frozenset({str, bool, type(None)})
 
 
@@ -194,7 +194,7 @@ def _person(sync: Sync, now: int, segment_id: int | None) -> Mapper:
                     "attributes": dict(cleared),
                 }
                 return [BatchItem(ref, item)]
-            return _NOTHING
+            return []
         values = change.values
         identifiers = {id_type: _identifier(values, id_column, id_field)}
         attributes = _attributes(attrs, values)
@@ -219,10 +219,15 @@ def _event(sync: Sync, now: int, segment_id: int | None) -> Mapper:
     anon_column = sync.anonymous_id
     ts_column = sync.timestamp
     attrs = tuple(sync.attributes.items())
+    named = [f"'{column}'" for column in (id_column, anon_column) if column]
+    nobody = (
+        f"column{'s' if len(named) > 1 else ''} {' and '.join(named)} {'are' if len(named) > 1 else 'is'} "
+        "null or empty: the event names nobody"
+    )
 
     def map_event(change: RowChange, ref: Any) -> list[Operation]:
         if change.change != "added":
-            return _NOTHING  # append only: an event is sent once, when its row first appears
+            return []  # append only: an event is sent once, when its row first appears
         values = change.values
         event_id = _identifier(values, event_id_column, "id")
         name = static_name if name_column is None else _event_name(values, name_column)
@@ -233,11 +238,7 @@ def _event(sync: Sync, now: int, segment_id: int | None) -> Mapper:
         else:
             anonymous = _optional_identifier(values, anon_column, "anonymous_id")
             if anonymous is None:
-                names = " and ".join(f"'{c}'" for c in (id_column, anon_column) if c)
-                raise RowRejected(
-                    f"column {names} {'are' if ' and ' in names else 'is'} null: the event names nobody",
-                    f"identifiers.{id_type}",
-                )
+                raise RowRejected(nobody, f"identifiers.{id_type}")
             item["anonymous_id"] = anonymous
         timestamp = _timestamp(values, ts_column, "timestamp") if ts_column else None
         item["action"] = action
@@ -286,7 +287,7 @@ def _object(sync: Sync, now: int, segment_id: int | None) -> Mapper:
         values = change.values
         if change.change == "removed":
             if on_delete == "nothing":
-                return _NOTHING
+                return []
             identifiers = {
                 "object_type_id": type_id,
                 "object_id": _identifier(values, id_column, "identifiers.object_id"),
@@ -330,7 +331,7 @@ def _relationship(sync: Sync, now: int, segment_id: int | None) -> Mapper:
         values = change.values
         removed = change.change == "removed"
         if removed and not mirror:
-            return _NOTHING  # upsert never removes a relationship
+            return []  # upsert never removes a relationship
         identifiers = {id_type: _identifier(values, id_column, id_field)}
         relationship: dict[str, Any] = {
             "identifiers": {
@@ -370,7 +371,7 @@ def _segment(sync: Sync, now: int, segment_id: int | None) -> Mapper:
         if kind == "added" or (kind == "removed" and mirror):
             person = _identifier(change.values, id_column, id_field)
             return [SegmentChange(ref, target, id_type, person, kind == "added")]
-        return _NOTHING  # a changed row is still in the segment; add mode never removes
+        return []  # a changed row is still in the segment; add mode never removes
 
     return map_segment
 
@@ -390,7 +391,7 @@ def _device(sync: Sync, now: int, segment_id: int | None) -> Mapper:
         values = change.values
         if change.change == "removed":
             if not delete:
-                return _NOTHING
+                return []
             identifiers = {id_type: _identifier(values, id_column, id_field)}
             token = {"token": _identifier(values, token_column, "device.token")}
             return [
