@@ -71,7 +71,11 @@ class RetrySettings:
 
 @dataclass
 class Stats:
-    """Live counters of one client, readable at any time (a progress bar polls them)."""
+    """Live counters, readable at any time (a progress bar polls them).
+
+    A client keeps one for its whole life; each :class:`~dbt_cio.sender.Sender` keeps its own for its
+    run, so a caller that sends several syncs through one client can report each sync's figures.
+    """
 
     requests: int = 0
     retries: int = 0
@@ -230,11 +234,13 @@ class CustomerIOClient:
         params: dict[str, str] | None = None,
         base: str | None = None,
         redirects: bool = False,
+        stats: Stats | None = None,
     ) -> tuple[int, Any]:
         """Make one paced attempt; return ``(status, parsed body)`` for a 2xx, raise a translated error else.
 
         With ``redirects`` a 3xx is returned as ``(status, {"location": ...})`` instead (the region check
         reads the target; nothing else may be redirected, as a redirected POST could lose its body).
+        ``stats``, when given, counts this request too (a sender's own counters, beside the client's).
         """
         import aiohttp
 
@@ -251,9 +257,9 @@ class CustomerIOClient:
         headers = {"Authorization": self._auth[api]}
         if body is not None:
             headers["Content-Type"] = "application/json"
-            self.stats.bytes_sent += len(body)
+            self._count(stats, "bytes_sent", len(body))
         what = f"{method} {path}"
-        self.stats.requests += 1
+        self._count(stats, "requests")
         try:
             async with self._session.request(
                 method, f"{base}{path}", data=body, params=params, headers=headers, allow_redirects=False
@@ -263,19 +269,19 @@ class CustomerIOClient:
                 location = resp.headers.get("Location", "")
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
         except (asyncio.TimeoutError, TimeoutError):
-            self.stats.errors += 1
+            self._count(stats, "errors")
             raise TransientError(f"{what} timed out after {self.timeout:g}s") from None
         except aiohttp.ClientError as exc:
-            self.stats.errors += 1
+            self._count(stats, "errors")
             raise TransientError(f"{what} failed: connection error ({type(exc).__name__})") from None
         if 200 <= status < 300:
             try:
                 return status, json.loads(raw) if raw.strip() else None
             except ValueError:
                 return status, None
-        self.stats.errors += 1
+        self._count(stats, "errors")
         if status == 429:
-            self.stats.throttled += 1
+            self._count(stats, "throttled")
             limiter.penalize(None if retry_after is None else min(retry_after, self.retry.max_retry_after))
         if redirects and 300 <= status < 400 and location:
             return status, {"location": location}
@@ -291,6 +297,7 @@ class CustomerIOClient:
         params: dict[str, str] | None = None,
         base: str | None = None,
         redirects: bool = False,
+        stats: Stats | None = None,
     ) -> tuple[int, Any]:
         """:meth:`request`, retrying transient failures with back-off; the last one is raised."""
         attempt = 0
@@ -298,13 +305,18 @@ class CustomerIOClient:
             attempt += 1
             try:
                 return await self.request(
-                    api, method, path, body=body, params=params, base=base, redirects=redirects
+                    api, method, path, body=body, params=params, base=base, redirects=redirects, stats=stats
                 )
             except TransientError as exc:
                 if attempt >= self.retry.max_attempts:
                     raise
-                self.stats.retries += 1
+                self._count(stats, "retries")
                 await asyncio.sleep(self.retry.delay(attempt, exc.retry_after, self._rng))
+
+    def _count(self, extra: Stats | None, name: str, n: int = 1) -> None:
+        setattr(self.stats, name, getattr(self.stats, name) + n)
+        if extra is not None:
+            setattr(extra, name, getattr(extra, name) + n)
 
     # -- region --------------------------------------------------------------------------------------
 
@@ -339,21 +351,24 @@ class CustomerIOClient:
 
     # -- Track API -----------------------------------------------------------------------------------
 
-    async def post_batch(self, body: bytes) -> list[dict[str, Any]]:
+    async def post_batch(self, body: bytes, stats: Stats | None = None) -> list[dict[str, Any]]:
         """POST one ``/api/v2/batch`` body; return the per-item errors of a 207 (empty on a 200)."""
-        status, data = await self.call("track", "POST", "/api/v2/batch", body=body)
+        status, data = await self.call("track", "POST", "/api/v2/batch", body=body, stats=stats)
         if status == 207 and isinstance(data, dict) and isinstance(data.get("errors"), list):
             return [e for e in data["errors"] if isinstance(e, dict)]
         return []
 
-    async def change_segment(self, segment_id: int, id_type: str, ids: Sequence[str], add: bool) -> None:
+    async def change_segment(
+        self, segment_id: int, id_type: str, ids: Sequence[str], add: bool, stats: Stats | None = None
+    ) -> None:
         """Add people to (or remove them from) a manual segment; at most 1000 ids per call."""
         if not 1 <= len(ids) <= MAX_SEGMENT_IDS:
             raise ValueError(f"between 1 and {MAX_SEGMENT_IDS} ids per segment call, got {len(ids)}")
         verb = "add_customers" if add else "remove_customers"
         body = json.dumps({"ids": [str(i) for i in ids]}, separators=(",", ":")).encode()
         await self.call(
-            "track", "POST", f"/api/v1/segments/{int(segment_id)}/{verb}", body=body, params={"id_type": id_type}
+            "track", "POST", f"/api/v1/segments/{int(segment_id)}/{verb}", body=body, params={"id_type": id_type},
+            stats=stats,
         )
 
     # -- App API -------------------------------------------------------------------------------------

@@ -72,6 +72,8 @@ def _value_bytes(value: Any) -> int:
 
 def check_identifier(value: Any, field: str = "identifiers.id") -> Problem | None:
     """Refuse an identifier value that is empty or longer than :data:`MAX_ID_BYTES`."""
+    if type(value) is str and 0 < len(value) <= MAX_ID_BYTES and value.isascii():
+        return None  # the common case, decided without further work
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return (f"identifier must be a string or integer, got {type(value).__name__}", field)
     text = str(value)
@@ -83,7 +85,7 @@ def check_identifier(value: Any, field: str = "identifiers.id") -> Problem | Non
 
 
 def _check_identifiers(identifiers: Any, field: str) -> Problem | None:
-    if not isinstance(identifiers, Mapping) or not identifiers:
+    if not identifiers or not (type(identifiers) is dict or isinstance(identifiers, Mapping)):
         return ("identifiers must be a non-empty object", field)
     for key in ("id", "object_id"):
         if key in identifiers:
@@ -163,7 +165,7 @@ def check_item(item: Mapping[str, Any], size: int | None = None) -> Problem | No
     if kind not in _TYPES:
         return ("type must be person, object or delivery", "type")
     action = item.get("action")
-    if not isinstance(action, str) or not action:
+    if not action or type(action) is not str:
         return ("action is missing", "action")
     if "identifiers" in item:
         problem = _check_identifiers(item["identifiers"], "identifiers")

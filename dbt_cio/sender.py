@@ -59,8 +59,8 @@ _DONE = _Done()
 class Sender:
     """Sends operations through one :class:`CustomerIOClient`; see the module docstring for the steps.
 
-    ``stats`` is the client's live :class:`~dbt_cio.client.Stats` (requests, retries, 429s seen, items
-    accepted, rejected and failed), readable at any time.
+    ``stats`` holds this sender's live :class:`~dbt_cio.client.Stats` (requests, retries, 429s seen, items
+    accepted, rejected and failed), readable at any time; the client's ``stats`` add up all its senders.
     """
 
     def __init__(
@@ -75,10 +75,8 @@ class Sender:
         self.max_batch_bytes = max_batch_bytes
         self.max_batch_items = max_batch_items
         self.linger = linger
+        self.stats = Stats()
 
-    @property
-    def stats(self) -> Stats:
-        return self.client.stats
 
     async def send(self, ops: AsyncIterable[Operation] | Iterable[Operation]) -> AsyncIterator[Result]:
         """Send every operation; yield one :class:`Result` per operation as it is acknowledged.
@@ -136,12 +134,9 @@ class Sender:
             await asyncio.gather(reader, *tasks, return_exceptions=True)
 
     def _count(self, result: Result) -> None:
-        if result.accepted:
-            self.stats.accepted += 1
-        elif result.retryable:
-            self.stats.failed += 1
-        else:
-            self.stats.rejected += 1
+        name = "accepted" if result.accepted else "failed" if result.retryable else "rejected"
+        setattr(self.stats, name, getattr(self.stats, name) + 1)
+        setattr(self.client.stats, name, getattr(self.client.stats, name) + 1)
 
     # -- steps 1 to 3: pull, check, pack -------------------------------------------------------------
 
@@ -249,7 +244,7 @@ class Sender:
 
     async def _settle_batch(self, ops: list[BatchItem], parts: list[bytes]) -> list[Result]:
         try:
-            errors = await self.client.post_batch(batch_body(parts))
+            errors = await self.client.post_batch(batch_body(parts), self.stats)
         except AuthError:
             raise
         except TransientError as exc:
@@ -283,7 +278,7 @@ class Sender:
         segment_id, id_type, add = key
         ids = list(dict.fromkeys(op.identifier for op in ops))
         try:
-            await self.client.change_segment(segment_id, id_type, ids, add)
+            await self.client.change_segment(segment_id, id_type, ids, add, self.stats)
         except AuthError:
             raise
         except TransientError as exc:
