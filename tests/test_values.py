@@ -287,3 +287,36 @@ def test_values_from_postgres() -> None:
     finally:
         conn.close()
     assert {k: to_json(v) for k, v in row.items()} == _EXPECTED_FROM_DRIVERS
+
+
+def test_to_json_never_crashes_on_random_nested_values() -> None:
+    """Whatever a driver hands over, the answer is JSON (no NaN) or ValueRejected: never another error."""
+    import random
+
+    rng = random.Random(4)
+    scalars: list[Any] = [
+        None, True, 0, -1, 2**60, -(2**80), 1.5, float("nan"), float("-inf"), Decimal("1.1"),
+        Decimal("-0"), Decimal("1E+30"), Decimal("sNaN"), Decimal("1E-30"), "", "é✓", dt.date(1, 1, 1),
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999999), dt.datetime.min, dt.time(), dt.timedelta(days=-1),
+        uuid.UUID(int=5), b"", Opaque(),
+    ]  # fmt: skip
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth < 3 and roll < 0.2:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        if depth < 3 and roll < 0.35:
+            return {rng.choice(["a", "b", 1, 2.5, None]): value(depth + 1) for _ in range(rng.randrange(4))}
+        return rng.choice(scalars)
+
+    outcomes = {"json": 0, "rejected": 0}
+    for _ in range(3000):
+        candidate = value(0)
+        try:
+            result = to_json(candidate)
+        except ValueRejected:
+            outcomes["rejected"] += 1
+            continue
+        json.dumps(result, allow_nan=False)
+        outcomes["json"] += 1
+    assert outcomes["json"] > 1000 and outcomes["rejected"] > 100
