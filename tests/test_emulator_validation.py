@@ -283,6 +283,9 @@ def test_shape_cache_never_accepts_an_invalid_value(schemas: ItemSchemas) -> Non
         True,
         {"a": [None, True, "é", {"b": '\\"'}]},
         [[], {}, ""],
+        "'\"" * 20,
+        "\u200b\u00ff\U0010ffff" * 9,
+        {"é" * 5: "\U0001f600"},
     ],
 )
 def test_size_bound_is_an_upper_bound(value: Any) -> None:
