@@ -162,6 +162,7 @@ class Project:
         """Close every connection the adapter opened (in any thread); the project can be re-entered."""
         if self._adapter is not None:
             self._adapter.cleanup_connections()
+            _release_embedded_database(self._adapter)
 
     # -- the adapter ----------------------------------------------------------------------------------
 
@@ -403,6 +404,20 @@ def _parse(args: DbtArgs) -> Manifest:
         detail = _first_line(result.exception) if result.exception else "see logs/dbt.log"
         raise UsageError(f"dbt could not parse the project: {detail}")
     return result.result  # type: ignore[no-any-return]
+
+
+def _release_embedded_database(adapter: BaseAdapter) -> None:
+    """Let go of an embedded database file once every connection is closed.
+
+    dbt-duckdb keeps its database open for the life of the process (``keep_open``); closing it lets
+    other processes (``dbt run``, the next sync) open the file. Other adapters need nothing here.
+    """
+    manager = type(adapter.connections)
+    env = getattr(manager, "_ENV", None)
+    if adapter.type() == "duckdb" and env is not None and hasattr(env, "close"):
+        with manager._LOCK:  # type: ignore[attr-defined]
+            env.close()
+            manager._ENV = None  # type: ignore[attr-defined]
 
 
 def _first_line(exc: BaseException | None) -> str:

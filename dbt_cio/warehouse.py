@@ -210,6 +210,17 @@ class StateStore:
             self._run(sql.create_table(self.relation("sync_meta"), sql.meta_columns(d)))
         self._ensured = True
 
+    def _table_exists(self, table: str) -> bool:
+        """Whether one of our tables exists, asked of the warehouse (dbt's relation cache may be stale)."""
+        self._connect()
+        schema = self.adapter.Relation.create(database=self.database, schema=self.schema).without_identifier()
+        try:
+            with self._transaction("listing the state tables"):
+                found = self.adapter.list_relations_without_caching(schema)
+        except WarehouseError:
+            return False  # no state schema yet
+        return any(str(r.identifier).lower() == table.lower() for r in found)
+
     def _sync_tables(self, name: str) -> tuple[str, str, str]:
         suffix = table_suffix(name)
         return self.relation(f"state__{suffix}"), self.relation(f"diff__{suffix}"), self.relation(f"stage__{suffix}")
@@ -393,7 +404,7 @@ class StateStore:
         """
         state, diff, stage = self._sync_tables(sync_name)
         suffix = table_suffix(sync_name)
-        existed = self.adapter.get_relation(self.database, self.schema, f"state__{suffix}") is not None
+        existed = self._table_exists(f"state__{suffix}")
         with self._transaction("forgetting the state", sync_name):
             for table in (state, diff, stage):
                 self._run(sql.drop_table(table))
@@ -415,12 +426,20 @@ class StateStore:
         self,
         run_id: str,
         *,
-        outcome: str,
+        outcome: Any,
         counts: Mapping[str, int] | None = None,
         error: str | None = None,
     ) -> None:
-        """Record how a run ended. Counts named in ``sql.RUN_COUNTS`` get columns; others go in ``other_counts``."""
+        """Record how a run ended. Counts named in ``sql.RUN_COUNTS`` get columns; others go in ``other_counts``.
+
+        ``outcome`` is a status string, or an object with a ``status`` attribute (e.g. the engine's
+        ``SyncOutcome``) whose count attributes are recorded when ``counts`` is not given.
+        """
         d = self.dialect
+        if not isinstance(outcome, str):
+            if counts is None:
+                counts = {n: int(getattr(outcome, n)) for n in sql.RUN_COUNTS if getattr(outcome, n, None) is not None}
+            outcome = str(getattr(outcome, "status", outcome))
         counts = dict(counts or {})
         assignments = {"finished_at": d.now, "outcome": d.literal(outcome), "error": d.literal(_clip(error))}
         for name in sql.RUN_COUNTS:
@@ -468,7 +487,7 @@ class StateStore:
     def state_keys(self, sync: Sync | str) -> dict[str, str]:
         """The synced keys of a sync with their hashes (for tests and ``status``); empty without state."""
         name = _name(sync)
-        if self.adapter.get_relation(self.database, self.schema, f"state__{table_suffix(name)}") is None:
+        if not self._table_exists(f"state__{table_suffix(name)}"):
             return {}
         state, _diff, _stage = self._sync_tables(name)
         _cols, rows = self._query(f"select _cio_key, _cio_hash from {state}", "reading the state", name)

@@ -1,0 +1,312 @@
+"""dbt_cio.warehouse: diffs, state, commits, rejections, runs and locks, on real DuckDB and Postgres.
+
+Each test has its own copy of the integration project (its own DuckDB file or Postgres schema, and so its
+own state schema ``<schema>_dbt_cio``). The project is opened in-process through dbt's adapter; it is
+closed before dbt runs again in a subprocess (DuckDB lets one process at a time hold the file).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from conftest import DbtProject
+
+from dbt_cio.changes import RowChange
+from dbt_cio.contract import Identifier, NamedRef, Sync
+from dbt_cio.errors import DuplicateKeyError, SyncLockedError, WarehouseError
+from dbt_cio.project import DbtArgs, Project
+from dbt_cio.warehouse import StateStore, table_suffix
+
+PEOPLE_COLUMNS = ("customer_id", "email", "first_name", "last_name", "plan", "lifetime_value", "signed_up_at",
+                  "is_active")  # fmt: skip
+CUSTOMERS = """customer_id,email,first_name,last_name,plan,lifetime_value,signed_up_at,is_active
+1,ada@example.com,Ada,Lovelace,pro,1200.50,2024-01-15 10:00:00,true
+2,grace@example.com,Grace,Hopper,free,0,2024-02-01 08:30:00,true
+3,alan@example.com,Alan,Turing,pro,860.00,2024-03-10 12:00:00,false
+4,edsger@example.com,Edsger,Dijkstra,team,4300.25,2024-04-22 09:15:00,true
+5,barbara@example.com,Barbara,Liskov,free,,2024-05-05 17:45:00,true
+6,donald@example.com,Donald,Knuth,team,999.99,2024-06-30 23:59:59,true
+"""
+
+
+@contextmanager
+def opened(project: DbtProject) -> Iterator[tuple[Project, StateStore]]:
+    with Project.load(DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)) as p:
+        yield p, StateStore(p)
+
+
+def relation(p: Project, model: str) -> str:
+    return str(p.manifest.nodes[f"model.dbt_cio_integration_tests.{model}"].relation_name)
+
+
+def people(p: Project, **overrides: object) -> Sync:
+    fields: dict[str, object] = dict(
+        name="cio_people", model="cio_people", unique_id="model.dbt_cio_integration_tests.cio_people",
+        relation=relation(p, "cio_people"), type="person", columns=PEOPLE_COLUMNS,
+        identifier=Identifier("customer_id"), attributes={c: c for c in PEOPLE_COLUMNS[1:]},
+    )  # fmt: skip
+    fields.update(overrides)
+    return Sync(**fields)  # type: ignore[arg-type]
+
+
+def members(p: Project) -> Sync:
+    return Sync(
+        name="cio_company_members", model="cio_company_members",
+        unique_id="model.dbt_cio_integration_tests.cio_company_members", relation=relation(p, "cio_company_members"),
+        type="relationship", columns=("company_id", "customer_id", "role"), identifier=Identifier("customer_id"),
+        object_type_id="1", object_id="company_id", attributes={"role": "role"},
+    )  # fmt: skip
+
+
+def products(p: Project) -> Sync:
+    return Sync(
+        name="cio_products", model="cio_products", unique_id="model.dbt_cio_integration_tests.cio_products",
+        relation=relation(p, "cio_products"), type="collection", columns=("sku", "product_name", "price", "in_stock"),
+        collection=NamedRef(name="products"),
+    )  # fmt: skip
+
+
+def all_changes(store: StateStore, sync: Sync, page_size: int = 10_000) -> list[RowChange]:
+    return [change for page in store.iter_changes(sync, page_size=page_size) for change in page]
+
+
+def by_change(changes: list[RowChange]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {"added": set(), "changed": set(), "removed": set()}
+    for c in changes:
+        out[c.change].add(c.key)
+    return out
+
+
+def commit_all(store: StateStore, sync: Sync) -> None:
+    store.commit(sync, [(c.key, c.change) for c in all_changes(store, sync)])
+
+
+def test_first_run_adds_every_row_and_an_unchanged_rerun_is_empty(built_project: DbtProject) -> None:
+    with opened(built_project) as (p, store):
+        sync = people(p)
+        summary = store.compute_diff(sync)
+        assert (summary.added, summary.changed, summary.removed, summary.null_keys) == (6, 0, 0, 0)
+        assert summary.table.endswith(f'"diff__{table_suffix("cio_people")}"')
+        changes = all_changes(store, sync)
+        assert [c.key for c in changes] == ["1", "2", "3", "4", "5", "6"]  # key order
+        ada = changes[0]
+        assert ada.change == "added" and set(ada.values) == set(PEOPLE_COLUMNS)
+        assert ada.values["email"] == "ada@example.com" and ada.values["is_active"] is True
+        assert changes[4].values["lifetime_value"] is None
+        assert store.state_keys(sync) == {}  # computing a diff changes no state (dry run)
+
+        commit_all(store, sync)
+        assert set(store.state_keys(sync)) == {"1", "2", "3", "4", "5", "6"}
+        again = store.compute_diff(sync)
+        assert again.total == 0 and all_changes(store, sync) == []
+        # hashes are deterministic: a third diff with no commit in between is still empty
+        assert store.compute_diff(sync).total == 0
+
+
+def test_edited_inserted_and_deleted_rows_are_exactly_the_diff(built_project: DbtProject) -> None:
+    with opened(built_project) as (p, store):
+        sync = people(p)
+        store.compute_diff(sync)
+        commit_all(store, sync)
+    lines = CUSTOMERS.splitlines()
+    lines[2] = lines[2].replace(",free,", ",pro,")  # customer 2 changes plan
+    lines[5] = lines[5].replace(",Liskov,free,,", ",Liskov,free,10,")  # 5: null -> 10
+    del lines[3]  # customer 3 is deleted
+    lines.append("7,new@example.com,New,Person,free,1,2024-08-01 00:00:00,true")
+    built_project.write_seed("customers", "\n".join(lines) + "\n")
+    built_project.dbt("seed", "--full-refresh", "--select", "customers")
+    built_project.dbt("run", "--select", "cio_people")
+    with opened(built_project) as (p, store):
+        sync = people(p)
+        summary = store.compute_diff(sync)
+        assert (summary.added, summary.changed, summary.removed) == (1, 2, 1)
+        changes = all_changes(store, sync)
+        assert by_change(changes) == {"added": {"7"}, "changed": {"2", "5"}, "removed": {"3"}}
+        removed = next(c for c in changes if c.change == "removed")
+        assert removed.values == {"customer_id": "3"}
+        changed = next(c for c in changes if c.key == "2")
+        assert changed.values["plan"] == "pro"
+        commit_all(store, sync)
+        assert set(store.state_keys(sync)) == {"1", "2", "4", "5", "6", "7"}
+        assert store.compute_diff(sync).total == 0
+
+
+def test_partial_commit_resumes_and_rejected_keys_come_back(built_project: DbtProject) -> None:
+    with opened(built_project) as (p, store):
+        sync = people(p)
+        store.compute_diff(sync)
+        pages = list(store.iter_changes(sync, page_size=4))
+        assert [len(page) for page in pages] == [4, 2]  # paged by _cio_seq ranges
+        run_id = store.start_run(sync)
+        first = pages[0]
+        # 1 and 2 acknowledged, 3 rejected, 4 never answered (run stopped); chunk size 1 = a transaction each
+        store.commit(sync, [(first[0].key, "added"), (first[1].key, "added")], run_id=run_id, chunk_size=1)
+        store.record_rejections(sync, run_id, [("3", "email is invalid", "email")])
+        store.finish_run(run_id, outcome="rejected", counts={"added": 6, "accepted": 2, "rejected": 1, "requests": 1})
+        # an acknowledgement that does not match the diff is ignored
+        store.commit(sync, [("6", "changed"), ("no-such-key", "added")])
+
+        summary = store.compute_diff(sync)
+        assert (summary.added, summary.changed, summary.removed) == (4, 0, 0)
+        assert {c.key for c in all_changes(store, sync)} == {"3", "4", "5", "6"}
+        assert set(store.state_keys(sync)) == {"1", "2"}
+
+        [rejection] = store.rejections(sync)
+        assert (rejection["run_id"], rejection["sync_key"], rejection["reason"], rejection["field"]) == (
+            run_id, "3", "email is invalid", "email")  # fmt: skip
+        [run] = store.runs(sync)
+        assert (run["outcome"], run["added"], run["accepted"], run["rejected"]) == ("rejected", 6, 2, 1)
+        assert run["other_counts"] == '{"requests": 1}' and run["finished_at"] is not None
+
+
+def test_composite_keys_and_collections(built_project: DbtProject) -> None:
+    with opened(built_project) as (p, store):
+        rel = members(p)
+        assert store.compute_diff(rel).added == 5
+        changes = all_changes(store, rel)
+        acme1 = next(c for c in changes if c.values["customer_id"] == "1")
+        assert acme1.key == "acme\x1f1" and acme1.values == {"company_id": "acme", "customer_id": "1", "role": "admin"}
+        commit_all(store, rel)
+
+        coll = products(p)
+        assert store.compute_diff(coll).added == 3
+        commit_all(store, coll)
+        rows = [row for page in store.iter_rows(coll, page_size=2) for row in page]
+        assert [r["sku"] for r in rows] == ["sku-1", "sku-2", "sku-3"] and set(rows[0]) == set(coll.columns)
+    built_project.write_seed("memberships", "company_id,customer_id,role\nacme,1,owner\nacme,2,member\n"
+                                            "globex,3,admin\ninitech,4,owner\n")  # fmt: skip
+    built_project.write_seed("products", "sku,product_name,price,in_stock\nsku-1,Widget,9.99,true\n"
+                                         "sku-2,Gadget,29.50,false\nsku-3,Gizmo,4.00,true\n")  # fmt: skip
+    built_project.dbt("seed", "--full-refresh", "--select", "memberships", "products")
+    built_project.dbt("run", "--select", "cio_company_members", "cio_products")
+    with opened(built_project) as (p, store):
+        rel = members(p)
+        store.compute_diff(rel)
+        changes = all_changes(store, rel)
+        assert by_change(changes) == {"added": set(), "changed": {"acme\x1f1"}, "removed": {"initech\x1f6"}}
+        gone = next(c for c in changes if c.change == "removed")
+        assert gone.values == {"company_id": "initech", "customer_id": "6"}
+        coll = products(p)
+        store.compute_diff(coll)  # a collection row that changed is removed + added (its key is the whole row)
+        assert {c.change for c in all_changes(store, coll)} == {"added", "removed"}
+
+
+def test_duplicate_keys_fail_the_sync_before_anything_is_written(built_project: DbtProject) -> None:
+    with opened(built_project) as (p, store):
+        # keyed by company alone, cio_company_members holds acme twice and initech twice
+        sync = Sync(
+            name="companies_by_member", model="cio_company_members", unique_id="model.x.cio_company_members",
+            relation=relation(p, "cio_company_members"), type="object", columns=("company_id", "customer_id", "role"),
+            object_type_id="1", object_id="company_id", attributes={"role": "role"},
+        )  # fmt: skip
+        with pytest.raises(DuplicateKeyError) as info:
+            store.compute_diff(sync)
+        assert info.value.count == 2 and info.value.sample == ["acme", "initech"]
+        assert "companies_by_member" in str(info.value) and "deduplicate" in str(info.value)
+        assert store.state_keys(sync) == {}
+        assert p.adapter.get_relation(store.database, store.schema, "diff__companies_by_member") is None
+
+
+def test_null_keys_are_left_out_and_reported(built_project: DbtProject) -> None:
+    with opened(built_project) as (p, store):
+        # cio_orders keyed by anonymous_id: only order o-1004 has one; the four others have a null key
+        sync = Sync(
+            name="anonymous_orders", model="cio_orders", unique_id="model.x.cio_orders",
+            relation=relation(p, "cio_orders"), type="object",
+            columns=("order_id", "customer_id", "anonymous_id", "event_name", "amount", "ordered_at"),
+            object_type_id="2", object_id="anonymous_id", attributes={"order": "order_id"},
+        )  # fmt: skip
+        summary = store.compute_diff(sync)
+        assert (summary.added, summary.null_keys) == (1, 4)
+        assert len(summary.null_key_sample) == 4
+        assert {row["order_id"] for row in summary.null_key_sample} == {
+            "o-1001", "o-1002", "o-1003", "o-1005"}  # fmt: skip
+        assert all(row["anonymous_id"] is None for row in summary.null_key_sample)
+        assert [c.key for c in all_changes(store, sync)] == ["anon-77"]
+
+
+def test_a_missing_column_names_sync_relation_column_and_fix(built_project: DbtProject) -> None:
+    with opened(built_project) as (p, store):
+        sync = people(p, attributes={"email": "email", "tier": "loyalty_tier"})
+        with pytest.raises(WarehouseError) as info:
+            store.compute_diff(sync)
+        message = str(info.value)
+        assert "cio_people" in message and "loyalty_tier" in message and sync.relation in message
+        assert "run dbt again" in message
+
+
+def test_full_refresh_forgets_state_and_keeps_meta(built_project: DbtProject) -> None:
+    with opened(built_project) as (p, store):
+        sync = people(p)
+        assert store.forget("cio_people") is False  # nothing to forget yet
+        store.compute_diff(sync)
+        commit_all(store, sync)
+        store.set_meta(sync, "segment_id", "42")
+        assert store.forget("cio_people") is True
+        assert store.state_keys(sync) == {}
+        assert store.compute_diff(sync).added == 6
+        assert store.get_meta(sync, "segment_id") == "42"
+        store.set_meta(sync, "segment_id", None)
+        assert store.get_meta(sync, "segment_id") is None
+
+
+def test_a_second_run_of_the_same_sync_is_refused(built_project: DbtProject) -> None:
+    with opened(built_project) as (p, store):
+        with store.lock("cio_people"):
+            with pytest.raises(SyncLockedError) as info:
+                with StateStore(p).lock("cio_people"):
+                    pass  # pragma: no cover
+            message = str(info.value)
+            assert "cio_people" in message and "pid" in message and "delete from" in message
+            with StateStore(p).lock("cio_orders"):  # other syncs are not blocked
+                pass
+        with store.lock("cio_people"):  # released on exit
+            pass
+
+
+def test_locks_of_dead_processes_and_expired_heartbeats_are_taken_over(built_project: DbtProject) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    now = [1_000_000.0]
+    with opened(built_project) as (p, store):
+        store = StateStore(p, lock_ttl=60, clock=lambda: now[0])
+        store.ensure()
+        table = store.relation("locks")
+
+        def insert(token: str, host: str, pid: int, heartbeat: float) -> None:
+            ms = int(heartbeat * 1000)
+            p.adapter.execute(
+                f"insert into {table} (sync_name, token, run_id, host, pid, acquired_ms, heartbeat_ms) "
+                f"values ('s', '{token}', null, '{host}', {pid}, {ms}, {ms})",
+                auto_begin=True,
+            )
+            p.adapter.connections.commit()
+
+        import socket
+
+        insert("crashed", socket.gethostname(), dead.pid, now[0])  # SIGKILLed a moment ago on this host
+        with store.lock("s"):
+            pass
+        insert("elsewhere", "another-host", 1, now[0] - 30)  # another host, heartbeat 30s ago: live
+        with pytest.raises(SyncLockedError) as info:
+            with store.lock("s"):
+                pass  # pragma: no cover
+        assert "another-host" in str(info.value)
+        now[0] += 31  # 61s without a heartbeat: past the 60s TTL
+        with store.lock("s"):
+            store.heartbeat("s")
+
+
+def test_state_schema_follows_the_var(built_project: DbtProject) -> None:
+    args = DbtArgs(project_dir=built_project.path, profiles_dir=built_project.path, target=built_project.target,
+                   vars={"dbt_cio_state_schema": f"{built_project.schema}_custom_state"})  # fmt: skip
+    with Project.load(args) as p:
+        store = StateStore(p)
+        assert store.schema == f"{built_project.schema}_custom_state"
+        sync = people(p)
+        assert store.compute_diff(sync).added == 6
+        assert p.adapter.get_relation(store.database, store.schema, "diff__cio_people") is not None
