@@ -214,3 +214,28 @@ def test_backoff_is_exponential_jittered_capped_and_honours_retry_after() -> Non
             assert 0 <= delay <= min(8, 2 ** (attempt - 1))
     assert retry.delay(1, 5.0, rng) >= 5.0
     assert retry.delay(1, 10_000, rng) == 60.0
+
+
+def test_retry_after_as_seconds_or_http_date() -> None:
+    from email.utils import format_datetime
+    from datetime import datetime, timedelta, timezone
+
+    from dbt_cio.client import _retry_after
+
+    assert _retry_after("3") == 3.0 and _retry_after("0.5") == 0.5 and _retry_after("-4") == 0.0
+    assert _retry_after(None) is None and _retry_after("soon") is None
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= (_retry_after(later) or 0) <= 31
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (b'{"meta":{"error":"bad id"}}', "bad id"),
+    (b'{"meta":{"errors":["one","two"]}}', "one; two"),
+    (b'{"errors":[{"reason":"invalid","message":"name too long"}]}', "name too long"),
+    (b"<html>oops</html>", "<html>oops</html>"),
+    (b"", ""),
+])
+def test_error_bodies_of_every_shape_give_their_message(raw: bytes, expected: str) -> None:
+    from dbt_cio.client import _message
+
+    assert _message(raw) == expected

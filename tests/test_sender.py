@@ -354,3 +354,19 @@ async def test_an_unknown_operation_is_a_programming_error(emulator: tuple[Emula
     async with make_client(url) as client:
         with pytest.raises(TypeError):
             await collect(client.sender(), [person(1), "not an operation"])
+
+
+async def test_a_server_slower_than_the_ceiling_is_met_by_slowing_down(emulator: tuple[Emulator, str]) -> None:
+    emu, url = emulator
+    emu.set_rate_limit(40, 40)  # Customer.io allows less than our ceiling today
+    settings = RateSettings(rate=80.0, burst=80, max_concurrency=4)
+    creds = Credentials(site_id="site", api_key="key", region="us", track_url=url)
+    retry = RetrySettings(max_attempts=8, base_delay=0.01, max_delay=0.1)  # Retry-After honoured in full
+    async with CustomerIOClient(creds, settings, retry=retry) as client:
+        sender = client.sender(max_batch_items=1)
+        results = await collect(sender, [person(i) for i in range(120)])
+    assert all(r.accepted for r in results) and len(emu.state.people) == 120
+    assert client.track_limiter.penalties >= 1
+    assert client.track_limiter.current_rate() < 80  # still climbing back
+    # A client that kept its pace would see every other request refused; this one adapts.
+    assert sender.stats.throttled < sender.stats.requests / 3
