@@ -26,9 +26,8 @@ from dbt_cio.payloads import mapper_for
 
 
 def _sync(type_: Any, name: str, **fields: Any) -> Sync:
-    return Sync(
-        name=name, model=name, unique_id=f"model.bench.{name}", relation=name, type=type_, columns=(), **fields
-    )
+    unique_id = f"model.bench.{name}"
+    return Sync(name=name, model=name, unique_id=unique_id, relation=name, type=type_, columns=(), **fields)
 
 
 PEOPLE = _sync(
