@@ -12,8 +12,9 @@ Parameters, exactly:
 - ``rate`` — the sustained ceiling in requests per second. Over any window of ``w`` seconds no more than
   ``rate * w + burst`` requests are let through (``None`` or ``inf``: no ceiling).
 - ``burst`` — the most requests let through in any one second, ``>= rate``. The slack ``burst - rate``
-  is available at once when the limiter is idle (a full bucket), and refills at ``rate``; so the default
-  150/600 lets 450 requests go at once, then 150 per second.
+  is available at once when the limiter is idle (a full bucket), less a margin of 50 ms worth of
+  requests for arrival jitter, and refills at ``rate``; so the default 150/600 lets 442 requests go at
+  once, then 150 per second, and the server never counts more than 600 in one second.
 
 The algorithm, as named steps:
 
@@ -63,7 +64,8 @@ DEFAULT_MAX_CONCURRENCY = 32
 DEFAULT_APP_RATE = 10.0
 DEFAULT_RECOVERY_SECONDS = 20.0
 DEFAULT_DECREASE = 0.5
-MAX_RETRY_AFTER = 60.0  # a server asking for longer is treated as asking for this long
+MAX_RETRY_AFTER = 60.0
+JITTER_SECONDS = 0.05  # the burst is reduced by this many seconds of requests, for arrival jitter  # a server asking for longer is treated as asking for this long
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,10 @@ class RateLimiter:
         if burst < self.ceiling:
             raise ValueError("burst must be at least rate")
         # GCRA lets `capacity` requests through at once, then one per interval: any one second then holds
-        # at most capacity + rate - 1 of them. capacity = burst - rate keeps a one-request margin below
-        # `burst`, which absorbs float rounding of the schedule and jitter on the way to the server.
-        self._capacity = max(1.0, burst - self.ceiling) if math.isfinite(self.ceiling) else math.inf
+        # at most capacity + rate of them. The server counts arrivals, not grants, so the capacity also
+        # leaves JITTER_SECONDS worth of requests for grants that arrive late, bunched with later ones.
+        margin = self.ceiling * JITTER_SECONDS
+        self._capacity = max(1.0, burst - self.ceiling - margin) if math.isfinite(self.ceiling) else math.inf
         self.burst = burst
         self.recovery = recovery
         self.decrease = decrease

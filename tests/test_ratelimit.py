@@ -40,7 +40,7 @@ def test_burst_is_available_at_once_then_the_ceiling_holds() -> None:
     limiter = RateLimiter(rate=150, burst=600, clock=clock)
     slots = schedule(limiter, clock, 3000)
     at_once = sum(1 for s in slots if s == clock.now)
-    assert at_once == 450  # burst - rate: the first second then holds `burst` at most
+    assert at_once == 442  # burst - rate - 5% of rate (arrival jitter): the first second holds < burst
     assert max_in_window(slots, 1.0) <= 600
     for window in (2.0, 5.0, 10.0):
         assert max_in_window(slots, window) <= 150 * window + 600
@@ -76,7 +76,7 @@ def test_idle_time_refills_the_burst_but_never_beyond_it() -> None:
     schedule(limiter, clock, 1000)  # drain and queue far ahead
     clock.now += 60  # long idle: bucket full again, and not fuller
     slots = schedule(limiter, clock, 500)
-    assert sum(1 for s in slots if s == clock.now) == 200
+    assert sum(1 for s in slots if s == clock.now) == 195
 
 
 def test_unlimited_rate_never_waits_except_while_held() -> None:
