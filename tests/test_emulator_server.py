@@ -440,6 +440,7 @@ async def test_collection_limits(client: Client) -> None:
 async def test_admin_state_stats_faults_reset(client: Client) -> None:
     await client.batch(person("1", attributes={"a": 1}))
     _, state, _ = await client.call("GET", "/_emulator/state", headers={})
+    assert state["events"] == []
     assert state["people"][0]["id"] == "1" and set(state) >= {
         "people",
         "events",
@@ -552,3 +553,18 @@ async def test_credentials_can_be_revoked_mid_run(client: Client) -> None:
     client.emu.set_credentials(api_key="rotated")
     assert (await client.batch(person("2")))[0] == 401
     assert client.emu.state.person(id="2") is None
+
+
+async def test_state_json_names_people_by_id(client: Client) -> None:
+    await client.batch(
+        person("1", action="event", name="e"),
+        person("1", action="add_device", device={"token": "t", "platform": "ios"}),
+        person(
+            "1",
+            action="add_relationships",
+            cio_relationships=[{"identifiers": {"object_type_id": "1", "object_id": "a"}}],
+        ),
+    )
+    _, state, _ = await client.call("GET", "/_emulator/state", headers={})
+    assert state["events"][0]["person_id"] == "1" and state["devices"][0]["person_id"] == "1"
+    assert state["relationships"][0]["person_id"] == "1" and state["objects"][0]["object_id"] == "a"

@@ -205,16 +205,29 @@ class State:
         members = self.segments[segment_id].members
         return {getattr(self.people[c], id_type) for c in members if c in self.people} - {None}
 
+    def _person_id(self, cio_id: str | None) -> str | None:
+        person = self.people.get(cio_id) if cio_id is not None else None
+        return person.id if person is not None else None
+
     def as_json(self) -> dict[str, Any]:
+        """Everything, as JSON; records that point at a person carry its ``person_id`` for reading."""
         return {
             "people": [p.as_json() for p in self.people.values()],
-            "events": [e.as_json() for e in self.events],
+            "events": [{**e.as_json(), "person_id": self._person_id(e.person)} for e in self.events],
             "objects": [o.as_json() for o in self.objects.values()],
             "relationships": [
-                {"person": p, "object_type_id": t, "object_id": o, "attributes": a}
+                {
+                    "person": p,
+                    "person_id": self._person_id(p),
+                    "object_type_id": t,
+                    "object_id": o,
+                    "attributes": a,
+                }
                 for (p, t, o), a in self.relationships.items()
             ],
-            "devices": [d.as_json() for d in self.devices.values()],
+            "devices": [
+                {**d.as_json(), "person_id": self._person_id(d.person)} for d in self.devices.values()
+            ],
             "segments": [s.as_json(with_members=True) for s in self.segments.values()],
             "collections": [c.as_json(with_data=True) for c in self.collections.values()],
             "deliveries": self.deliveries,
