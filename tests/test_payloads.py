@@ -526,6 +526,38 @@ def test_collection_value_that_cannot_be_sent() -> None:
         collection_data(PRODUCTS, rows)
 
 
+# --- the OpenAPI helper itself (other tests rely on it failing when it should) ---------------------------
+
+BAD_ITEMS = [
+    ("id not a string", {"type": "person", "identifiers": {"id": 42}, "action": "identify"}, "identifiers/id"),
+    ("web platform", {"type": "person", "identifiers": {"id": "1"}, "action": "add_device",
+                      "device": {"token": "t", "platform": "web"}}, "platform"),
+    ("event without name", {"type": "person", "identifiers": {"id": "1"}, "action": "event"}, "name"),
+    ("unknown action", {"type": "person", "identifiers": {"id": "1"}, "action": "upsert"}, "action"),
+    ("anonymous, empty id", {"type": "person", "anonymous_id": "", "action": "event", "name": "x"},
+     "anonymous_id"),
+    ("no identifiers", {"type": "person", "action": "identify"}, "identifiers"),
+    ("object without type id", {"type": "object", "identifiers": {"object_id": "a"}, "action": "delete"},
+     "identifiers"),
+]
+
+
+@pytest.mark.parametrize(("item", "words"), [b[1:] for b in BAD_ITEMS], ids=[b[0] for b in BAD_ITEMS])
+def test_openapi_helper_rejects_bad_items(item: dict[str, Any], words: str) -> None:
+    with pytest.raises(AssertionError, match=words):
+        validate_batch_item(item)
+
+
+def test_openapi_helper_checks_request_bodies() -> None:
+    validate_request("/api/v1/segments/7/remove_customers?id_type=email", "POST", {"ids": ["a@example.com"]})
+    validate_request("/api/v2/batch", "post", {"batch": [{"type": "person", "identifiers": {"id": "1"},
+                                                          "action": "delete"}]})  # fmt: skip
+    with pytest.raises(AssertionError, match="ids"):
+        validate_request("/api/v1/segments/7/add_customers", "post", {"ids": []})
+    with pytest.raises(AssertionError, match="no path"):
+        validate_request("/api/v9/nothing", "post", {})
+
+
 # --- every sync of the integration project, on rows from a real warehouse -----------------------------
 
 
