@@ -529,7 +529,8 @@ def test_collection_value_that_cannot_be_sent() -> None:
 # --- the OpenAPI helper itself (other tests rely on it failing when it should) ---------------------------
 
 BAD_ITEMS = [
-    ("id not a string", {"type": "person", "identifiers": {"id": 42}, "action": "identify"}, "identifiers/id"),
+    ("id not a string", {"type": "person", "identifiers": {"id": 42}, "action": "identify"},
+     "identifiers/id"),
     ("web platform", {"type": "person", "identifiers": {"id": "1"}, "action": "add_device",
                       "device": {"token": "t", "platform": "web"}}, "platform"),
     ("event without name", {"type": "person", "identifiers": {"id": "1"}, "action": "event"}, "name"),
