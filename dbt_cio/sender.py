@@ -77,7 +77,6 @@ class Sender:
         self.linger = linger
         self.stats = Stats()
 
-
     async def send(self, ops: AsyncIterable[Operation] | Iterable[Operation]) -> AsyncIterator[Result]:
         """Send every operation; yield one :class:`Result` per operation as it is acknowledged.
 
@@ -124,8 +123,8 @@ class Sender:
                     raise entry
                 if isinstance(entry, _TaskResults):
                     outstanding -= 1
+                self._count(entry)
                 for result in entry:
-                    self._count(result)
                     yield result
         finally:
             reader.cancel()
@@ -133,10 +132,13 @@ class Sender:
                 task.cancel()
             await asyncio.gather(reader, *tasks, return_exceptions=True)
 
-    def _count(self, result: Result) -> None:
-        name = "accepted" if result.accepted else "failed" if result.retryable else "rejected"
-        setattr(self.stats, name, getattr(self.stats, name) + 1)
-        setattr(self.client.stats, name, getattr(self.client.stats, name) + 1)
+    def _count(self, results: list[Result]) -> None:
+        accepted = sum(1 for r in results if r.accepted)
+        failed = sum(1 for r in results if r.retryable and not r.accepted)
+        for stats in (self.stats, self.client.stats):
+            stats.accepted += accepted
+            stats.failed += failed
+            stats.rejected += len(results) - accepted - failed
 
     # -- steps 1 to 3: pull, check, pack -------------------------------------------------------------
 
@@ -182,7 +184,7 @@ class Sender:
             return None
 
         async def other(op: Operation) -> None:
-            if type(op) is not SegmentChange:
+            if not isinstance(op, SegmentChange):
                 raise TypeError(f"the sender takes BatchItem or SegmentChange operations, not {type(op).__name__}")
             problem = check_identifier(op.identifier, "identifier")
             if problem is not None:
@@ -202,7 +204,7 @@ class Sender:
                 rejected = []
 
         async def step(op: Operation) -> None:
-            if type(op) is BatchItem:
+            if isinstance(op, BatchItem):
                 closed = admit(op)
                 if closed is not None:
                     await flush_rejected()
