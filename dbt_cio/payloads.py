@@ -230,6 +230,7 @@ def _event(sync: Sync, now: int, segment_id: int | None) -> Mapper:
         raise ValueError(f"sync '{sync.name}' (event) has neither a name nor a name_column")
     ident = sync.identifier
     id_type, id_column = (ident.type, ident.column) if ident else ("id", None)
+    id_field = f"identifiers.{id_type}"
     anon_column = sync.anonymous_id
     ts_column = sync.timestamp
     attrs = tuple(sync.attributes.items())
@@ -243,16 +244,18 @@ def _event(sync: Sync, now: int, segment_id: int | None) -> Mapper:
         if change.change != "added":
             return []  # append only: an event is sent once, when its row first appears
         values = change.values
-        event_id = _identifier(values, event_id_column, "id")
+        event_id = values[event_id_column]  # text is the common case: skip the helper's call
+        if not (type(event_id) is str and event_id and not event_id.isspace()):
+            event_id = _identifier(values, event_id_column, "id")
         name = static_name if name_column is None else _event_name(values, name_column)
         item: dict[str, Any] = {"type": "person"}
-        person = _optional_identifier(values, id_column, f"identifiers.{id_type}")
+        person = _optional_identifier(values, id_column, id_field)
         if person is not None:
             item["identifiers"] = {id_type: person}
         else:
             anonymous = _optional_identifier(values, anon_column, "anonymous_id")
             if anonymous is None:
-                raise RowRejected(nobody, f"identifiers.{id_type}")
+                raise RowRejected(nobody, id_field)
             item["anonymous_id"] = anonymous
         timestamp = _timestamp(values, ts_column, "timestamp") if ts_column else None
         item["action"] = action

@@ -22,10 +22,13 @@ CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_TIMESTAMP_MS = 2**48 - 1
 
 
-# Every pair of base32 digits (10 bits) as text: 13 table lookups write the 130 bits of a ULID, about
-# three times faster than a digit-at-a-time loop (the standard library's base32 is pure Python too).
+# Every pair of base32 digits (10 bits) as text: 13 table lookups write the 130 bits of a ULID, several
+# times faster than a digit-at-a-time loop (the standard library's base32 is pure Python too). The time
+# (48 bits, with the 2 padding bits: 5 pairs) and the rest (80 bits: 8 pairs) are written separately, as
+# shifts on small integers are cheaper than on one 128-bit integer.
 _PAIRS = [high + low for high in CROCKFORD_ALPHABET for low in CROCKFORD_ALPHABET]
-_PAIR_SHIFTS = tuple(range(120, -1, -10))
+_RANDOM_BITS = 80
+_RANDOM_MASK = 2**_RANDOM_BITS - 1
 
 
 def encode(value: int) -> str:
@@ -35,7 +38,17 @@ def encode(value: int) -> str:
     """
     if not 0 <= value < 2**128:
         raise ValueError("a ULID is a 128-bit unsigned integer")
-    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
+    return _encode_parts(value >> _RANDOM_BITS, value & _RANDOM_MASK)
+
+
+def _encode_parts(ms: int, rest: int) -> str:
+    pairs = _PAIRS
+    return (
+        pairs[ms >> 40] + pairs[(ms >> 30) & 1023] + pairs[(ms >> 20) & 1023] + pairs[(ms >> 10) & 1023]
+        + pairs[ms & 1023] + pairs[rest >> 70] + pairs[(rest >> 60) & 1023] + pairs[(rest >> 50) & 1023]
+        + pairs[(rest >> 40) & 1023] + pairs[(rest >> 30) & 1023] + pairs[(rest >> 20) & 1023]
+        + pairs[(rest >> 10) & 1023] + pairs[rest & 1023]
+    )  # fmt: skip
 
 
 def event_ulid(sync_name: str, event_id: str, timestamp_ms: int = 0) -> str:
@@ -47,4 +60,4 @@ def event_ulid(sync_name: str, event_id: str, timestamp_ms: int = 0) -> str:
     """
     ms = min(max(int(timestamp_ms), 0), MAX_TIMESTAMP_MS)
     digest = blake2b(sync_name.encode() + b"\xff" + event_id.encode(), digest_size=10).digest()
-    return encode((ms << 80) | int.from_bytes(digest, "big"))
+    return _encode_parts(ms, int.from_bytes(digest, "big"))
