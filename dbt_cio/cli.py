@@ -147,10 +147,31 @@ def _add_emulator_command() -> None:
 _add_emulator_command()
 
 
+MULTI_VALUE_FLAGS = frozenset({"--select", "-s", "--exclude"})
+
+
+def spread_multi_values(argv: list[str]) -> list[str]:
+    """Accept dbt's ``--select a b`` form: every word up to the next flag belongs to the flag.
+
+    ``["--select", "a", "b"]`` becomes ``["--select", "a", "--select", "b"]``, which click understands.
+    """
+    out: list[str] = []
+    current: str | None = None
+    for arg in argv:
+        if arg.startswith("-"):
+            current = arg if arg in MULTI_VALUE_FLAGS else None
+            out.append(arg)
+            continue
+        if current is not None and out and out[-1] != current:
+            out.append(current)
+        out.append(arg)
+    return out
+
+
 def main() -> None:
     # dbt reads some settings from the environment; keep its own log files out of users' way.
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    cli(prog_name="dbt-cio")
+    cli(args=spread_multi_values(sys.argv[1:]), prog_name="dbt-cio")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -130,3 +130,62 @@ def built_project(dbt_project: DbtProject) -> DbtProject:
 def openapi_path() -> Path:
     """Customer.io's Track API OpenAPI document (copied into the test data)."""
     return REPO / "tests" / "data" / "track-api.openapi.json"
+
+
+# -- end-to-end: the real CLI against a real emulator ------------------------------------------------------
+
+EMULATOR_CREDENTIALS = {"site_id": "e2e-site", "api_key": "e2e-key", "app_api_key": "e2e-app-key"}
+DBT_CIO = str(Path(sys.executable).parent / "dbt-cio")
+
+
+@dataclass
+class RunningEmulator:
+    """An emulator serving on a background thread, and the environment that points dbt-cio at it."""
+
+    emulator: object
+    base_url: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "CUSTOMERIO_SITE_ID": EMULATOR_CREDENTIALS["site_id"],
+            "CUSTOMERIO_API_KEY": EMULATOR_CREDENTIALS["api_key"],
+            "CUSTOMERIO_APP_API_KEY": EMULATOR_CREDENTIALS["app_api_key"],
+            "CUSTOMERIO_REGION": "us",
+            "CUSTOMERIO_TRACK_URL": self.base_url,
+            "CUSTOMERIO_APP_URL": self.base_url,
+        }
+
+    @property
+    def state(self):  # type: ignore[no-untyped-def]
+        return self.emulator.state  # type: ignore[attr-defined]
+
+    def track_requests(self) -> int:
+        return sum(self.emulator.requests_per_second("track").values())  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningEmulator]:
+    from dbt_cio.emulator import Emulator, EmulatorThread
+
+    emu = Emulator(**EMULATOR_CREDENTIALS)
+    with EmulatorThread(emu) as base_url:
+        yield RunningEmulator(emu, base_url)
+
+
+def run_cli(project: DbtProject, *args: str, env: dict[str, str] | None = None,
+            expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+    """Run the real ``dbt-cio`` command on ``project`` in a subprocess; check its exit code."""
+    proc = subprocess.run(
+        [DBT_CIO, *args, *project.flags],
+        cwd=project.path,
+        env={**os.environ, **project.env, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if expect is not None and proc.returncode != expect:
+        raise AssertionError(
+            f"dbt-cio {' '.join(args)} exited {proc.returncode}, expected {expect}:\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
