@@ -370,3 +370,11 @@ async def test_a_server_slower_than_the_ceiling_is_met_by_slowing_down(emulator:
     assert client.track_limiter.current_rate() < 80  # still climbing back
     # A client that kept its pace would see every other request refused; this one adapts.
     assert sender.stats.throttled < sender.stats.requests / 3
+
+
+async def test_nothing_to_send_sends_nothing(emulator: tuple[Emulator, str]) -> None:
+    emu, url = emulator
+    async with make_client(url) as client:
+        sender = client.sender()
+        assert await collect(sender, []) == []
+    assert sender.stats.requests == 0 and emu.stats.items == 0
