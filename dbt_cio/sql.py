@@ -27,6 +27,21 @@ KEY_SEPARATOR = "\x1f"
 NULL_MARKER = "\x1e"
 """Stands for NULL in the hashed values."""
 
+ITEM_SEPARATOR = "\x1d"
+"""Separates the acknowledged keys shipped to the warehouse in one string (see :func:`stage_items`)."""
+
+# Turning one long string into rows: far cheaper to send and parse than a multi-row VALUES list. The one
+# place where dbt-cio writes per-warehouse SQL by hand (dbt has no cross-database macro for it); adapters
+# not listed fall back to VALUES. Only duckdb and postgres are tested.
+_SPLIT_TO_ROWS: dict[str, str] = {
+    "duckdb": "select unnest(string_split({text}, {sep})) as item",
+    "postgres": "select unnest(string_to_array({text}, {sep})) as item",
+    "snowflake": "select value as item from table(split_to_table({text}, {sep}))",
+    "bigquery": "select item from unnest(split({text}, {sep})) as item",
+    "databricks": "select explode(split({text}, {sep})) as item",
+}  # redshift has no split-to-rows function: VALUES
+_CHANGE_CODES = {"added": "a", "changed": "c", "removed": "r"}
+
 _A, _B = "__cio_a__", "__cio_b__"
 _PROBE = "a'b\\c"
 
@@ -49,6 +64,7 @@ class Dialect:
     concat_parts: tuple[str, str, str]
     backslash_escapes: bool
     indexes: bool
+    split_template: str | None = None
 
     @classmethod
     def render(cls, adapter_type: str, macro: Callable[..., str]) -> Dialect:
@@ -69,7 +85,14 @@ class Dialect:
             concat_parts=(c_head, c_sep, c_tail),
             backslash_escapes="\\'" in escaped,
             indexes=adapter_type == "postgres",
+            split_template=_SPLIT_TO_ROWS.get(adapter_type),
         )
+
+    def split_rows(self, text: str) -> str | None:
+        """A query with one ``item`` row per ITEM_SEPARATOR-separated part of ``text``; None where unknown."""
+        if self.split_template is None:
+            return None
+        return self.split_template.format(text=self.literal(text), sep=self.literal(ITEM_SEPARATOR))
 
     def hash(self, expression: str) -> str:
         return f"{self.hash_parts[0]}{expression}{self.hash_parts[1]}"
@@ -285,6 +308,41 @@ def page(table: str, columns: Sequence[str], after: int, size: int) -> str:
     return (
         f"select {', '.join(columns)} from {table} "
         f"where _cio_seq > {int(after)} and _cio_seq <= {int(after) + int(size)} order by _cio_seq"
+    )
+
+
+def stage_items(d: Dialect, stage: str, items: Sequence[tuple[str, str]]) -> list[str]:
+    """Statements that insert acknowledged ``(key, change)`` pairs into the stage table.
+
+    Where the dialect can split a string into rows, pairs travel as one string: each item is the change's
+    code letter followed by the key, items separated by U+001D. Keys that contain U+001D (or unknown
+    changes) go through a VALUES insert instead, so a split can never invent a key.
+    """
+    statements: list[str] = []
+    plain = [(k, c) for k, c in items if ITEM_SEPARATOR not in k and c in _CHANGE_CODES]
+    other = [(k, c) for k, c in items if ITEM_SEPARATOR in k or c not in _CHANGE_CODES]
+    if d.split_template is None:
+        plain, other = [], list(items)
+    budget, batch, size = 200_000, [], 0
+    for key, change in plain:
+        batch.append(_CHANGE_CODES[change] + key)
+        size += len(key) + 2
+        if size >= budget:
+            statements.append(_stage_split(d, stage, batch))
+            batch, size = [], 0
+    if batch:
+        statements.append(_stage_split(d, stage, batch))
+    for i in range(0, len(other), 1000):
+        statements.append(insert_values(d, stage, ["_cio_key", "_cio_change"], other[i : i + 1000]))
+    return statements
+
+
+def _stage_split(d: Dialect, stage: str, items: Sequence[str]) -> str:
+    rows = d.split_rows(ITEM_SEPARATOR.join(items))
+    return (
+        f"insert into {stage} (_cio_key, _cio_change)\n"
+        f"select substr(item, 2), case substr(item, 1, 1) when 'a' then 'added' when 'c' then 'changed' "
+        f"else 'removed' end\nfrom ({rows}) items"
     )
 
 

@@ -49,10 +49,10 @@ from dbt_cio.contract import Sync
 from dbt_cio.errors import DuplicateKeyError, SyncLockedError, WarehouseError
 
 DEFAULT_PAGE_SIZE = 10_000
-DEFAULT_COMMIT_CHUNK = 5_000
+DEFAULT_COMMIT_CHUNK = 20_000
 DEFAULT_LOCK_TTL = 30 * 60.0
 """Seconds without a heartbeat after which another host's lock is considered abandoned."""
-_INSERT_ROWS = 1_000  # rows per multi-row insert statement
+_INSERT_ROWS = 1_000  # rows per multi-row insert statement (rejections)
 _SAMPLE = 5
 
 # Locks held by this process, by (schema, sync name) -> token; lets a run recognise its own process's
@@ -389,9 +389,8 @@ class StateStore:
             chunk = acked[start : start + chunk_size]
             with self._transaction("committing acknowledged keys", sync.name):
                 self._run(f"delete from {stage}")
-                for i in range(0, len(chunk), _INSERT_ROWS):
-                    rows = [(str(k), str(c)) for k, c in chunk[i : i + _INSERT_ROWS]]
-                    self._run(sql.insert_values(d, stage, ["_cio_key", "_cio_change"], rows))
+                for statement in sql.stage_items(d, stage, [(str(k), str(c)) for k, c in chunk]):
+                    self._run(statement)
                 self._run(sql.commit_delete(state, stage, diff))
                 self._run(sql.commit_insert(d, state, stage, diff, n, run_id))
                 self._run(f"delete from {stage}")
