@@ -137,7 +137,7 @@ def main() -> None:
         print(f"  {label:<40} {value:10.2f}")
     import resource
 
-    print(f"  {'process max rss MB (whole run)':<40} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:10.2f}")
+    print(f"  {'process max rss MB (whole run)':<40} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6:10.2f}")
 
 
 if __name__ == "__main__":

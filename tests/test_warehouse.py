@@ -7,6 +7,7 @@ closed before dbt runs again in a subprocess (DuckDB lets one process at a time 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from dbt_cio.changes import RowChange
 from dbt_cio.contract import Identifier, NamedRef, Sync
 from dbt_cio.errors import DuplicateKeyError, SyncLockedError, WarehouseError
 from dbt_cio.project import DbtArgs, Project
+from dbt_cio.sql import Dialect, key_text, stage_items, value_hash
 from dbt_cio.warehouse import StateStore, table_suffix
 
 PEOPLE_COLUMNS = ("customer_id", "email", "first_name", "last_name", "plan", "lifetime_value", "signed_up_at",
@@ -310,3 +312,70 @@ def test_state_schema_follows_the_var(built_project: DbtProject) -> None:
         sync = people(p)
         assert store.compute_diff(sync).added == 6
         assert p.adapter.get_relation(store.database, store.schema, "diff__cio_people") is not None
+
+
+def test_a_second_process_is_refused_while_a_sync_runs(dbt_project: DbtProject) -> None:
+    """Across processes: on Postgres the lock row refuses the second run; DuckDB's file lock refuses it earlier."""
+    child = (
+        "import sys\n"
+        "from dbt_cio.project import DbtArgs, Project\n"
+        "from dbt_cio.warehouse import StateStore\n"
+        "from dbt_cio.errors import DbtCioError\n"
+        "try:\n"
+        f"    with Project.load(DbtArgs(project_dir={str(dbt_project.path)!r}, profiles_dir={str(dbt_project.path)!r},"
+        f" target={dbt_project.target!r})) as p:\n"
+        "        with StateStore(p).lock('cio_people'):\n"
+        "            print('LOCKED')\n"
+        "except DbtCioError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    with opened(dbt_project) as (_p, store):
+        with store.lock("cio_people"):
+            out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300).stdout
+    if dbt_project.target == "duckdb":
+        assert out.startswith("WarehouseError could not connect"), out
+    else:
+        assert out.startswith("SyncLockedError sync 'cio_people' is already running"), out
+        assert f"pid {os.getpid()}" in out
+
+
+# -- SQL text (pure) ------------------------------------------------------------------------------------
+
+def _dialect(backslashes: bool = False, split: bool = True) -> Dialect:
+    return Dialect(
+        adapter_type="duckdb", string_type="varchar", bigint_type="bigint", timestamp_type="timestamp", now="now()",
+        hash_parts=("md5(", ")"), concat_parts=("", " || ", ""), backslash_escapes=backslashes, indexes=False,
+        split_template="select unnest(string_split({text}, {sep})) as item" if split else None,
+    )  # fmt: skip
+
+
+def test_table_names_are_sanitised_without_collisions() -> None:
+    assert table_suffix("cio_people") == "cio_people"
+    assert table_suffix("Pro Customers").startswith("pro_customers_") and table_suffix("Pro Customers") != table_suffix(
+        "pro customers")  # fmt: skip
+    assert len(table_suffix("x" * 100)) == 49
+
+
+def test_literals_escape_for_the_dialect() -> None:
+    assert _dialect().literal("o'brien\\x") == "'o''brien\\x'"
+    assert _dialect(backslashes=True).literal("o'brien\\x") == "'o\\'brien\\\\x'"
+    assert (_dialect().literal(None), _dialect().literal(7), _dialect().literal(True)) == ("null", "7", "1")
+
+
+def test_keys_and_hashes_are_null_safe_and_ordered() -> None:
+    d = _dialect()
+    assert key_text(d, ['"a"']) == 'cast("a" as varchar)'
+    assert key_text(d, ['"a"', '"b"']) == "cast(\"a\" as varchar) || '\x1f' || cast(\"b\" as varchar)"
+    hashed = value_hash(d, ['"x"', '"y"'])
+    assert hashed.startswith("md5(coalesce(cast(\"x\" as varchar), '\x1e')") and hashed.index('"x"') < hashed.index('"y"')
+    assert value_hash(d, []) == "md5('-')"
+
+
+def test_acknowledged_keys_travel_as_one_string_unless_they_could_be_split_wrongly() -> None:
+    d = _dialect()
+    statements = stage_items(d, "stage", [("1", "added"), ("it's", "changed"), ("a\x1db", "removed")])
+    assert len(statements) == 2
+    assert "string_split('a1\x1dcit''s', '\x1d')" in statements[0]
+    assert statements[1].startswith("insert into stage (_cio_key, _cio_change) values") and "'a\x1db'" in statements[1]
+    no_split = stage_items(_dialect(split=False), "stage", [("1", "added")])
+    assert no_split == ["insert into stage (_cio_key, _cio_change) values\n    ('1', 'added')"]
