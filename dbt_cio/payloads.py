@@ -160,6 +160,13 @@ def _timestamp(values: Mapping[str, Any], column: str, field: str) -> int | None
         raise RowRejected(f"column '{column}': {exc.reason}", field) from None
 
 
+def _item(
+    ref: Any, type_: str, identifiers: Mapping[Any, str], action: str, **fields: Any
+) -> list[Operation]:
+    """One batch item, as the one operation of a change."""
+    return [BatchItem(ref, {"type": type_, "identifiers": identifiers, "action": action, **fields})]
+
+
 def _required(value: str | None, sync: Sync, what: str) -> str:
     if value is None:
         raise ValueError(f"sync '{sync.name}' ({sync.type}) has no {what}")
@@ -182,19 +189,12 @@ def _person(sync: Sync, now: int, segment_id: int | None) -> Mapper:
 
     def map_person(change: RowChange, ref: Any) -> list[Operation]:
         if change.change == "removed":
+            if on_delete == "nothing":
+                return []
+            identifiers = {id_type: _identifier(change.values, id_column, id_field)}
             if on_delete == "delete":
-                identifiers = {id_type: _identifier(change.values, id_column, id_field)}
-                return [BatchItem(ref, {"type": "person", "identifiers": identifiers, "action": "delete"})]
-            if on_delete == "clear":
-                identifiers = {id_type: _identifier(change.values, id_column, id_field)}
-                item = {
-                    "type": "person",
-                    "identifiers": identifiers,
-                    "action": "identify",
-                    "attributes": dict(cleared),
-                }
-                return [BatchItem(ref, item)]
-            return []
+                return _item(ref, "person", identifiers, "delete")
+            return _item(ref, "person", identifiers, "identify", attributes=dict(cleared))  # clear
         # The hottest path of a sync: the identifier's and the attributes' common cases are inlined
         # (the helpers' semantics, without their calls: about 20% faster).
         values = change.values
@@ -299,35 +299,20 @@ def _object(sync: Sync, now: int, segment_id: int | None) -> Mapper:
     attrs = tuple(sync.attributes.items())
     on_delete = sync.on_delete or "nothing"
     cleared = {name: "" for name in sync.attributes}
+    id_field = "identifiers.object_id"
 
     def map_object(change: RowChange, ref: Any) -> list[Operation]:
         values = change.values
         if change.change == "removed":
             if on_delete == "nothing":
                 return []
-            identifiers = {
-                "object_type_id": type_id,
-                "object_id": _identifier(values, id_column, "identifiers.object_id"),
-            }
+            identifiers = {"object_type_id": type_id, "object_id": _identifier(values, id_column, id_field)}
             if on_delete == "delete":
-                return [BatchItem(ref, {"type": "object", "identifiers": identifiers, "action": "delete"})]
-            item = {
-                "type": "object",
-                "identifiers": identifiers,
-                "action": "identify",
-                "attributes": dict(cleared),
-            }
-            return [BatchItem(ref, item)]
-        identifiers = {
-            "object_type_id": type_id,
-            "object_id": _identifier(values, id_column, "identifiers.object_id"),
-        }
-        item = {
-            "type": "object",
-            "identifiers": identifiers,
-            "action": "identify",
-            "attributes": _attributes(attrs, values),
-        }
+                return _item(ref, "object", identifiers, "delete")
+            return _item(ref, "object", identifiers, "identify", attributes=dict(cleared))
+        identifiers = {"object_type_id": type_id, "object_id": _identifier(values, id_column, id_field)}
+        item = {"type": "object", "identifiers": identifiers, "action": "identify"}
+        item["attributes"] = _attributes(attrs, values)
         return [BatchItem(ref, item)]
 
     return map_object
@@ -350,25 +335,15 @@ def _relationship(sync: Sync, now: int, segment_id: int | None) -> Mapper:
         if removed and not mirror:
             return []  # upsert never removes a relationship
         identifiers = {id_type: _identifier(values, id_column, id_field)}
-        relationship: dict[str, Any] = {
-            "identifiers": {
-                "object_type_id": type_id,
-                "object_id": _identifier(values, object_column, object_field),
-            }
-        }
+        object_id = _identifier(values, object_column, object_field)
+        relationship: dict[str, Any] = {"identifiers": {"object_type_id": type_id, "object_id": object_id}}
         if removed:
             action = "delete_relationships"
         else:
             action = "add_relationships"
             if attrs:
                 relationship["relationship_attributes"] = _attributes(attrs, values)
-        item = {
-            "type": "person",
-            "identifiers": identifiers,
-            "action": action,
-            "cio_relationships": [relationship],
-        }
-        return [BatchItem(ref, item)]
+        return _item(ref, "person", identifiers, action, cio_relationships=[relationship])
 
     return map_relationship
 
@@ -411,17 +386,7 @@ def _device(sync: Sync, now: int, segment_id: int | None) -> Mapper:
                 return []
             identifiers = {id_type: _identifier(values, id_column, id_field)}
             token = {"token": _identifier(values, token_column, "device.token")}
-            return [
-                BatchItem(
-                    ref,
-                    {
-                        "type": "person",
-                        "identifiers": identifiers,
-                        "action": "delete_device",
-                        "device": token,
-                    },
-                )
-            ]
+            return _item(ref, "person", identifiers, "delete_device", device=token)
         identifiers = {id_type: _identifier(values, id_column, id_field)}
         device: dict[str, Any] = {
             "token": _identifier(values, token_column, "device.token"),
@@ -433,11 +398,7 @@ def _device(sync: Sync, now: int, segment_id: int | None) -> Mapper:
                 device["last_used"] = last_used
         if attrs:
             device["attributes"] = _device_attributes(attrs, values)
-        return [
-            BatchItem(
-                ref, {"type": "person", "identifiers": identifiers, "action": "add_device", "device": device}
-            )
-        ]
+        return _item(ref, "person", identifiers, "add_device", device=device)
 
     return map_device
 
