@@ -88,10 +88,14 @@ def read_and_commit(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--page-size", type=int, default=10_000)
-    parser.add_argument("--tracemalloc", action="store_true", help="also measure Python's peak allocation (slower)")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="also measure Python's peak allocation (slower)"
+    )
     opts = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +123,10 @@ def main() -> None:
 
             first = timed("first run: compute_diff s", lambda: store.compute_diff(sync), results)
             assert first.added == opts.rows, first
-            assert read_and_commit(store, sync, opts.page_size, results, "first run", opts.tracemalloc) == opts.rows
+            assert (
+                read_and_commit(store, sync, opts.page_size, results, "first run", opts.tracemalloc)
+                == opts.rows
+            )
 
             changed = opts.rows // 100
             adapter.execute(
@@ -129,7 +136,10 @@ def main() -> None:
             adapter.connections.commit()
             second = timed("1% changed: compute_diff s", lambda: store.compute_diff(sync), results)
             assert (second.added, second.changed, second.removed) == (0, changed, 0), second
-            assert read_and_commit(store, sync, opts.page_size, results, "1% changed", opts.tracemalloc) == changed
+            assert (
+                read_and_commit(store, sync, opts.page_size, results, "1% changed", opts.tracemalloc)
+                == changed
+            )
             third = timed("unchanged: compute_diff s", lambda: store.compute_diff(sync), results)
             assert third.total == 0
     print(f"diff benchmark: {opts.rows:,} rows, page size {opts.page_size:,}, pid {os.getpid()}")
@@ -137,7 +147,9 @@ def main() -> None:
         print(f"  {label:<40} {value:10.2f}")
     import resource
 
-    print(f"  {'process max rss MB (whole run)':<40} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6:10.2f}")
+    print(
+        f"  {'process max rss MB (whole run)':<40} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6:10.2f}"
+    )
 
 
 if __name__ == "__main__":

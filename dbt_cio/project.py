@@ -29,6 +29,7 @@ Selection
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -110,8 +111,8 @@ class Project:
     """
 
     args: DbtArgs
-    config: RuntimeConfig
-    manifest: Manifest
+    config: RuntimeConfig = field(repr=False)  # holds the credentials: never in a repr
+    manifest: Manifest = field(repr=False)
     reparsed: bool = False
     _adapter: BaseAdapter | None = field(default=None, repr=False)
 
@@ -149,7 +150,7 @@ class Project:
         adapter.set_macro_context_generator(generate_runtime_macro_context)  # type: ignore[arg-type]
         self._adapter = adapter
 
-    def __enter__(self) -> Project:
+    def __enter__(self) -> Project:  # noqa: PYI034
         self.ensure_connection()
         return self
 
@@ -274,14 +275,18 @@ class Project:
                 spec = parse_difference(list(self.args.select) or None, list(self.args.exclude) or None)
             graph = Compiler(self.config).compile(self.manifest, write=False)
             selector = NodeSelector(graph, self.manifest)
-            return set(selector.get_selected(spec, warn_on_no_nodes=False))
+            if "warn_on_no_nodes" in inspect.signature(selector.get_selected).parameters:  # dbt >= 1.9
+                return set(selector.get_selected(spec, warn_on_no_nodes=False))
+            return set(selector.get_selected(spec))
         except DbtBaseException as exc:
             raise UsageError(f"dbt could not apply the selection: {_first_line(exc)}") from exc
 
     def relation_of(self, node: Mapping[str, Any]) -> Any:
         """The adapter's Relation for a model node."""
         return self.adapter.Relation.create(
-            database=node.get("database"), schema=node.get("schema"), identifier=node.get("alias") or node["name"]
+            database=node.get("database"),
+            schema=node.get("schema"),
+            identifier=node.get("alias") or node["name"],
         )
 
     def columns_of(self, node: Mapping[str, Any]) -> list[str] | None:
@@ -392,7 +397,9 @@ def _read_manifest(path: Path) -> Manifest:
     try:
         return Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(str(path)))
     except DbtBaseException as exc:
-        raise UsageError(f"cannot read {path}: {_first_line(exc)}. Run dbt parse (or dbt run) again.") from exc
+        raise UsageError(
+            f"cannot read {path}: {_first_line(exc)}. Run dbt parse (or dbt run) again."
+        ) from exc
 
 
 def _parse(args: DbtArgs) -> Manifest:
@@ -429,4 +436,4 @@ def _first_line(exc: BaseException | None) -> str:
     return " ".join(lines) if lines else type(exc).__name__
 
 
-__all__: Sequence[str] = ["DbtArgs", "Project", "STATE_SCHEMA_VAR", "has_block"]
+__all__: Sequence[str] = ["STATE_SCHEMA_VAR", "DbtArgs", "Project", "has_block"]

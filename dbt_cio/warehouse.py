@@ -9,7 +9,7 @@ Everything lives in one schema of its own, the *state schema* (default ``<target
     rows__<sync>    scratch: a numbered snapshot of a whole model (collections)
     runs            one row per run (appended)
     rejections      one row per rejected key per run (appended)
-    locks           one row per running sync
+    locks           one row per running sync (see dbt_cio.locks)
     sync_meta       per-sync key/value pairs the engine keeps across runs (e.g. a segment id)
 
 Sync names become identifiers by lower-casing and replacing every character outside ``[a-z0-9_]`` with
@@ -32,13 +32,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +44,8 @@ from typing import Any
 from dbt_cio import sql
 from dbt_cio.changes import RowChange
 from dbt_cio.contract import Sync
-from dbt_cio.errors import DuplicateKeyError, SyncLockedError, WarehouseError
+from dbt_cio.errors import DuplicateKeyError, WarehouseError
+from dbt_cio.locks import SyncLocks
 
 DEFAULT_PAGE_SIZE = 10_000
 DEFAULT_COMMIT_CHUNK = 20_000
@@ -54,11 +53,6 @@ DEFAULT_LOCK_TTL = 30 * 60.0
 """Seconds without a heartbeat after which another host's lock is considered abandoned."""
 _INSERT_ROWS = 1_000  # rows per multi-row insert statement (rejections)
 _SAMPLE = 5
-
-# Locks held by this process, by (schema, sync name) -> token; lets a run recognise its own process's
-# leftovers (taken over) apart from a lock this process really holds (refused).
-_HELD: dict[tuple[str, str], str] = {}
-_HELD_GUARD = threading.Lock()
 
 
 def table_suffix(sync_name: str) -> str:
@@ -129,6 +123,7 @@ class StateStore:
         self.clock = clock
         self._dialect: sql.Dialect | None = None
         self._ensured = False
+        self._locks = SyncLocks(self)
 
     # -- plumbing -------------------------------------------------------------------------------------
 
@@ -185,7 +180,9 @@ class StateStore:
         _response, table = self.adapter.execute(statement, fetch=True)  # adapters without a DB-API cursor
         return list(table.column_names), [tuple(row) for row in table.rows]
 
-    def _query(self, statement: str, step: str, sync: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def _query(
+        self, statement: str, step: str, sync: str | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self._transaction(step, sync):
             return self._fetch(statement)
 
@@ -223,7 +220,11 @@ class StateStore:
 
     def _sync_tables(self, name: str) -> tuple[str, str, str]:
         suffix = table_suffix(name)
-        return self.relation(f"state__{suffix}"), self.relation(f"diff__{suffix}"), self.relation(f"stage__{suffix}")
+        return (
+            self.relation(f"state__{suffix}"),
+            self.relation(f"diff__{suffix}"),
+            self.relation(f"stage__{suffix}"),
+        )
 
     def _ensure_state(self, sync: Sync, key_count: int) -> str:
         state, _diff, _stage = self._sync_tables(sync.name)
@@ -244,9 +245,18 @@ class StateStore:
 
     # -- the diff -------------------------------------------------------------------------------------
 
+    def _model_columns(self, sync: Sync) -> list[str]:
+        try:
+            names, _ = self._query(sql.probe_columns(sync.relation), "reading the model's columns", sync.name)
+        except WarehouseError as exc:
+            raise WarehouseError(
+                f"{exc}. Is model '{sync.model}' built? Run: dbt run --select {sync.model}"
+            ) from exc.__cause__
+        return names
+
     def _resolve(self, sync: Sync) -> _Resolved:
         """Match the sync's columns to the model's (case-insensitively) and quote the warehouse's names."""
-        names, _ = self._query(sql.probe_columns(sync.relation), "reading the model's columns", sync.name)
+        names = self._model_columns(sync)
         by_lower = {n.lower(): n for n in names}
         for col in names:
             if col.lower().startswith("_cio_"):
@@ -277,7 +287,9 @@ class StateStore:
         d = self.dialect
         resolved = self._resolve(sync)
         cols = resolved.cols
-        _cols, dups = self._query(sql.duplicate_keys(d, sync.relation, cols, _SAMPLE), "checking keys", sync.name)
+        _cols, dups = self._query(
+            sql.duplicate_keys(d, sync.relation, cols, _SAMPLE), "checking keys", sync.name
+        )
         if dups:
             raise DuplicateKeyError(sync.name, sync.relation, sync.key_columns, [str(r[0]) for r in dups],
                                     int(dups[0][1]))  # fmt: skip
@@ -285,7 +297,9 @@ class StateStore:
         null_count = int(rows[0][0])
         sample: tuple[Mapping[str, Any], ...] = ()
         if null_count:
-            _cols, rows = self._query(sql.null_key_sample(sync.relation, cols, _SAMPLE), "sampling null keys", sync.name)
+            _cols, rows = self._query(
+                sql.null_key_sample(sync.relation, cols, _SAMPLE), "sampling null keys", sync.name
+            )
             names = (*resolved.keys, *resolved.values)
             sample = tuple(dict(zip(names, row)) for row in rows)
         state = self._ensure_state(sync, len(cols.keys))
@@ -318,7 +332,9 @@ class StateStore:
         names = (*resolved.keys, *resolved.values)
         after = 0
         while True:
-            _cols, rows = self._query(sql.page(diff, selected, after, page_size), "reading the diff", sync.name)
+            _cols, rows = self._query(
+                sql.page(diff, selected, after, page_size), "reading the diff", sync.name
+            )
             if not rows:
                 return
             out: list[RowChange] = []
@@ -339,7 +355,7 @@ class StateStore:
         """Every row of the model (all of ``sync.columns``), in key order, ``page_size`` rows at a time."""
         self.ensure()
         names = tuple(sync.columns) or (*sync.key_columns, *sync.value_columns)
-        model_cols, _ = self._query(sql.probe_columns(sync.relation), "reading the model's columns", sync.name)
+        model_cols = self._model_columns(sync)
         by_lower = {c.lower(): c for c in model_cols}
         missing = [c for c in names if c.lower() not in by_lower]
         if missing:
@@ -353,7 +369,9 @@ class StateStore:
         after = 0
         try:
             while True:
-                _c, rows = self._query(sql.page(table, ["_cio_seq", *quoted], after, page_size), "reading rows", sync.name)
+                _c, rows = self._query(
+                    sql.page(table, ["_cio_seq", *quoted], after, page_size), "reading rows", sync.name
+                )
                 if not rows:
                     return
                 after = int(rows[-1][0])
@@ -437,7 +455,11 @@ class StateStore:
         d = self.dialect
         if not isinstance(outcome, str):
             if counts is None:
-                counts = {n: int(getattr(outcome, n)) for n in sql.RUN_COUNTS if getattr(outcome, n, None) is not None}
+                counts = {
+                    n: int(getattr(outcome, n))
+                    for n in sql.RUN_COUNTS
+                    if getattr(outcome, n, None) is not None
+                }
             outcome = str(getattr(outcome, "status", outcome))
         counts = dict(counts or {})
         assignments = {"finished_at": d.now, "outcome": d.literal(outcome), "error": d.literal(_clip(error))}
@@ -506,115 +528,29 @@ class StateStore:
         d, name = self.dialect, _name(sync)
         table = self.relation("sync_meta")
         with self._transaction("writing sync meta", name):
-            self._run(f"delete from {table} where sync_name = {d.literal(name)} and meta_key = {d.literal(key)}")
+            self._run(
+                f"delete from {table} where sync_name = {d.literal(name)} and meta_key = {d.literal(key)}"
+            )
             if value is not None:
                 self._run(sql.insert_values(d, table, ["sync_name", "meta_key", "meta_value", "updated_at"],
                                             [(name, key, value, sql.Raw(d.now))]))  # fmt: skip
 
-    # -- locks ----------------------------------------------------------------------------------------
+    # -- locks (dbt_cio.locks) -------------------------------------------------------------------------
 
-    @contextmanager
-    def lock(self, sync: Sync | str, run_id: str | None = None) -> Iterator[str]:
-        """Hold the lock of a sync for the duration of the block; yields the lock token.
+    def lock(self, sync: Sync | str, run_id: str | None = None) -> ContextManager[str]:
+        """Hold the lock of a sync for the duration of a ``with`` block (yields the lock token).
 
-        Portable and optimistic: drop abandoned locks (owner dead on this host, or no heartbeat for
-        ``lock_ttl`` seconds), refuse if a live one remains, insert ours, then read back: if a live lock
-        older than ours is there (another process raced us), withdraw ours and refuse.
+        Raises :class:`SyncLockedError` when another live run holds it; see :mod:`dbt_cio.locks`.
         """
-        self.ensure()
-        name = _name(sync)
-        token = uuid.uuid4().hex
-        held_key = (self.schema, name)
-        self._clear_abandoned(name)
-        live = self._live_locks(name)
-        if live:
-            raise SyncLockedError(self._locked_message(name, live[0]))
-        now_ms = int(self.clock() * 1000)
-        d, table = self.dialect, self.relation("locks")
-        with self._transaction("taking the lock", name):
-            self._run(sql.insert_values(d, table, [c for c, _ in sql.locks_columns(d)],
-                                        [(name, token, run_id, socket.gethostname(), os.getpid(), now_ms, now_ms)]))  # fmt: skip
-        with _HELD_GUARD:
-            _HELD[held_key] = token
-        try:
-            first = self._live_locks(name)
-            if first and first[0]["token"] != token:
-                raise SyncLockedError(self._locked_message(name, first[0]))
-            yield token
-        finally:
-            with _HELD_GUARD:
-                if _HELD.get(held_key) == token:
-                    del _HELD[held_key]
-            with self._transaction("releasing the lock", name):
-                self._run(f"delete from {table} where token = {d.literal(token)}")
+        return self._locks.hold(_name(sync), run_id)
 
     def heartbeat(self, sync: Sync | str) -> None:
-        """Tell other processes this process still runs ``sync`` (called on every page and commit chunk)."""
-        name = _name(sync)
-        token = _HELD.get((self.schema, name))
-        if token is None:
-            return
-        d = self.dialect
-        with self._transaction("refreshing the lock", name):
-            self._run(sql.update(self.relation("locks"), {"heartbeat_ms": d.literal(int(self.clock() * 1000))},
-                                 f"token = {d.literal(token)}"))  # fmt: skip
+        """Tell other processes this process still runs ``sync`` (done on every page and commit chunk)."""
+        self._locks.heartbeat(_name(sync))
 
     def _heartbeat_quietly(self, name: str) -> None:
-        if (self.schema, name) in _HELD:
-            self.heartbeat(name)
-
-    def _locks(self, name: str) -> list[dict[str, Any]]:
-        d = self.dialect
-        cols, rows = self._query(
-            f"select token, run_id, host, pid, acquired_ms, heartbeat_ms from {self.relation('locks')} "
-            f"where sync_name = {d.literal(name)} order by acquired_ms, token", "reading the lock", name,
-        )  # fmt: skip
-        return [dict(zip([c.lower() for c in cols], row)) for row in rows]
-
-    def _abandoned(self, name: str, lock: Mapping[str, Any]) -> bool:
-        if self.clock() * 1000 - int(lock["heartbeat_ms"]) > self.lock_ttl * 1000:
-            return True
-        if lock["host"] != socket.gethostname():
-            return False
-        pid = int(lock["pid"])
-        if pid == os.getpid():
-            return _HELD.get((self.schema, name)) != lock["token"]
-        return not _pid_alive(pid)
-
-    def _live_locks(self, name: str) -> list[dict[str, Any]]:
-        return [lock for lock in self._locks(name) if not self._abandoned(name, lock)]
-
-    def _clear_abandoned(self, name: str) -> None:
-        stale = [lock["token"] for lock in self._locks(name) if self._abandoned(name, lock)]
-        if stale:
-            d = self.dialect
-            tokens = ", ".join(d.literal(t) for t in stale)
-            with self._transaction("clearing an abandoned lock", name):
-                self._run(f"delete from {self.relation('locks')} where token in ({tokens})")
-
-    def _locked_message(self, name: str, lock: Mapping[str, Any]) -> str:
-        since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(lock["acquired_ms"]) / 1000))
-        return (
-            f"sync '{name}' is already running (since {since}, host {lock['host']}, pid {lock['pid']}). "
-            f"Wait for it to finish. If that process is gone, its lock expires {int(self.lock_ttl)}s after its "
-            f"last heartbeat, or clear it now with: delete from {self.relation('locks')} "
-            f"where sync_name = '{name}'"
-        )
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process of this host is running (a zombie, killed but not yet reaped, is not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+        if self._locks.holds(name):
+            self._locks.heartbeat(name)
 
 
 def _name(sync: Sync | str) -> str:
@@ -627,8 +563,12 @@ def _clip(text: str | None, limit: int = 2000) -> str | None:
 
 def _gist(exc: BaseException) -> str:
     text = str(getattr(exc, "msg", None) or exc).strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip() not in ("Runtime Error", "Database Error")]
+    lines = [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip() and ln.strip() not in ("Runtime Error", "Database Error")
+    ]
     return " ".join(lines)[:500] if lines else type(exc).__name__
 
 
-__all__ = ["DiffSummary", "StateStore", "table_suffix", "DEFAULT_PAGE_SIZE", "DEFAULT_LOCK_TTL"]
+__all__ = ["DEFAULT_LOCK_TTL", "DEFAULT_PAGE_SIZE", "DiffSummary", "StateStore", "table_suffix"]

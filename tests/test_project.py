@@ -53,7 +53,9 @@ def test_select_exclude_and_selector_mean_what_they_mean_to_dbt(dbt_project: Dbt
     assert names(nodes) == ["cio_people"]
     assert notes == ["model 'not_synced' is selected but has no meta.customerio block: skipped"]
 
-    nodes, _ = Project.load(args_for(dbt_project, select=("tag:cio",), exclude=("tag:cio_events", "cio_devices"))).selected_nodes()
+    nodes, _ = Project.load(
+        args_for(dbt_project, select=("tag:cio",), exclude=("tag:cio_events", "cio_devices"))
+    ).selected_nodes()
     assert names(nodes) == [n for n in SYNCED if n not in ("cio_orders", "cio_page_views", "cio_devices")]
 
     nodes, notes = Project.load(args_for(dbt_project, select=("+cio_people",))).selected_nodes()
@@ -81,10 +83,7 @@ def test_select_exclude_and_selector_mean_what_they_mean_to_dbt(dbt_project: Dbt
 @duckdb_only
 def test_a_default_selector_applies_when_nothing_is_selected(dbt_project: DbtProject) -> None:
     (dbt_project.path / "selectors.yml").write_text(
-        "selectors:\n"
-        "  - name: events\n"
-        "    default: true\n"
-        "    definition: {method: tag, value: cio_events}\n"
+        "selectors:\n  - name: events\n    default: true\n    definition: {method: tag, value: cio_events}\n"
     )
     assert names(Project.load(args_for(dbt_project)).selected_nodes()[0]) == ["cio_orders", "cio_page_views"]
 
@@ -105,14 +104,18 @@ def test_a_changed_project_file_makes_the_manifest_stale(dbt_project: DbtProject
 
 
 @duckdb_only
-def test_a_manifest_for_another_target_is_not_used(dbt_project: DbtProject, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_manifest_for_another_target_is_not_used(
+    dbt_project: DbtProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
     Project.load(args_for(dbt_project))  # parsed for duckdb
     monkeypatch.setenv("DBT_CIO_PG_SCHEMA", "dbt_cio_never_built")
     pg = Project.load(DbtArgs(project_dir=dbt_project.path, profiles_dir=dbt_project.path, target="postgres"))
     assert pg.reparsed and pg.adapter_type == "postgres"
     assert pg.state_schema == "dbt_cio_never_built_dbt_cio"
     monkeypatch.setenv("DBT_CIO_PG_SCHEMA", "dbt_cio_other_schema")
-    assert Project.load(DbtArgs(project_dir=dbt_project.path, profiles_dir=dbt_project.path, target="postgres")).reparsed
+    assert Project.load(
+        DbtArgs(project_dir=dbt_project.path, profiles_dir=dbt_project.path, target="postgres")
+    ).reparsed
 
 
 @duckdb_only
@@ -140,5 +143,11 @@ def test_columns_of_reads_the_relation(built_project: DbtProject) -> None:
         assert project.columns_of(ghost) is None
         expected = "main_dbt_cio" if built_project.target == "duckdb" else f"{built_project.schema}_dbt_cio"
         assert project.state_schema == expected
+        assert "credentials" not in repr(project).lower() and "password" not in repr(project).lower()
     with Project.load(args_for(built_project)) as again:  # a second project in the same process
-        assert again.columns_of(nodes["cio_companies"]) == ["company_id", "company_name", "industry", "employees"]
+        assert again.columns_of(nodes["cio_companies"]) == [
+            "company_id",
+            "company_name",
+            "industry",
+            "employees",
+        ]

@@ -37,7 +37,9 @@ CUSTOMERS = """customer_id,email,first_name,last_name,plan,lifetime_value,signed
 
 @contextmanager
 def opened(project: DbtProject) -> Iterator[tuple[Project, StateStore]]:
-    with Project.load(DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)) as p:
+    with Project.load(
+        DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)
+    ) as p:
         yield p, StateStore(p)
 
 
@@ -46,11 +48,11 @@ def relation(p: Project, model: str) -> str:
 
 
 def people(p: Project, **overrides: object) -> Sync:
-    fields: dict[str, object] = dict(
-        name="cio_people", model="cio_people", unique_id="model.dbt_cio_integration_tests.cio_people",
-        relation=relation(p, "cio_people"), type="person", columns=PEOPLE_COLUMNS,
-        identifier=Identifier("customer_id"), attributes={c: c for c in PEOPLE_COLUMNS[1:]},
-    )  # fmt: skip
+    fields: dict[str, object] = {
+        "name": "cio_people", "model": "cio_people", "unique_id": "model.dbt_cio_integration_tests.cio_people",
+        "relation": relation(p, "cio_people"), "type": "person", "columns": PEOPLE_COLUMNS,
+        "identifier": Identifier("customer_id"), "attributes": {c: c for c in PEOPLE_COLUMNS[1:]},
+    }  # fmt: skip
     fields.update(overrides)
     return Sync(**fields)  # type: ignore[arg-type]
 
@@ -148,7 +150,9 @@ def test_partial_commit_resumes_and_rejected_keys_come_back(built_project: DbtPr
         # 1 and 2 acknowledged, 3 rejected, 4 never answered (run stopped); chunk size 1 = a transaction each
         store.commit(sync, [(first[0].key, "added"), (first[1].key, "added")], run_id=run_id, chunk_size=1)
         store.record_rejections(sync, run_id, [("3", "email is invalid", "email")])
-        store.finish_run(run_id, outcome="rejected", counts={"added": 6, "accepted": 2, "rejected": 1, "requests": 1})
+        store.finish_run(
+            run_id, outcome="rejected", counts={"added": 6, "accepted": 2, "rejected": 1, "requests": 1}
+        )
         # an acknowledgement that does not match the diff is ignored
         store.commit(sync, [("6", "changed"), ("no-such-key", "added")])
 
@@ -171,7 +175,11 @@ def test_composite_keys_and_collections(built_project: DbtProject) -> None:
         assert store.compute_diff(rel).added == 5
         changes = all_changes(store, rel)
         acme1 = next(c for c in changes if c.values["customer_id"] == "1")
-        assert acme1.key == "acme\x1f1" and acme1.values == {"company_id": "acme", "customer_id": "1", "role": "admin"}
+        assert acme1.key == "acme\x1f1" and acme1.values == {
+            "company_id": "acme",
+            "customer_id": "1",
+            "role": "admin",
+        }
         commit_all(store, rel)
 
         coll = products(p)
@@ -193,7 +201,8 @@ def test_composite_keys_and_collections(built_project: DbtProject) -> None:
         gone = next(c for c in changes if c.change == "removed")
         assert gone.values == {"company_id": "initech", "customer_id": "6"}
         coll = products(p)
-        store.compute_diff(coll)  # a collection row that changed is removed + added (its key is the whole row)
+        # a collection row that changed is removed + added (its key is the whole row)
+        store.compute_diff(coll)
         assert {c.change for c in all_changes(store, coll)} == {"added", "removed"}
 
 
@@ -239,6 +248,9 @@ def test_a_missing_column_names_sync_relation_column_and_fix(built_project: DbtP
         message = str(info.value)
         assert "cio_people" in message and "loyalty_tier" in message and sync.relation in message
         assert "run dbt again" in message
+        unbuilt = people(p, relation=relation(p, "cio_people").replace("cio_people", "cio_people_unbuilt"))
+        with pytest.raises(WarehouseError, match="dbt run --select cio_people"):
+            store.compute_diff(unbuilt)
 
 
 def test_full_refresh_forgets_state_and_keeps_meta(built_project: DbtProject) -> None:
@@ -259,9 +271,8 @@ def test_full_refresh_forgets_state_and_keeps_meta(built_project: DbtProject) ->
 def test_a_second_run_of_the_same_sync_is_refused(built_project: DbtProject) -> None:
     with opened(built_project) as (p, store):
         with store.lock("cio_people"):
-            with pytest.raises(SyncLockedError) as info:
-                with StateStore(p).lock("cio_people"):
-                    pass  # pragma: no cover
+            with pytest.raises(SyncLockedError) as info, StateStore(p).lock("cio_people"):
+                pass  # pragma: no cover
             message = str(info.value)
             assert "cio_people" in message and "pid" in message and "delete from" in message
             with StateStore(p).lock("cio_orders"):  # other syncs are not blocked
@@ -294,9 +305,8 @@ def test_locks_of_dead_processes_and_expired_heartbeats_are_taken_over(built_pro
         with store.lock("s"):
             pass
         insert("elsewhere", "another-host", 1, now[0] - 30)  # another host, heartbeat 30s ago: live
-        with pytest.raises(SyncLockedError) as info:
-            with store.lock("s"):
-                pass  # pragma: no cover
+        with pytest.raises(SyncLockedError) as info, store.lock("s"):
+            pass  # pragma: no cover
         assert "another-host" in str(info.value)
         now[0] += 31  # 61s without a heartbeat: past the 60s TTL
         with store.lock("s"):
@@ -329,9 +339,10 @@ def test_a_second_process_is_refused_while_a_sync_runs(dbt_project: DbtProject) 
         "except DbtCioError as exc:\n"
         "    print(type(exc).__name__, exc)\n"
     )
-    with opened(dbt_project) as (_p, store):
-        with store.lock("cio_people"):
-            out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300).stdout
+    with opened(dbt_project) as (_p, store), store.lock("cio_people"):
+        out = subprocess.run(
+            [sys.executable, "-c", child], capture_output=True, text=True, timeout=300, check=False
+        ).stdout
     if dbt_project.target == "duckdb":
         assert out.startswith("WarehouseError could not connect"), out
     else:
@@ -340,6 +351,7 @@ def test_a_second_process_is_refused_while_a_sync_runs(dbt_project: DbtProject) 
 
 
 # -- SQL text (pure) ------------------------------------------------------------------------------------
+
 
 def _dialect(backslashes: bool = False, split: bool = True) -> Dialect:
     return Dialect(
@@ -365,9 +377,10 @@ def test_literals_escape_for_the_dialect() -> None:
 def test_keys_and_hashes_are_null_safe_and_ordered() -> None:
     d = _dialect()
     assert key_text(d, ['"a"']) == 'cast("a" as varchar)'
-    assert key_text(d, ['"a"', '"b"']) == "cast(\"a\" as varchar) || '\x1f' || cast(\"b\" as varchar)"
+    assert key_text(d, ['"a"', '"b"']) == 'cast("a" as varchar) || \'\x1f\' || cast("b" as varchar)'
     hashed = value_hash(d, ['"x"', '"y"'])
-    assert hashed.startswith("md5(coalesce(cast(\"x\" as varchar), '\x1e')") and hashed.index('"x"') < hashed.index('"y"')
+    assert hashed.startswith("md5(coalesce(cast(\"x\" as varchar), '\x1e')")
+    assert hashed.index('"x"') < hashed.index('"y"')
     assert value_hash(d, []) == "md5('-')"
 
 
@@ -376,6 +389,9 @@ def test_acknowledged_keys_travel_as_one_string_unless_they_could_be_split_wrong
     statements = stage_items(d, "stage", [("1", "added"), ("it's", "changed"), ("a\x1db", "removed")])
     assert len(statements) == 2
     assert "string_split('a1\x1dcit''s', '\x1d')" in statements[0]
-    assert statements[1].startswith("insert into stage (_cio_key, _cio_change) values") and "'a\x1db'" in statements[1]
+    assert (
+        statements[1].startswith("insert into stage (_cio_key, _cio_change) values")
+        and "'a\x1db'" in statements[1]
+    )
     no_split = stage_items(_dialect(split=False), "stage", [("1", "added")])
     assert no_split == ["insert into stage (_cio_key, _cio_change) values\n    ('1', 'added')"]
