@@ -87,11 +87,11 @@ class SyncRun:
         from dbt_cio.payloads import mapper_for
 
         sync = self.sync
-        segment_id = await self._segment_id() if sync.type == "segment" else None
-        mapper = mapper_for(sync, now=int(time.time()), segment_id=segment_id)
         total = summary.added + summary.changed + summary.removed
         if total == 0:
             return
+        segment_id = await self._segment_id() if sync.type == "segment" else None
+        mapper = mapper_for(sync, now=int(time.time()), segment_id=segment_id)
         progress = self.reporter.start_sync(sync.name, total)
         sender = self.client.sender()
         before = _counters(self.client)

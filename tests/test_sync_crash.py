@@ -80,3 +80,41 @@ def test_sigkill_mid_sync_then_rerun_ends_exactly_as_the_model(
     for n in range(1, PEOPLE + 1):
         assert people[str(n)] == _expected(n), n
     assert _state_keys(dbt_project) == set(people)
+
+
+EVENTS = 30_000
+EVENT_VARS = f"{{bulk_events: {EVENTS}, bulk_people: 500}}"
+
+
+def test_sigkill_mid_event_sync_then_rerun_delivers_each_event_once(
+    dbt_project: DbtProject, emulator: RunningEmulator
+) -> None:
+    dbt_project.dbt("run", "--select", "cio_bulk_events", "--vars", EVENT_VARS)
+    emu = emulator.emulator
+    emu.faults.slow_seconds = 0.25
+    rng = random.Random(os.environ.get("DBT_CIO_CRASH_SEED", "20261123"))
+    proc = subprocess.Popen(
+        [DBT_CIO, "sync", "--select", "cio_bulk_events", "--vars", EVENT_VARS, "--max-concurrency", "1",
+         *dbt_project.flags],
+        cwd=dbt_project.path, env={**os.environ, **dbt_project.env, **emulator.env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    kill_after = rng.randint(EVENTS // 5, EVENTS * 4 // 5)
+    deadline = time.monotonic() + 120
+    while len(emu.state.events) < kill_after and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 0.6))
+    killed = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert killed, "the sync ended before it could be killed: make it slower"
+    assert len(emu.state.events) < EVENTS
+
+    emu.faults.slow_seconds = 0
+    run_cli(dbt_project, "sync", "--select", "cio_bulk_events", "--vars", EVENT_VARS, env=emulator.env)
+    run_cli(dbt_project, "sync", "--select", "cio_bulk_events", "--vars", EVENT_VARS, env=emulator.env)
+
+    ids = [e.id for e in emu.state.events]
+    assert len(ids) == EVENTS and len(set(ids)) == EVENTS  # every event, each once
+    names = {e.attributes["quantity"] for e in emu.state.events}
+    assert names == set(range(97))
