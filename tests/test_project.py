@@ -16,8 +16,8 @@ from dbt_cio.errors import UsageError
 from dbt_cio.project import DbtArgs, Project
 
 duckdb_only = pytest.mark.parametrize("target", ["duckdb"])
-SYNCED = ["cio_companies", "cio_company_members", "cio_devices", "cio_orders", "cio_page_views", "cio_people",
-          "cio_people_by_email", "cio_pro_customers", "cio_products"]  # fmt: skip
+TAGGED_CIO = ["cio_companies", "cio_company_members", "cio_devices", "cio_orders", "cio_page_views", "cio_people",
+              "cio_people_by_email", "cio_pro_customers", "cio_products"]  # fmt: skip
 
 
 def args_for(project: DbtProject, **kw: object) -> DbtArgs:
@@ -34,7 +34,9 @@ def test_without_selection_every_model_with_a_block_is_selected(dbt_project: Dbt
     assert project.reparsed  # no target/manifest.json yet: dbt parsed the project and wrote one
     assert (dbt_project.path / "target" / "manifest.json").is_file()
     nodes, notes = project.selected_nodes()
-    assert names(nodes) == SYNCED and notes == []
+    with_block = [n["name"] for n in project.all_nodes() if n["config"]["meta"].get("customerio")]
+    assert names(nodes) == with_block and notes == []
+    assert set(TAGGED_CIO) <= set(names(nodes)) and "not_synced" not in names(nodes)
     assert "not_synced" in names(project.all_nodes())
     people = next(n for n in nodes if n["name"] == "cio_people")
     assert people["config"]["meta"]["customerio"]["type"] == "person" and people["relation_name"]
@@ -56,7 +58,7 @@ def test_select_exclude_and_selector_mean_what_they_mean_to_dbt(dbt_project: Dbt
     nodes, _ = Project.load(
         args_for(dbt_project, select=("tag:cio",), exclude=("tag:cio_events", "cio_devices"))
     ).selected_nodes()
-    assert names(nodes) == [n for n in SYNCED if n not in ("cio_orders", "cio_page_views", "cio_devices")]
+    assert names(nodes) == [n for n in TAGGED_CIO if n not in ("cio_orders", "cio_page_views", "cio_devices")]
 
     nodes, notes = Project.load(args_for(dbt_project, select=("+cio_people",))).selected_nodes()
     assert names(nodes) == ["cio_people"] and notes == []  # the seed upstream is not a model: ignored
