@@ -12,6 +12,10 @@ Everything lives in one schema of its own, the *state schema* (default ``<target
     locks           one row per running sync (see dbt_cio.locks)
     sync_meta       per-sync key/value pairs the engine keeps across runs (e.g. a segment id)
 
+A row's key is text: its key column cast to the warehouse's string type, or for a composite key the
+key columns' texts joined with U+001F (see :mod:`dbt_cio.sql`). Removed rows carry their key columns as
+that text, from state.
+
 Sync names become identifiers by lower-casing and replacing every character outside ``[a-z0-9_]`` with
 ``_``; when that changed the name (or it is longer than 40 characters) the first 8 hex digits of the
 name's md5 are appended so that two names never share tables.
@@ -168,7 +172,12 @@ class StateStore:
             raise WarehouseError(f"{who}{step} failed in the warehouse: {_gist(exc)}") from exc
 
     def _run(self, statement: str) -> None:
-        self.adapter.connections.add_query(statement, auto_begin=False)
+        """Run one statement inside the current transaction (see :meth:`_transaction`)."""
+        conns = self.adapter.connections
+        if hasattr(conns, "add_query"):
+            conns.add_query(statement, auto_begin=False)
+        else:  # adapters without a DB-API cursor (e.g. BigQuery)
+            self.adapter.execute(statement)
 
     def _fetch(self, statement: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run a query and return (column names, rows) straight from the DB-API cursor (no agate)."""
@@ -406,12 +415,12 @@ class StateStore:
         for start in range(0, len(acked), chunk_size):
             chunk = acked[start : start + chunk_size]
             with self._transaction("committing acknowledged keys", sync.name):
-                self._run(f"delete from {stage}")
+                self._run(f"delete from {stage} where 1 = 1")  # BigQuery wants a where
                 for statement in sql.stage_items(d, stage, [(str(k), str(c)) for k, c in chunk]):
                     self._run(statement)
                 self._run(sql.commit_delete(state, stage, diff))
                 self._run(sql.commit_insert(d, state, stage, diff, n, run_id))
-                self._run(f"delete from {stage}")
+                self._run(f"delete from {stage} where 1 = 1")  # BigQuery wants a where
             self._heartbeat_quietly(sync.name)
 
     def forget(self, sync_name: str) -> bool:
@@ -494,7 +503,7 @@ class StateStore:
             f"select run_id, sync_key, reason, field, rejected_at from {self.relation('rejections')} "
             f"where {where} order by rejected_at, sync_key", "reading rejections", name,
         )  # fmt: skip
-        return [dict(zip(cols, row)) for row in rows]
+        return [dict(zip([c.lower() for c in cols], row)) for row in rows]
 
     def runs(self, sync: Sync | str) -> list[dict[str, Any]]:
         """The recorded runs of a sync, oldest first."""
