@@ -197,10 +197,15 @@ class DiffColumns:
 
     keys: tuple[str, ...]
     values: tuple[str, ...]
+    null_safe: bool = False
+    """True when a null is a legitimate key value (collections, keyed by whole rows): it is then keyed as
+    U+001E instead of leaving the row out as having no key."""
 
 
-def key_text(d: Dialect, keys: Sequence[str], prefix: str = "") -> str:
-    texts = [d.as_string(prefix + k) for k in keys]
+def key_text(d: Dialect, keys: Sequence[str], null_safe: bool = False) -> str:
+    texts = [d.as_string(k) for k in keys]
+    if null_safe:
+        texts = [f"coalesce({t}, {d.literal(NULL_MARKER)})" for t in texts]
     if len(texts) == 1:
         return texts[0]
     joined: list[str] = []
@@ -211,19 +216,22 @@ def key_text(d: Dialect, keys: Sequence[str], prefix: str = "") -> str:
     return d.concat(joined)
 
 
-def value_hash(d: Dialect, values: Sequence[str], prefix: str = "") -> str:
+def value_hash(d: Dialect, values: Sequence[str]) -> str:
     if not values:
         return d.hash(d.literal("-"))
     parts: list[str] = []
     for i, column in enumerate(values):
         if i:
             parts.append(d.literal(KEY_SEPARATOR))
-        parts.append(f"coalesce({d.as_string(prefix + column)}, {d.literal(NULL_MARKER)})")
+        parts.append(f"coalesce({d.as_string(column)}, {d.literal(NULL_MARKER)})")
     return d.hash(d.concat(parts))
 
 
-def not_null(keys: Sequence[str]) -> str:
-    return " and ".join(f"{k} is not null" for k in keys)
+def has_key(cols: DiffColumns) -> str:
+    """The condition for a row to take part in the diff: every key column set (unless nulls are keys)."""
+    if cols.null_safe:
+        return "1 = 1"
+    return " and ".join(f"{k} is not null" for k in cols.keys)
 
 
 def any_null(keys: Sequence[str]) -> str:
@@ -235,7 +243,7 @@ def duplicate_keys(d: Dialect, relation: str, cols: DiffColumns, sample: int = 5
     return (
         f"select _cio_key, count(*) over () as _cio_dups from (\n"
         f"    select _cio_key from (\n"
-        f"        select {key_text(d, cols.keys)} as _cio_key from {relation} where {not_null(cols.keys)}\n"
+        f"        select {key_text(d, cols.keys, cols.null_safe)} as _cio_key from {relation} where {has_key(cols)}\n"
         f"    ) keyed group by _cio_key having count(*) > 1\n"
         f") dups order by _cio_key limit {int(sample)}"
     )
@@ -267,9 +275,9 @@ def create_diff(d: Dialect, diff: str, relation: str, state: str, cols: DiffColu
     out_cols = ", ".join(f"src.{c} as {c}" for c in model_cols)
     return f"""create table {diff} as
 with src as (
-    select {key_text(d, cols.keys)} as _cio_key, {value_hash(d, cols.values)} as _cio_hash, {key_texts}, {src_cols}
+    select {key_text(d, cols.keys, cols.null_safe)} as _cio_key, {value_hash(d, cols.values)} as _cio_hash, {key_texts}, {src_cols}
     from {relation}
-    where {not_null(cols.keys)}
+    where {has_key(cols)}
 ),
 st as (
     select _cio_key, _cio_hash, {st_keys} from {state}
@@ -294,7 +302,7 @@ def create_snapshot(d: Dialect, table: str, relation: str, cols: Sequence[str], 
     """Every row of the model, numbered by key text for paging (collections read whole models)."""
     return (
         f"create table {table} as\n"
-        f"select row_number() over (order by {key_text(d, keys)}) as _cio_seq, {', '.join(cols)}\n"
+        f"select row_number() over (order by {key_text(d, keys, null_safe=True)}) as _cio_seq, {', '.join(cols)}\n"
         f"from {relation}\norder by _cio_seq"
     )
 

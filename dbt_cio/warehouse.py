@@ -283,7 +283,11 @@ class StateStore:
             return self.adapter.quote(found)  # type: ignore[no-any-return]
 
         keys, values = tuple(sync.key_columns), tuple(sync.value_columns)
-        cols = sql.DiffColumns(keys=tuple(actual(c) for c in keys), values=tuple(actual(c) for c in values))
+        cols = sql.DiffColumns(
+            keys=tuple(actual(c) for c in keys),
+            values=tuple(actual(c) for c in values),
+            null_safe=sync.type == "collection",  # keyed by whole rows, where a null is just a value
+        )
         return _Resolved(keys=keys, values=values, cols=cols)
 
     def compute_diff(self, sync: Sync) -> DiffSummary:
@@ -302,8 +306,10 @@ class StateStore:
         if dups:
             raise DuplicateKeyError(sync.name, sync.relation, sync.key_columns, [str(r[0]) for r in dups],
                                     int(dups[0][1]))  # fmt: skip
-        _cols, rows = self._query(sql.null_keys(sync.relation, cols), "counting null keys", sync.name)
-        null_count = int(rows[0][0])
+        null_count = 0
+        if not cols.null_safe:
+            _cols, rows = self._query(sql.null_keys(sync.relation, cols), "counting null keys", sync.name)
+            null_count = int(rows[0][0])
         sample: tuple[Mapping[str, Any], ...] = ()
         if null_count:
             _cols, rows = self._query(

@@ -190,7 +190,7 @@ def test_composite_keys_and_collections(built_project: DbtProject) -> None:
     built_project.write_seed("memberships", "company_id,customer_id,role\nacme,1,owner\nacme,2,member\n"
                                             "globex,3,admin\ninitech,4,owner\n")  # fmt: skip
     built_project.write_seed("products", "sku,product_name,price,in_stock\nsku-1,Widget,9.99,true\n"
-                                         "sku-2,Gadget,29.50,false\nsku-3,Gizmo,4.00,true\n")  # fmt: skip
+                                         "sku-2,Gadget,29.50,false\nsku-3,Gizmo,,true\n")  # fmt: skip
     built_project.dbt("seed", "--full-refresh", "--select", "memberships", "products")
     built_project.dbt("run", "--select", "cio_company_members", "cio_products")
     with opened(built_project) as (p, store):
@@ -202,8 +202,13 @@ def test_composite_keys_and_collections(built_project: DbtProject) -> None:
         assert gone.values == {"company_id": "initech", "customer_id": "6"}
         coll = products(p)
         # a collection row that changed is removed + added (its key is the whole row)
-        store.compute_diff(coll)
+        summary = store.compute_diff(coll)  # a null is a value here, not a missing key
+        assert (summary.added, summary.removed, summary.null_keys) == (2, 2, 0)
         assert {c.change for c in all_changes(store, coll)} == {"added", "removed"}
+        gizmo = next(
+            c for c in all_changes(store, coll) if c.change == "added" and c.values["sku"] == "sku-3"
+        )
+        assert gizmo.values["price"] is None
 
 
 def test_duplicate_keys_fail_the_sync_before_anything_is_written(built_project: DbtProject) -> None:
