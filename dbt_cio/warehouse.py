@@ -184,8 +184,10 @@ class StateStore:
         conns = self.adapter.connections
         if hasattr(conns, "add_query"):
             _conn, cursor = conns.add_query(statement, auto_begin=False)
-            names = [col[0] for col in cursor.description or ()]
-            return names, [tuple(row) for row in cursor.fetchall()]
+            description = cursor.description or ()
+            names = [col[0] for col in description]
+            rows = [tuple(row) for row in cursor.fetchall()]
+            return names, _decode_json_columns(description, rows)
         _response, table = self.adapter.execute(statement, fetch=True)  # adapters without a DB-API cursor
         return list(table.column_names), [tuple(row) for row in table.rows]
 
@@ -587,3 +589,24 @@ def _gist(exc: BaseException) -> str:
 
 
 __all__ = ["DEFAULT_LOCK_TTL", "DEFAULT_PAGE_SIZE", "DiffSummary", "StateStore", "table_suffix"]
+
+
+def _decode_json_columns(description: Sequence[Any], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Parse JSON columns that the driver hands back as text (DuckDB does; psycopg2 already parses them).
+
+    A JSON column is sent to Customer.io as the JSON value it holds, not as a string of JSON.
+    """
+    json_cols = [i for i, col in enumerate(description) if str(col[1]).upper() == "JSON"]
+    if not json_cols or not rows:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in json_cols:
+            if isinstance(values[i], str):
+                try:
+                    values[i] = json.loads(values[i])
+                except ValueError:
+                    pass  # not valid JSON after all: send the text as it is
+        out.append(tuple(values))
+    return out

@@ -70,6 +70,7 @@ def expected_syncs(nodes: list[dict[str, Any]]) -> dict[str, Sync]:
         fields.setdefault("name", model)
         return Sync(model=model, unique_id=node["unique_id"], relation=node["relation_name"], **fields)
 
+    bulk_columns = ("person_id", "email", "first_name", "last_name", "plan", "lifetime_value", "is_active", "cohort")
     people_columns = ("customer_id", "email", "first_name", "last_name", "plan", "lifetime_value",
                       "signed_up_at", "is_active")
     return {s.name: s for s in [
@@ -100,6 +101,11 @@ def expected_syncs(nodes: list[dict[str, Any]]) -> dict[str, Sync]:
         sync("cio_products", type="collection", columns=("sku", "product_name", "price", "in_stock"),
              attributes={"sku": "sku", "product_name": "product_name", "price": "price", "in_stock": "in_stock"},
              mode="replace", collection=NamedRef(name="products")),
+        sync("cio_bulk_people", type="person", columns=bulk_columns, identifier=Identifier("person_id"),
+             attributes={c: c for c in bulk_columns[1:]}, mode="upsert", on_delete="delete"),
+        sync("cio_bulk_events", type="event", columns=("event_key", "person_id", "event_name", "quantity"),
+             identifier=Identifier("person_id"), attributes={"quantity": "quantity"}, event_type="track",
+             name_column="event_name", event_id="event_key"),
     ]}
 
 
