@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 INTEGRATION_PROJECT = REPO / "integration_tests"
 SHARED = REPO.parent / "shared"
 DBT = str(Path(sys.executable).parent / "dbt")
+_IGNORE = shutil.ignore_patterns("target", "logs", "*.duckdb*", "dbt_packages")
 
 
 def _target_params() -> list:
@@ -95,9 +96,7 @@ def target(request: pytest.FixtureRequest) -> str:
 
 def make_project(tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[DbtProject]:
     path = tmp_path / "project"
-    shutil.copytree(
-        INTEGRATION_PROJECT, path, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*", "dbt_packages")
-    )
+    shutil.copytree(INTEGRATION_PROJECT, path, ignore=_IGNORE)
     env = {"DBT_CIO_DUCKDB_PATH": str(tmp_path / "warehouse.duckdb")}
     schema = None
     if target == "postgres":
@@ -119,10 +118,71 @@ def dbt_project(tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch) ->
     yield from make_project(tmp_path, target, monkeypatch)
 
 
+class _Templates:
+    """The integration project built once per target (per pytest worker); tests get copies of it.
+
+    Building (``dbt seed`` + ``dbt run``) costs ~15 s; copying a built DuckDB file, or cloning a built Postgres
+    schema's tables, costs well under a second. Each test still gets its own file or schema.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.built: dict[str, DbtProject] = {}
+
+    def get(self, target: str) -> DbtProject:
+        if target not in self.built:
+            base = self.root / target
+            base.mkdir(parents=True)
+            path = base / "project"
+            shutil.copytree(INTEGRATION_PROJECT, path, ignore=_IGNORE)
+            env = {"DBT_CIO_DUCKDB_PATH": str(base / "warehouse.duckdb")}
+            if target == "postgres":
+                env["DBT_CIO_PG_SCHEMA"] = f"tmpl_{uuid.uuid4().hex[:10]}"
+            project = DbtProject(path=path, target=target, env=env)
+            project.build()
+            self.built[target] = project
+        return self.built[target]
+
+    def close(self) -> None:
+        for project in self.built.values():
+            if project.target == "postgres":
+                _drop_pg_schemas(project.env["DBT_CIO_PG_SCHEMA"])
+
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Templates]:
+    built = _Templates(tmp_path_factory.mktemp("templates"))
+    yield built
+    built.close()
+
+
+def _clone_pg_schema(source: str, dest: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="test")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'create schema if not exists "{dest}"')
+        cur.execute("select tablename from pg_tables where schemaname = %s", (source,))
+        for (table,) in cur.fetchall():
+            cur.execute(f'create table "{dest}"."{table}" as table "{source}"."{table}"')
+    conn.close()
+
+
 @pytest.fixture
-def built_project(dbt_project: DbtProject) -> DbtProject:
-    """A copy of the integration project with seeds loaded and models built."""
-    dbt_project.build()
+def built_project(dbt_project: DbtProject, templates: _Templates) -> DbtProject:
+    """A copy of the integration project with seeds loaded and models built (copied from a built template)."""
+    template = templates.get(dbt_project.target)
+    shutil.copytree(template.path / "target", dbt_project.path / "target")
+    (dbt_project.path / "target" / "partial_parse.msgpack").unlink(missing_ok=True)
+    if dbt_project.target == "duckdb":
+        shutil.copy(template.env["DBT_CIO_DUCKDB_PATH"], dbt_project.env["DBT_CIO_DUCKDB_PATH"])
+    else:
+        source, dest = template.env["DBT_CIO_PG_SCHEMA"], dbt_project.env["DBT_CIO_PG_SCHEMA"]
+        _clone_pg_schema(source, dest)
+        manifest = dbt_project.path / "target" / "manifest.json"
+        manifest.write_text(manifest.read_text().replace(source, dest))  # a random, unique name
     return dbt_project
 
 
