@@ -7,6 +7,7 @@ import random
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 
 from conftest import DBT_CIO, DbtProject, RunningEmulator, run_cli
 
@@ -34,41 +35,44 @@ def _state_keys(project: DbtProject) -> set[str]:
     with Project.load(args) as p:
         return set(StateStore(p).state_keys("cio_bulk_people"))
 
+def _kill_mid_sync(project: DbtProject, emulator: RunningEmulator, model: str, variables: str,
+                   arrived: Callable[[], int], total: int) -> None:
+    """Start a slowed-down sync of ``model`` and SIGKILL it once a random share of ``total`` has arrived."""
+    emu = emulator.emulator
+    emu.faults.slow_seconds = 0.25  # make the sync last a few seconds so the kill lands mid-way
+    rng = random.Random(os.environ.get("DBT_CIO_CRASH_SEED", "20261123"))
+    proc = subprocess.Popen(
+        [DBT_CIO, "sync", "--select", model, "--vars", variables, "--max-concurrency", "1", *project.flags],
+        cwd=project.path, env={**os.environ, **project.env, **emulator.env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    kill_after = rng.randint(total // 5, total * 4 // 5)
+    deadline = time.monotonic() + 120
+    while arrived() < kill_after and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 0.6))
+    killed = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    emu.faults.slow_seconds = 0
+    assert killed, "the sync ended before it could be killed: make it slower"
+    assert arrived() < total
+
 
 def test_sigkill_mid_sync_then_rerun_ends_exactly_as_the_model(
     dbt_project: DbtProject, emulator: RunningEmulator
 ) -> None:
     dbt_project.dbt("run", "--select", "cio_bulk_people", "--vars", VARS)
     emu = emulator.emulator
-    emu.faults.slow_seconds = 0.25  # make the sync last a few seconds so the kill lands mid-way
-    rng = random.Random(os.environ.get("DBT_CIO_CRASH_SEED", "20261123"))
-
-    proc = subprocess.Popen(
-        [DBT_CIO, "sync", "--select", "cio_bulk_people", "--vars", VARS, "--max-concurrency", "1",
-         *dbt_project.flags],
-        cwd=dbt_project.path, env={**os.environ, **dbt_project.env, **emulator.env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    # Kill at a random moment of the send: once a random share of the people has arrived.
-    kill_after = rng.randint(PEOPLE // 5, PEOPLE * 4 // 5)
-    deadline = time.monotonic() + 120
-    while len(emu.state.people) < kill_after and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 0.6))
-    killed = proc.poll() is None
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert killed, "the sync ended before it could be killed: make it slower"
+    _kill_mid_sync(dbt_project, emulator, "cio_bulk_people", VARS, lambda: len(emu.state.people), PEOPLE)
 
     # State never claims a row Customer.io did not accept.
     committed = _state_keys(dbt_project)
     arrived = {p.id for p in emu.state.people.values()}
     assert committed <= arrived
-    assert len(arrived) < PEOPLE
     print(f"killed with {len(arrived)} people arrived, {len(committed)} committed")
 
     # The rerun sends what was not acknowledged (the kill's lock is taken over) and nothing more.
-    emu.faults.slow_seconds = 0
     sent: list[str] = []
     emu.faults.reject_items = lambda item: sent.append(item["identifiers"]["id"]) or False
     run_cli(dbt_project, "sync", "--select", "cio_bulk_people", "--vars", VARS, env=emulator.env)
@@ -91,26 +95,8 @@ def test_sigkill_mid_event_sync_then_rerun_delivers_each_event_once(
 ) -> None:
     dbt_project.dbt("run", "--select", "cio_bulk_events", "--vars", EVENT_VARS)
     emu = emulator.emulator
-    emu.faults.slow_seconds = 0.25
-    rng = random.Random(os.environ.get("DBT_CIO_CRASH_SEED", "20261123"))
-    proc = subprocess.Popen(
-        [DBT_CIO, "sync", "--select", "cio_bulk_events", "--vars", EVENT_VARS, "--max-concurrency", "1",
-         *dbt_project.flags],
-        cwd=dbt_project.path, env={**os.environ, **dbt_project.env, **emulator.env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    kill_after = rng.randint(EVENTS // 5, EVENTS * 4 // 5)
-    deadline = time.monotonic() + 120
-    while len(emu.state.events) < kill_after and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 0.6))
-    killed = proc.poll() is None
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert killed, "the sync ended before it could be killed: make it slower"
-    assert len(emu.state.events) < EVENTS
+    _kill_mid_sync(dbt_project, emulator, "cio_bulk_events", EVENT_VARS, lambda: len(emu.state.events), EVENTS)
 
-    emu.faults.slow_seconds = 0
     run_cli(dbt_project, "sync", "--select", "cio_bulk_events", "--vars", EVENT_VARS, env=emulator.env)
     run_cli(dbt_project, "sync", "--select", "cio_bulk_events", "--vars", EVENT_VARS, env=emulator.env)
 
