@@ -174,6 +174,9 @@ class SyncRun:
         from dbt_cio.payloads import RowRejected, mapper_for
 
         self.outcome.status = "dry-run"
+        if self.options.full_refresh:
+            self.outcome.message = ("with --full-refresh every row of the model would be sent again; the counts "
+                                    "above are the changes since the last sync")
         if self.sync.type == "collection":
             return
         mapper = mapper_for(self.sync, now=int(time.time()), segment_id=0)
