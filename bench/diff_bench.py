@@ -64,14 +64,14 @@ def read_and_commit(
     gc.collect()
     base = rss_mb()
     peak = base
-    acked: list[tuple[str, str]] = []
+    acked: list[int] = []
     rows = 0
     if trace:
         tracemalloc.start()
     t0 = time.perf_counter()
     for page in store.iter_changes(sync, page_size=page_size):
         rows += len(page)
-        acked.extend((c.key, c.change) for c in page)  # what the engine keeps until it commits
+        acked.extend(c.seq for c in page)  # what the engine keeps until it commits
         if len(acked) >= 50_000:  # the engine commits acknowledged keys as it goes
             store.commit(sync, acked)
             acked = []

@@ -27,21 +27,6 @@ KEY_SEPARATOR = "\x1f"
 NULL_MARKER = "\x1e"
 """Stands for NULL in the hashed values."""
 
-ITEM_SEPARATOR = "\x1d"
-"""Separates the acknowledged keys shipped to the warehouse in one string (see :func:`stage_items`)."""
-
-# Turning one long string into rows: far cheaper to send and parse than a multi-row VALUES list. The one
-# place where dbt-cio writes per-warehouse SQL by hand (dbt has no cross-database macro for it); adapters
-# not listed fall back to VALUES. Only duckdb and postgres are tested.
-_SPLIT_TO_ROWS: dict[str, str] = {
-    "duckdb": "select unnest(string_split({text}, {sep})) as item",
-    "postgres": "select unnest(string_to_array({text}, {sep})) as item",
-    "snowflake": "select value as item from table(split_to_table({text}, {sep}))",
-    "bigquery": "select item from unnest(split({text}, {sep})) as item",
-    "databricks": "select explode(split({text}, {sep})) as item",
-}  # redshift has no split-to-rows function: VALUES
-_CHANGE_CODES = {"added": "a", "changed": "c", "removed": "r"}
-
 _A, _B = "__cio_a__", "__cio_b__"
 _PROBE = "a'b\\c"
 
@@ -64,7 +49,6 @@ class Dialect:
     concat_parts: tuple[str, str, str]
     backslash_escapes: bool
     indexes: bool
-    split_template: str | None = None
 
     @classmethod
     def render(cls, adapter_type: str, macro: Callable[..., str]) -> Dialect:
@@ -85,14 +69,7 @@ class Dialect:
             concat_parts=(c_head, c_sep, c_tail),
             backslash_escapes="\\'" in escaped,
             indexes=adapter_type == "postgres",
-            split_template=_SPLIT_TO_ROWS.get(adapter_type),
         )
-
-    def split_rows(self, text: str) -> str | None:
-        """A query with one ``item`` row per ITEM_SEPARATOR-separated part of ``text``; None where unknown."""
-        if self.split_template is None:
-            return None
-        return self.split_template.format(text=self.literal(text), sep=self.literal(ITEM_SEPARATOR))
 
     def hash(self, expression: str) -> str:
         return f"{self.hash_parts[0]}{expression}{self.hash_parts[1]}"
@@ -160,8 +137,9 @@ def meta_columns(d: Dialect) -> list[tuple[str, str]]:
     return [("sync_name", s), ("meta_key", s), ("meta_value", s), ("updated_at", d.timestamp_type)]
 
 
-def stage_columns(d: Dialect) -> list[tuple[str, str]]:
-    return [("_cio_key", d.string_type), ("_cio_change", d.string_type)]
+def acks_columns(d: Dialect) -> list[tuple[str, str]]:
+    """Acknowledged diff rows, as inclusive ranges of ``_cio_seq``."""
+    return [("_cio_lo", d.bigint_type), ("_cio_hi", d.bigint_type)]
 
 
 def create_table(relation: str, columns: Columns) -> str:
@@ -319,63 +297,59 @@ def page(table: str, columns: Sequence[str], after: int, size: int) -> str:
     )
 
 
-def stage_items(d: Dialect, stage: str, items: Sequence[tuple[str, str]]) -> list[str]:
-    """Statements that insert acknowledged ``(key, change)`` pairs into the stage table.
+def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """The inclusive ranges that cover exactly the given sequence numbers, in order, merged.
 
-    Where the dialect can split a string into rows, pairs travel as one string: each item is the change's
-    code letter followed by the key, items separated by U+001D. Keys that contain U+001D (or unknown
-    changes) go through a VALUES insert instead, so a split can never invent a key.
+    Acknowledgements arrive a batch at a time, and a batch is a run of consecutive diff rows, so a few
+    ranges stand for thousands of acknowledged rows.
     """
-    statements: list[str] = []
-    plain = [(k, c) for k, c in items if ITEM_SEPARATOR not in k and c in _CHANGE_CODES]
-    other = [(k, c) for k, c in items if ITEM_SEPARATOR in k or c not in _CHANGE_CODES]
-    if d.split_template is None:
-        plain, other = [], list(items)
-    budget, batch, size = 200_000, [], 0
-    for key, change in plain:
-        batch.append(_CHANGE_CODES[change] + key)
-        size += len(key) + 2
-        if size >= budget:
-            statements.append(_stage_split(d, stage, batch))
-            batch, size = [], 0
-    if batch:
-        statements.append(_stage_split(d, stage, batch))
-    for i in range(0, len(other), 1000):
-        statements.append(insert_values(d, stage, ["_cio_key", "_cio_change"], other[i : i + 1000]))
-    return statements
+    if isinstance(seqs, range) and seqs.step == 1:
+        return [(seqs.start, seqs.stop - 1)] if len(seqs) else []
+    ranges: list[tuple[int, int]] = []
+    lo = hi = None
+    for seq in sorted(set(seqs)):
+        if hi is not None and seq == hi + 1:
+            hi = seq
+            continue
+        if lo is not None:
+            ranges.append((lo, hi))  # type: ignore[arg-type]
+        lo = hi = seq
+    if lo is not None:
+        ranges.append((lo, hi))  # type: ignore[arg-type]
+    return ranges
 
 
-def _stage_split(d: Dialect, stage: str, items: Sequence[str]) -> str:
-    rows = d.split_rows(ITEM_SEPARATOR.join(items))
+def stage_ranges(d: Dialect, acks: str, ranges: Sequence[tuple[int, int]], per_statement: int = 1000) -> list[str]:
+    """Statements that insert ``(lo, hi)`` ranges of acknowledged ``_cio_seq`` into the acks table."""
+    return [
+        insert_values(d, acks, ["_cio_lo", "_cio_hi"], ranges[i : i + per_statement])
+        for i in range(0, len(ranges), per_statement)
+    ]
+
+
+def _acked_rows(acks: str, diff: str, lo: int, hi: int) -> str:
+    # The outer bound lets the warehouse skip the rest of the diff (index, zone maps, partition pruning).
     return (
-        f"insert into {stage} (_cio_key, _cio_change)\n"
-        f"select substr(item, 2), case substr(item, 1, 1) when 'a' then 'added' when 'c' then 'changed' "
-        f"else 'removed' end\nfrom ({rows}) items"
+        f"from {diff} d join {acks} a on d._cio_seq between a._cio_lo and a._cio_hi\n"
+        f"where d._cio_seq between {int(lo)} and {int(hi)}"
     )
 
 
-def commit_delete(state: str, stage: str, diff: str) -> str:
-    """Acknowledged keys leave the state (removed ones for good; added/changed ones to be re-inserted).
-
-    Only staged keys whose change matches the diff count: an acknowledgement for a key the diff does not
-    hold (or holds with another change) is ignored.
-    """
-    return (
-        f"delete from {state} where _cio_key in (\n"
-        f"    select s._cio_key from {stage} s join {diff} d\n"
-        f"    on d._cio_key = s._cio_key and d._cio_change = s._cio_change\n)"
-    )
+def commit_delete(state: str, acks: str, diff: str, lo: int, hi: int) -> str:
+    """Acknowledged keys leave the state (removed ones for good; added/changed ones to be re-inserted)."""
+    return f"delete from {state} where _cio_key in (\n    select d._cio_key {_acked_rows(acks, diff, lo, hi)}\n)"
 
 
-def commit_insert(d: Dialect, state: str, stage: str, diff: str, key_count: int, run_id: str | None) -> str:
+def commit_insert(
+    d: Dialect, state: str, acks: str, diff: str, key_count: int, run_id: str | None, lo: int, hi: int
+) -> str:
     """Acknowledged added/changed keys become current, with the hash the diff computed for them."""
     keys = ", ".join(f"d._cio_k{i}" for i in range(key_count))
     names = ", ".join(f"_cio_k{i}" for i in range(key_count))
     return (
         f"insert into {state} (_cio_key, {names}, _cio_hash, _cio_synced_at, _cio_run_id)\n"
         f"select d._cio_key, {keys}, d._cio_hash, {d.now}, {d.literal(run_id)}\n"
-        f"from {diff} d join {stage} s on d._cio_key = s._cio_key and d._cio_change = s._cio_change\n"
-        f"where d._cio_change in ('added', 'changed')"
+        f"{_acked_rows(acks, diff, lo, hi)} and d._cio_change in ('added', 'changed')"
     )
 
 

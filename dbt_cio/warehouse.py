@@ -5,7 +5,7 @@ Everything lives in one schema of its own, the *state schema* (default ``<target
 
     state__<sync>   one row per synced key: key text, key column texts, hash of the values sent, when, run
     diff__<sync>    this run's diff (recreated by every compute_diff): key, added/changed/removed, values
-    stage__<sync>   scratch: the acknowledged keys of the commit chunk in progress
+    acks__<sync>    scratch: the acknowledged diff rows (``_cio_seq`` ranges) of the commit in progress
     rows__<sync>    scratch: a numbered snapshot of a whole model (collections)
     runs            one row per run (appended)
     rejections      one row per rejected key per run (appended)
@@ -26,10 +26,11 @@ How a sync moves forward
        stops here.
     2. :meth:`StateStore.iter_changes` reads the diff in pages of ``_cio_seq`` ranges: memory stays flat
        however large the diff.
-    3. :meth:`StateStore.commit` moves acknowledged keys into the state, a chunk per transaction; the
-       delete comes before the insert, so a crash at any point can only forget an acknowledgement (the
-       key is re-sent) and never claim a key that was not acknowledged. Unacknowledged and rejected keys
-       stay out, so the next diff holds them again.
+    3. :meth:`StateStore.commit` moves acknowledged diff rows (named by their ``_cio_seq``, shipped as a
+       few ranges) into the state, one transaction per call, so its cost does not grow with the diff;
+       the delete comes before the insert in that transaction, so a crash at any point can only forget an
+       acknowledgement (the key is re-sent) and never claim a key that was not acknowledged.
+       Unacknowledged and rejected keys stay out, so the next diff holds them again.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ from dbt_cio.errors import DuplicateKeyError, WarehouseError
 from dbt_cio.locks import SyncLocks
 
 DEFAULT_PAGE_SIZE = 10_000
-DEFAULT_COMMIT_CHUNK = 20_000
 DEFAULT_LOCK_TTL = 30 * 60.0
 """Seconds without a heartbeat after which another host's lock is considered abandoned."""
+HEARTBEAT_EVERY = 10.0
+"""Seconds between the heartbeats a running sync writes while it reads its diff and commits."""
 _INSERT_ROWS = 1_000  # rows per multi-row insert statement (rejections)
 _SAMPLE = 5
 
@@ -128,6 +130,7 @@ class StateStore:
         self._dialect: sql.Dialect | None = None
         self._ensured = False
         self._locks = SyncLocks(self)
+        self._heartbeats: dict[str, float] = {}
 
     # -- plumbing -------------------------------------------------------------------------------------
 
@@ -234,11 +237,11 @@ class StateStore:
         return (
             self.relation(f"state__{suffix}"),
             self.relation(f"diff__{suffix}"),
-            self.relation(f"stage__{suffix}"),
+            self.relation(f"acks__{suffix}"),
         )
 
     def _ensure_state(self, sync: Sync, key_count: int) -> str:
-        state, _diff, _stage = self._sync_tables(sync.name)
+        state, _diff, _acks = self._sync_tables(sync.name)
         d = self.dialect
         with self._transaction("creating the state table", sync.name):
             self._run(sql.create_table(state, sql.state_columns(d, key_count)))
@@ -320,7 +323,7 @@ class StateStore:
             names = (*resolved.keys, *resolved.values)
             sample = tuple(dict(zip(names, row)) for row in rows)
         state = self._ensure_state(sync, len(cols.keys))
-        _state, diff, _stage = self._sync_tables(sync.name)
+        _state, diff, _acks = self._sync_tables(sync.name)
         with self._transaction("computing the diff", sync.name):
             self._run(sql.drop_table(diff))
             self._run(sql.create_diff(d, diff, sync.relation, state, cols))
@@ -342,7 +345,7 @@ class StateStore:
         carry the key columns as text (from state).
         """
         resolved = self._resolve(sync)
-        _state, diff, _stage = self._sync_tables(sync.name)
+        _state, diff, _acks = self._sync_tables(sync.name)
         n = len(resolved.keys)
         selected = ["_cio_seq", "_cio_key", "_cio_change", *(f"_cio_k{i}" for i in range(n)),
                     *resolved.cols.keys, *resolved.cols.values]  # fmt: skip
@@ -355,13 +358,13 @@ class StateStore:
             if not rows:
                 return
             out: list[RowChange] = []
+            append, keys, first_value = out.append, resolved.keys, 3 + n
             for row in rows:
                 change = str(row[2])
                 if change == "removed":
-                    values: dict[str, Any] = dict(zip(resolved.keys, row[3 : 3 + n]))
+                    append(RowChange(str(row[1]), change, dict(zip(keys, row[3:first_value])), row[0]))  # type: ignore[arg-type]
                 else:
-                    values = dict(zip(names, row[3 + n :]))
-                out.append(RowChange(key=str(row[1]), change=change, values=values))  # type: ignore[arg-type]
+                    append(RowChange(str(row[1]), change, dict(zip(names, row[first_value:])), row[0]))  # type: ignore[arg-type]
             after = int(rows[-1][0])
             self._heartbeat_quietly(sync.name)
             yield out
@@ -401,46 +404,38 @@ class StateStore:
 
     # -- moving the state forward ---------------------------------------------------------------------
 
-    def commit(
-        self,
-        sync: Sync,
-        acked: Sequence[tuple[str, str]],
-        run_id: str | None = None,
-        chunk_size: int = DEFAULT_COMMIT_CHUNK,
-    ) -> None:
-        """Make acknowledged ``(key, change)`` pairs of the current diff the synced state.
+    def commit(self, sync: Sync, acked: Sequence[int], run_id: str | None = None) -> None:
+        """Make acknowledged rows of the current diff, named by their ``seq``, the synced state.
 
-        Each chunk is one transaction: staged keys that match the diff leave the state, then the added
-        and changed ones come back with the diff's hash. Pairs the diff does not hold are ignored.
+        One transaction: the rows' keys leave the state, then the added and changed ones come back with the
+        hash the diff computed for them. Sequence numbers the diff does not hold are ignored.
         """
         if not acked:
             return
         d = self.dialect
-        state, diff, stage = self._sync_tables(sync.name)
-        with self._transaction("preparing the commit", sync.name):
-            self._run(sql.create_table(stage, sql.stage_columns(d)))
-        n = len(sync.key_columns)
-        for start in range(0, len(acked), chunk_size):
-            chunk = acked[start : start + chunk_size]
-            with self._transaction("committing acknowledged keys", sync.name):
-                self._run(f"delete from {stage} where 1 = 1")  # BigQuery wants a where
-                for statement in sql.stage_items(d, stage, [(str(k), str(c)) for k, c in chunk]):
-                    self._run(statement)
-                self._run(sql.commit_delete(state, stage, diff))
-                self._run(sql.commit_insert(d, state, stage, diff, n, run_id))
-                self._run(f"delete from {stage} where 1 = 1")  # BigQuery wants a where
-            self._heartbeat_quietly(sync.name)
+        state, diff, acks = self._sync_tables(sync.name)
+        ranges = sql.seq_ranges(acked)
+        lo, hi = ranges[0][0], ranges[-1][1]
+        with self._transaction("committing acknowledged keys", sync.name):
+            self._run(sql.create_table(acks, sql.acks_columns(d)))
+            self._run(f"delete from {acks} where 1 = 1")  # BigQuery wants a where
+            for statement in sql.stage_ranges(d, acks, ranges):
+                self._run(statement)
+            self._run(sql.commit_delete(state, acks, diff, lo, hi))
+            self._run(sql.commit_insert(d, state, acks, diff, len(sync.key_columns), run_id, lo, hi))
+            self._run(f"delete from {acks} where 1 = 1")
+        self._heartbeat_quietly(sync.name)
 
     def forget(self, sync_name: str) -> bool:
         """Drop a sync's state and diff (``--full-refresh``) so everything is sent again; True if it had state.
 
         The sync's ``sync_meta`` is kept (it names things created in Customer.io, e.g. a segment).
         """
-        state, diff, stage = self._sync_tables(sync_name)
+        state, diff, acks = self._sync_tables(sync_name)
         suffix = table_suffix(sync_name)
         existed = self._table_exists(f"state__{suffix}")
         with self._transaction("forgetting the state", sync_name):
-            for table in (state, diff, stage):
+            for table in (state, diff, acks):
                 self._run(sql.drop_table(table))
         return existed
 
@@ -527,7 +522,7 @@ class StateStore:
         name = _name(sync)
         if not self._table_exists(f"state__{table_suffix(name)}"):
             return {}
-        state, _diff, _stage = self._sync_tables(name)
+        state, _diff, _acks = self._sync_tables(name)
         _cols, rows = self._query(f"select _cio_key, _cio_hash from {state}", "reading the state", name)
         return {str(k): str(h) for k, h in rows}
 
@@ -566,8 +561,11 @@ class StateStore:
         self._locks.heartbeat(_name(sync))
 
     def _heartbeat_quietly(self, name: str) -> None:
-        if self._locks.holds(name):
+        """Heartbeat while a sync reads and commits, at most every HEARTBEAT_EVERY seconds."""
+        now = time.monotonic()
+        if self._locks.holds(name) and now - self._heartbeats.get(name, float("-inf")) >= HEARTBEAT_EVERY:
             self._locks.heartbeat(name)
+            self._heartbeats[name] = now
 
 
 def _name(sync: Sync | str) -> str:

@@ -20,7 +20,7 @@ from dbt_cio.changes import RowChange
 from dbt_cio.contract import Identifier, NamedRef, Sync
 from dbt_cio.errors import DuplicateKeyError, SyncLockedError, WarehouseError
 from dbt_cio.project import DbtArgs, Project
-from dbt_cio.sql import Dialect, key_text, stage_items, value_hash
+from dbt_cio.sql import Dialect, key_text, seq_ranges, stage_ranges, value_hash
 from dbt_cio.warehouse import StateStore, table_suffix
 
 PEOPLE_COLUMNS = ("customer_id", "email", "first_name", "last_name", "plan", "lifetime_value", "signed_up_at",
@@ -86,7 +86,7 @@ def by_change(changes: list[RowChange]) -> dict[str, set[str]]:
 
 
 def commit_all(store: StateStore, sync: Sync) -> None:
-    store.commit(sync, [(c.key, c.change) for c in all_changes(store, sync)])
+    store.commit(sync, [c.seq for c in all_changes(store, sync)])
 
 
 def test_first_run_adds_every_row_and_an_unchanged_rerun_is_empty(built_project: DbtProject) -> None:
@@ -147,14 +147,16 @@ def test_partial_commit_resumes_and_rejected_keys_come_back(built_project: DbtPr
         assert [len(page) for page in pages] == [4, 2]  # paged by _cio_seq ranges
         run_id = store.start_run(sync)
         first = pages[0]
-        # 1 and 2 acknowledged, 3 rejected, 4 never answered (run stopped); chunk size 1 = a transaction each
-        store.commit(sync, [(first[0].key, "added"), (first[1].key, "added")], run_id=run_id, chunk_size=1)
+        # 1 and 2 acknowledged (one commit each), 3 rejected, 4 never answered (run stopped)
+        assert [c.seq for c in first] == [1, 2, 3, 4]
+        store.commit(sync, [first[0].seq], run_id=run_id)
+        store.commit(sync, [first[1].seq], run_id=run_id)
         store.record_rejections(sync, run_id, [("3", "email is invalid", "email")])
         store.finish_run(
             run_id, outcome="rejected", counts={"added": 6, "accepted": 2, "rejected": 1, "requests": 1}
         )
-        # an acknowledgement that does not match the diff is ignored
-        store.commit(sync, [("6", "changed"), ("no-such-key", "added")])
+        # an acknowledgement of a row the diff does not hold is ignored
+        store.commit(sync, [0, 7, 10_000])
 
         summary = store.compute_diff(sync)
         assert (summary.added, summary.changed, summary.removed) == (4, 0, 0)
@@ -358,11 +360,10 @@ def test_a_second_process_is_refused_while_a_sync_runs(dbt_project: DbtProject) 
 # -- SQL text (pure) ------------------------------------------------------------------------------------
 
 
-def _dialect(backslashes: bool = False, split: bool = True) -> Dialect:
+def _dialect(backslashes: bool = False) -> Dialect:
     return Dialect(
         adapter_type="duckdb", string_type="varchar", bigint_type="bigint", timestamp_type="timestamp", now="now()",
         hash_parts=("md5(", ")"), concat_parts=("", " || ", ""), backslash_escapes=backslashes, indexes=False,
-        split_template="select unnest(string_split({text}, {sep})) as item" if split else None,
     )  # fmt: skip
 
 
@@ -389,14 +390,12 @@ def test_keys_and_hashes_are_null_safe_and_ordered() -> None:
     assert value_hash(d, []) == "md5('-')"
 
 
-def test_acknowledged_keys_travel_as_one_string_unless_they_could_be_split_wrongly() -> None:
-    d = _dialect()
-    statements = stage_items(d, "stage", [("1", "added"), ("it's", "changed"), ("a\x1db", "removed")])
-    assert len(statements) == 2
-    assert "string_split('a1\x1dcit''s', '\x1d')" in statements[0]
-    assert (
-        statements[1].startswith("insert into stage (_cio_key, _cio_change) values")
-        and "'a\x1db'" in statements[1]
-    )
-    no_split = stage_items(_dialect(split=False), "stage", [("1", "added")])
-    assert no_split == ["insert into stage (_cio_key, _cio_change) values\n    ('1', 'added')"]
+def test_acknowledged_rows_travel_as_a_few_ranges() -> None:
+    assert seq_ranges([]) == []
+    assert seq_ranges([5, 3, 4, 9, 1, 10, 4]) == [(1, 1), (3, 5), (9, 10)]
+    assert seq_ranges(range(1, 1_000_001)) == [(1, 1_000_000)] and seq_ranges(range(3, 3)) == []
+    statements = stage_ranges(_dialect(), "acks", [(1, 1), (3, 5), (9, 10)], per_statement=2)
+    assert statements == [
+        "insert into acks (_cio_lo, _cio_hi) values\n    (1, 1),\n    (3, 5)",
+        "insert into acks (_cio_lo, _cio_hi) values\n    (9, 10)",
+    ]
