@@ -7,6 +7,7 @@ chunks while sending continues, so a run stopped half-way resumes where it left 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,9 @@ from dbt_cio.report import Reporter, SyncOutcome
 if TYPE_CHECKING:
     from dbt_cio.sync import SyncOptions, WarehouseThread
 
-COMMIT_EVERY = 5_000  # acknowledged keys per state commit
+# A commit costs the warehouse a few statements whatever its size; acknowledged rows not yet committed
+# when the process dies are sent again by the next run (harmless: every operation is idempotent).
+COMMIT_EVERY = 50_000  # acknowledged rows per state commit
 COMMIT_SECONDS = 2.0  # ...or this often, whichever comes first
 PAGE_SIZE = 10_000  # diff rows read per page
 DRY_RUN_SAMPLES = 3
@@ -39,9 +42,10 @@ class SyncRun:
         self.options = options
         self.reporter = reporter
         self.outcome = outcome
-        self._acks: list[tuple[str, str]] = []
+        self._acks: list[int] = []  # the seq of each acknowledged diff row, until committed
         self._rejections: list[tuple[str, str, str | None]] = []
         self._last_commit = time.monotonic()
+        self._commit: asyncio.Future[None] | None = None  # the state commit in flight
 
     async def run(self) -> None:
         sync, store, wh = self.sync, self.store, self.wh
@@ -100,25 +104,27 @@ class SyncRun:
             from dbt_cio.payloads import RowRejected
 
             async for page in self._pages():
+                accepted = rejected = 0
                 for change in page:
-                    ref = (change.key, change.change)
                     try:
-                        ops = mapper(change, ref)
+                        ops = mapper(change, change)  # the change is its own ref: seq to commit, key to report
                     except RowRejected as exc:
-                        self._reject(ref, exc.reason, exc.field)
-                        progress.advance(rejected=1)
+                        self._reject(change, exc.reason, exc.field)
+                        rejected += 1
                         continue
                     if not ops:  # nothing to send for this change: it is done
-                        self._acks.append(ref)
-                        progress.advance(accepted=1)
+                        self._acks.append(change.seq)
+                        accepted += 1
                         continue
                     for op in ops:
                         yield op
+                if accepted or rejected:
+                    progress.advance(accepted=accepted, rejected=rejected)
                 await self._flush()
 
-        async for result in sender.send(operations()):
-            self._on_result(result)
-            progress.advance(accepted=int(result.accepted), rejected=int(not result.accepted))
+        async for results in sender.send_chunks(operations()):
+            accepted = self._on_results(results)
+            progress.advance(accepted=accepted, rejected=len(results) - accepted)
             await self._flush()
         after = _counters(self.client)
         self.outcome.requests += after[0] - before[0]
@@ -127,35 +133,61 @@ class SyncRun:
         self.reporter.finish_sync(progress)
 
     async def _pages(self) -> AsyncIterator[list[RowChange]]:
+        """The diff a page at a time; the next page is read while the caller works on this one."""
         iterator = await self.wh.call(lambda: iter(self.store.iter_changes(self.sync, page_size=PAGE_SIZE)))
         sentinel: list[RowChange] = []
-        while True:
-            page = await self.wh.call(next, iterator, sentinel)
-            if page is sentinel:
-                return
-            yield page
+        pending = asyncio.ensure_future(self.wh.call(next, iterator, sentinel))
+        try:
+            while True:
+                page = await pending
+                if page is sentinel:
+                    return
+                pending = asyncio.ensure_future(self.wh.call(next, iterator, sentinel))
+                yield page
+        finally:
+            if not pending.done():
+                pending.cancel()
 
-    def _on_result(self, result: Result) -> None:
-        if result.accepted:
-            self._acks.append(result.ref)
-            self.outcome.accepted += 1
-        else:
-            self._reject(result.ref, result.reason or "rejected by Customer.io", result.field)
-        self.outcome.sent += 1
+    def _on_results(self, results: list[Result]) -> int:
+        """Take one acknowledgement's results; return how many were accepted."""
+        acks = self._acks
+        accepted = 0
+        for result in results:
+            if result.accepted:
+                acks.append(result.ref.seq)
+                accepted += 1
+            else:
+                self._reject(result.ref, result.reason or "rejected by Customer.io", result.field)
+        self.outcome.accepted += accepted
+        self.outcome.sent += len(results)
+        return accepted
 
-    def _reject(self, ref: tuple[str, str], reason: str, field: str | None) -> None:
-        self._rejections.append((ref[0], reason, field))
+    def _reject(self, change: RowChange, reason: str, field: str | None) -> None:
+        self._rejections.append((change.key, reason, field))
         self.outcome.rejected += 1
 
     async def _flush(self, force: bool = False) -> None:
+        """Commit acknowledged rows when due (in the background, one commit at a time), record rejections.
+
+        ``force`` commits whatever is left and waits for it.
+        """
         due = force or len(self._acks) >= COMMIT_EVERY or time.monotonic() - self._last_commit >= COMMIT_SECONDS
         if due and self._acks:
             acks, self._acks = self._acks, []
-            await self.wh.call(self.store.commit, self.sync, acks)
+            await self._committed()
+            self._commit = asyncio.ensure_future(self.wh.call(self.store.commit, self.sync, acks))
             self._last_commit = time.monotonic()
         if self._rejections and (force or len(self._rejections) >= REJECTIONS_EVERY or due):
             rejections, self._rejections = self._rejections, []
             await self.wh.call(self.store.record_rejections, self.sync, self.outcome.run_id, rejections)
+        if force:
+            await self._committed()
+
+    async def _committed(self) -> None:
+        """Wait for the commit in flight, if any (its failure is raised here)."""
+        commit, self._commit = self._commit, None
+        if commit is not None:
+            await commit
 
     # -- segments ----------------------------------------------------------------------------------------
     async def _segment_id(self) -> int:

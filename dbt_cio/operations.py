@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal, NamedTuple, Union
 
 IdType = Literal["id", "email", "cio_id"]
 
 
-@dataclass(frozen=True, slots=True)
-class BatchItem:
+class BatchItem(NamedTuple):
     """One item of a Track API v2 ``/api/v2/batch`` request (person, object or delivery)."""
 
     ref: Any
@@ -36,14 +35,13 @@ class SegmentChange:
 Operation = Union[BatchItem, SegmentChange]
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     """The fate of one operation.
 
     ``accepted`` is True only when Customer.io acknowledged it. A rejected operation carries the reason
     (Customer.io's message, or the local limit it broke) and, when known, the offending field.
     ``retryable`` is True when the failure was transient (the operation may succeed next run), False when
-    the operation itself is invalid.
+    the operation itself is invalid. (A named tuple: one is made per row synced, and tuples are cheap.)
     """
 
     ref: Any

@@ -54,6 +54,7 @@ class _Done:
 
 
 _DONE = _Done()
+_accepted = tuple.__new__  # builds a Result from a full tuple of its fields: the hot path, a row each
 
 
 class Sender:
@@ -83,6 +84,14 @@ class Sender:
         Raises :class:`AuthError` as soon as Customer.io refuses the credentials (results already yielded
         stand; the rest get none). Closing the iterator early cancels the requests in flight.
         """
+        async for results in self.send_chunks(ops):
+            for result in results:
+                yield result
+
+    async def send_chunks(
+        self, ops: AsyncIterable[Operation] | Iterable[Operation]
+    ) -> AsyncIterator[list[Result]]:
+        """As :meth:`send`, a list at a time: the results of one request, or a run of local rejections."""
         concurrency = self.client.rate_settings.max_concurrency
         queue: asyncio.Queue[list[Result] | BaseException | _Done] = asyncio.Queue(maxsize=concurrency * 2 + 2)
         slots = asyncio.Semaphore(concurrency)
@@ -124,8 +133,7 @@ class Sender:
                 if isinstance(entry, _TaskResults):
                     outstanding -= 1
                 self._count(entry)
-                for result in entry:
-                    yield result
+                yield entry
         finally:
             reader.cancel()
             for task in list(tasks):
@@ -258,7 +266,7 @@ class Sender:
                 return left + await self._settle_batch(ops[mid:], parts[mid:])
             return [Result(op.ref, False, str(exc), None, False) for op in ops]
         if not errors:
-            return [Result(op.ref, True) for op in ops]
+            return [_accepted(Result, (op.ref, True, None, None, False)) for op in ops]
         refused: dict[int, dict[str, Any]] = {}
         for error in errors:
             index = error.get("batch_index")

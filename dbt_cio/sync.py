@@ -19,6 +19,7 @@ runs on one dedicated worker thread (:class:`WarehouseThread`) while the sender 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -111,7 +112,14 @@ def run_sync(options: SyncOptions, reporter: Reporter | None = None) -> int:
         if options.use_emulator and not options.dry_run:
             emulator = stack.enter_context(_emulator(environ, reporter))
         store = wh.run(_open_store, project, options.dbt)
-        outcomes = asyncio.run(_run_all(syncs, store, wh, options, environ, reporter))
+        # dbt's parsed project is a large graph of objects that lives until the end: take it out of the
+        # garbage collector's sight, or every full collection walks it again while millions of rows pass.
+        gc.collect()
+        gc.freeze()
+        try:
+            outcomes = asyncio.run(_run_all(syncs, store, wh, options, environ, reporter))
+        finally:
+            gc.unfreeze()  # so that everything is released normally at exit
         if emulator is not None:
             _show_emulator(emulator, reporter)
         reporter.summary(outcomes, dry_run=options.dry_run)
