@@ -11,6 +11,7 @@ import pytest
 from dbt_cio.emulator.validation import (
     SCHEMA_NAMES,
     ItemSchemas,
+    batch_items,
     check_collection,
     check_item,
     load_openapi,
@@ -191,7 +192,20 @@ def test_item_size_is_measured_unless_the_caller_already_knows(schemas: ItemSche
     }
     problem = check_item(big)
     assert problem is not None and problem.reason == "too_large"
-    assert check_item(big, size_checked=True) is None
+    assert check_item(big, size=31_000) is None  # the caller measured it as sent: believed
+    assert check_item({"type": "person", "identifiers": {"id": "1"}, "action": "identify"}, size=32_001) is not None
+
+
+def test_batch_items_are_measured_as_sent() -> None:
+    item = {"type": "person", "identifiers": {"id": "1"}, "action": "identify", "attributes": {"name": "Zoë"}}
+    compact = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+    spaced = json.dumps(item)
+    body = '\n { "batch" : [ ' + compact + " ,\t" + spaced + " ] } \n"
+    assert batch_items(body) == [(item, len(compact.encode())), (item, len(spaced))]
+    assert batch_items('{"batch":[]}') == []
+    # any other shape is left to a whole parse
+    for other in ('{"batch":[1,]}', '{"batch":[1]', '{"batch":[1],"x":2}', '{"x":1,"batch":[1]}', "[1]", ""):
+        assert batch_items(other) is None, other
 
 
 def test_collection_limits() -> None:

@@ -33,6 +33,7 @@ from dbt_cio.emulator.validation import (
     ITEM_MAX_BYTES,
     SEGMENT_IDS_MAX,
     ItemError,
+    batch_items,
     check_collection,
     check_item,
 )
@@ -142,12 +143,17 @@ async def _guarded(emu: Emulator, request: web.Request, handler: Handler, family
     return response
 
 
-async def _body_json(request: web.Request, limit: int | None = None) -> tuple[Any, web.Response | None]:
-    """The parsed JSON body, or the error answer (413 over ``limit``, 400 when malformed)."""
+async def _body(request: web.Request, limit: int | None = None) -> tuple[bytes, web.Response | None]:
+    """The raw body, or the 413 answer when it is over ``limit``."""
     body = await request.read()
     if limit is not None and len(body) > limit:
         message = f"request body is {len(body)} bytes; the limit is {limit}"
-        return None, _json({"errors": [{"reason": "too_large", "field": "", "message": message}]}, 413)
+        return body, _json({"errors": [{"reason": "too_large", "field": "", "message": message}]}, 413)
+    return body, None
+
+
+def _parse(body: bytes) -> tuple[Any, web.Response | None]:
+    """The parsed JSON body, or the 400 answer when it is malformed."""
     try:
         return json.loads(body), None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -156,8 +162,14 @@ async def _body_json(request: web.Request, limit: int | None = None) -> tuple[An
         )
 
 
-def _item_problem(emu: Emulator, item: Any, size_checked: bool) -> ItemError | None:
-    problem = check_item(item, size_checked=size_checked)
+async def _body_json(request: web.Request, limit: int | None = None) -> tuple[Any, web.Response | None]:
+    """The parsed JSON body, or the error answer (413 over ``limit``, 400 when malformed)."""
+    body, error = await _body(request, limit)
+    return (None, error) if error is not None else _parse(body)
+
+
+def _item_problem(emu: Emulator, item: Any, size: int | None) -> ItemError | None:
+    problem = check_item(item, size)
     if problem is None and emu.schemas is not None:
         problem = emu.schemas.check(item)
     if problem is None and emu.faults.rejects(item):
@@ -182,11 +194,20 @@ async def region(request: web.Request) -> web.Response:
 
 async def batch(request: web.Request) -> web.Response:
     emu = _emu(request)
-    payload, error = await _body_json(request, BATCH_MAX_BYTES)
+    body, error = await _body(request, BATCH_MAX_BYTES)
     if error is not None:
         return error
-    items = payload.get("batch") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
+    try:
+        sized = batch_items(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        sized = None
+    if sized is None:  # not the plain {"batch": [...]} shape: parse it whole, measure items one by one
+        payload, error = _parse(body)
+        if error is not None:
+            return error
+        items = payload.get("batch") if isinstance(payload, dict) else None
+        sized = [(item, None) for item in items] if isinstance(items, list) else None
+    if sized is None:
         return _json(
             {
                 "errors": [
@@ -199,22 +220,23 @@ async def batch(request: web.Request) -> web.Response:
             },
             400,
         )
-    small = request.content_length is not None and request.content_length <= ITEM_MAX_BYTES
     errors = []
-    for index, item in enumerate(items):
-        problem = _item_problem(emu, item, small) or _applied(emu, item)
+    for index, (item, size) in enumerate(sized):
+        problem = _item_problem(emu, item, size) or _applied(emu, item)
         if problem is not None:
             errors.append(problem.as_json(index))
-    emu.stats.items += len(items) - len(errors)
+    emu.stats.items += len(sized) - len(errors)
+    emu.settle(len(sized))
     return _json({"errors": errors}, 207) if errors else _json({})
 
 
 async def entity(request: web.Request) -> web.Response:
     emu = _emu(request)
-    item, error = await _body_json(request, ITEM_MAX_BYTES)
+    body, error = await _body(request, ITEM_MAX_BYTES)
+    item, error = (None, error) if error is not None else _parse(body)
     if error is not None:
         return error
-    problem = _item_problem(emu, item, size_checked=True) or _applied(emu, item)
+    problem = _item_problem(emu, item, len(body)) or _applied(emu, item)
     if problem is not None:
         return _json({"errors": [problem.as_json()]}, 400)
     emu.stats.items += 1
