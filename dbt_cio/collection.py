@@ -54,7 +54,6 @@ async def replace_collection(run: SyncRun, summary: Any) -> None:
         await client.replace_collection(collection_id, data)
     await wh.call(store.set_meta, sync.name, META_KEY, str(collection_id))
     run.outcome.sent = run.outcome.accepted = len(data)
-    run.outcome.requests += 1
     # Every row of the diff (numbered 1..n) is now current in Customer.io.
     total = summary.added + summary.changed + summary.removed
     await wh.call(store.commit, sync, range(1, total + 1))

@@ -61,6 +61,7 @@ class SyncRun:
                 await self._dry_run()
                 return
             self.outcome.run_id = run_id = await wh.call(store.start_run, sync)
+            before = _counters(self.client)
             error: str | None = None
             try:
                 for key_sample in _null_key_rejections(sync, summary):
@@ -77,6 +78,10 @@ class SyncRun:
                 raise
             finally:
                 await self._flush(force=True)
+                after = _counters(self.client)  # every request of this sync: Track and App API alike
+                self.outcome.requests, self.outcome.retries, self.outcome.throttled = (
+                    a - b for a, b in zip(after, before)
+                )
                 self.outcome.status = (
                     "error" if error else "rejected" if self.outcome.rejected else "success"
                 )
@@ -98,7 +103,6 @@ class SyncRun:
         mapper = mapper_for(sync, now=int(time.time()), segment_id=segment_id)
         progress = self.reporter.start_sync(sync.name, total)
         sender = self.client.sender()
-        before = _counters(self.client)
 
         async def operations() -> AsyncIterator[Operation]:
             from dbt_cio.payloads import RowRejected
@@ -126,10 +130,6 @@ class SyncRun:
             accepted = self._on_results(results)
             progress.advance(accepted=accepted, rejected=len(results) - accepted)
             await self._flush()
-        after = _counters(self.client)
-        self.outcome.requests += after[0] - before[0]
-        self.outcome.retries += after[1] - before[1]
-        self.outcome.throttled += after[2] - before[2]
         self.reporter.finish_sync(progress)
 
     async def _pages(self) -> AsyncIterator[list[RowChange]]:

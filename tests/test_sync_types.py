@@ -59,6 +59,10 @@ def test_every_type_first_sync_rerun_and_edits(built_project: DbtProject, emulat
     run_cli(built_project, "sync", "--select", "tag:cio", env=emulator.env)
     results = _results(built_project)
     assert all(r["status"] == "success" for r in results.values()), results
+    # every request a sync makes is counted, App API calls (segment and collection look-ups) included
+    assert results["cio_people"]["requests"] == 1
+    assert results["pro_customers"]["requests"] == 3  # find the segment by name, create it, add the members
+    assert results["cio_products"]["requests"] == 2  # find the collection by name, create it
     state = emulator.state
 
     events = _events(emulator)
