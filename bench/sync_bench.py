@@ -1,4 +1,4 @@
-"""Benchmark: ``dbt-cio sync`` end to end, DuckDB to the emulator, as a user runs it.
+"""Benchmark: ``dbt-cio sync`` end to end, DuckDB (or ``--target postgres``) to the emulator, as a user runs it.
 
 For each ``--rows`` N (default 1,000,000; give several to compare, e.g. ``--rows 100000 1000000``):
 
@@ -20,6 +20,7 @@ For each ``--rows`` N (default 1,000,000; give several to compare, e.g. ``--rows
 
     python bench/sync_bench.py                       # 1,000,000 rows
     python bench/sync_bench.py --rows 100000 1000000 # memory flat in the row count?
+    python bench/sync_bench.py --rows 100000 1000000 --target postgres  # the warehouse in a process of its own
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ class Measure:
 class Bench:
     """One work directory, one DuckDB file, one emulator process."""
 
-    def __init__(self, rows: int, duckdb_memory_limit: str | None = None):
+    def __init__(self, rows: int, duckdb_memory_limit: str | None = None, target: str = "duckdb"):
         self.rows = rows
+        self.target = target
         self.root = WORK / str(rows)
         shutil.rmtree(self.root, ignore_errors=True)
         self.project = self.root / "project"
@@ -84,11 +86,32 @@ class Bench:
         self.env = {
             **os.environ,
             "DBT_CIO_DUCKDB_PATH": str(self.root / "warehouse.duckdb"),
+            "DBT_CIO_PG_SCHEMA": self.pg_schema,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        self.flags = ["--project-dir", str(self.project), "--profiles-dir", str(self.project), "--target", "duckdb"]
+        self.flags = ["--project-dir", str(self.project), "--profiles-dir", str(self.project), "--target", target]
+        self.drop_pg_schemas()
         self.emulator: subprocess.Popen[str] | None = None
         self.base_url = ""
+
+    @property
+    def pg_schema(self) -> str:
+        return f"dbt_cio_bench_{self.rows}"
+
+    def drop_pg_schemas(self) -> None:
+        """Start (and end) a Postgres run with neither the model's schema nor the state schema."""
+        if self.target != "postgres":
+            return
+        import psycopg2  # installed with dbt-postgres
+
+        env = os.environ
+        with psycopg2.connect(
+            host=env.get("DBT_CIO_PG_HOST", "127.0.0.1"), port=int(env.get("DBT_CIO_PG_PORT", "5432")),
+            user=env.get("DBT_CIO_PG_USER", "postgres"), password=env.get("DBT_CIO_PG_PASSWORD", ""),
+            dbname=env.get("DBT_CIO_PG_DATABASE", "test"),
+        ) as conn, conn.cursor() as cur:  # fmt: skip
+            for schema in (self.pg_schema, f"{self.pg_schema}_dbt_cio"):
+                cur.execute(f'drop schema if exists "{schema}" cascade')
 
     def vars(self, version: int) -> str:
         return json.dumps({"bulk_people": self.rows, "bulk_version": version})
@@ -173,6 +196,7 @@ class Bench:
             third = self.sync(f"{self.rows:,}, unchanged", 2, 0)
         finally:
             self.stop_emulator()
+            self.drop_pg_schemas()
         return [first, second, third], builds
 
 
@@ -195,18 +219,23 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000], help="row counts to run (each in turn)")
     parser.add_argument("--keep", action="store_true", help="keep bench/.work/<rows>/ afterwards")
     parser.add_argument(
+        "--target", choices=("duckdb", "postgres"), default="duckdb",
+        help="the integration project's target: duckdb (in process) or postgres (127.0.0.1:5432, a server "
+        "process of its own, so the peak RSS is dbt-cio's alone)",
+    )  # fmt: skip
+    parser.add_argument(
         "--duckdb-memory-limit", metavar="SIZE",
         help="DuckDB's memory_limit setting in the profile, e.g. 256MB (default: DuckDB's own, 80%% of RAM)",
     )  # fmt: skip
     opts = parser.parse_args()
     print(
-        f"sync benchmark: DuckDB -> emulator (schema validation off; the tests exercise it), default ceiling "
+        f"sync benchmark: {opts.target} -> emulator (schema validation off; the tests exercise it), default ceiling "
         f"150 req/s burst 600; DuckDB memory_limit {opts.duckdb_memory_limit or 'default'}; {os.cpu_count()} CPUs; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}",
         flush=True,
     )
     measures: list[Measure] = []
     for rows in opts.rows:
-        bench = Bench(rows, opts.duckdb_memory_limit)
+        bench = Bench(rows, opts.duckdb_memory_limit, opts.target)
         done, builds = bench.run()
         measures.extend(done)
         print(
