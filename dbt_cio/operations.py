@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Union
+from typing import Any, Literal, NamedTuple
 
 IdType = Literal["id", "email", "cio_id"]
 
@@ -32,7 +32,7 @@ class SegmentChange:
     add: bool
 
 
-Operation = Union[BatchItem, SegmentChange]
+Operation = BatchItem | SegmentChange
 
 
 class Result(NamedTuple):

@@ -22,7 +22,7 @@ import asyncio
 import gc
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -30,8 +30,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from dbt_cio.contract import Sync
-from dbt_cio.errors import AuthError, DbtCioError, UsageError
-from dbt_cio.operations import Operation, Result
+from dbt_cio.errors import AuthError, DbtCioError
 from dbt_cio.report import Reporter, SyncOutcome, write_run_results
 
 T = TypeVar("T")
