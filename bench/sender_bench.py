@@ -45,8 +45,14 @@ def _serve(conn: Connection, rate_limit: float | None) -> None:
     from dbt_cio.emulator import Emulator
 
     async def main() -> None:
-        emu = Emulator(site_id="bench", api_key="bench-key", app_api_key="bench-app",
-                       validate_schema=False, rate_limit=rate_limit, app_rate_limit=None)
+        emu = Emulator(
+            site_id="bench",
+            api_key="bench-key",
+            app_api_key="bench-app",
+            validate_schema=False,
+            rate_limit=rate_limit,
+            app_rate_limit=None,
+        )
         async with emu.serve() as url:
             conn.send(url)
             loop = asyncio.get_running_loop()
@@ -75,16 +81,30 @@ class EmulatorProcess:
 
 def people(n: int) -> Iterator[BatchItem]:
     for i in range(n):
-        yield BatchItem(i, {
-            "type": "person", "identifiers": {"id": f"user-{i:08d}"}, "action": "identify",
-            "attributes": {"email": f"user{i}@example.com", "first_name": "Jane", "last_name": "Doe",
-                           "plan": ("free", "pro", "enterprise")[i % 3], "seats": i % 50,
-                           "created_at": 1_700_000_000 + i, "active": i % 2 == 0, "score": (i % 100) / 7},
-        })
+        yield BatchItem(
+            i,
+            {
+                "type": "person",
+                "identifiers": {"id": f"user-{i:08d}"},
+                "action": "identify",
+                "attributes": {
+                    "email": f"user{i}@example.com",
+                    "first_name": "Jane",
+                    "last_name": "Doe",
+                    "plan": ("free", "pro", "enterprise")[i % 3],
+                    "seats": i % 50,
+                    "created_at": 1_700_000_000 + i,
+                    "active": i % 2 == 0,
+                    "score": (i % 100) / 7,
+                },
+            },
+        )
 
 
 def client(url: str, settings: RateSettings) -> CustomerIOClient:
-    creds = Credentials(site_id="bench", api_key="bench-key", app_api_key="bench-app", region="us", track_url=url)
+    creds = Credentials(
+        site_id="bench", api_key="bench-key", app_api_key="bench-app", region="us", track_url=url
+    )
     return CustomerIOClient(creds, settings)
 
 
@@ -109,11 +129,17 @@ async def bench_ceiling(seconds: float, rate: float, burst: float) -> None:
     # and the last, partial second.
     steady = per_second[2:-1]
     mean = statistics.mean(steady) if steady else float("nan")
-    print(f"ceiling: {n} one-item requests, rate={rate:g}/s burst={burst:g}: {accepted} accepted in {elapsed:.1f}s")
-    print(f"  steady-state requests/s (whole seconds 3..n-1): mean {mean:.1f} = {100 * mean / rate:.1f}% "
-          f"of the ceiling; min {min(steady)}, max {max(steady)}")
-    print(f"  busiest second: {max(per_second)} (burst allowance {burst:g}); "
-          f"overall after the initial burst: {(n - (burst - rate)) / elapsed:.1f}/s")
+    print(
+        f"ceiling: {n} one-item requests, rate={rate:g}/s burst={burst:g}: {accepted} accepted in {elapsed:.1f}s"
+    )
+    print(
+        f"  steady-state requests/s (whole seconds 3..n-1): mean {mean:.1f} = {100 * mean / rate:.1f}% "
+        f"of the ceiling; min {min(steady)}, max {max(steady)}"
+    )
+    print(
+        f"  busiest second: {max(per_second)} (burst allowance {burst:g}); "
+        f"overall after the initial burst: {(n - (burst - rate)) / elapsed:.1f}/s"
+    )
     print(f"  per second: {per_second}")
 
 
@@ -127,11 +153,15 @@ async def bench_lifted(items: int, concurrency: int) -> None:
             elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
             requests = cio.stats.requests
             stats = await _stats(cio)
-    print(f"lifted: {items} people (8 attributes), no ceiling, concurrency {concurrency}: {accepted} accepted "
-          f"in {elapsed:.1f}s = {items / elapsed:,.0f} items/s, {requests / elapsed:.1f} requests/s "
-          f"({items / max(requests - 1, 1):.0f} items/request)")
-    print(f"  sender process CPU {cpu:.1f}s = {100 * cpu / elapsed:.0f}% of wall time; emulator stored "
-          f"{stats['items']} items")
+    print(
+        f"lifted: {items} people (8 attributes), no ceiling, concurrency {concurrency}: {accepted} accepted "
+        f"in {elapsed:.1f}s = {items / elapsed:,.0f} items/s, {requests / elapsed:.1f} requests/s "
+        f"({items / max(requests - 1, 1):.0f} items/request)"
+    )
+    print(
+        f"  sender process CPU {cpu:.1f}s = {100 * cpu / elapsed:.0f}% of wall time; emulator stored "
+        f"{stats['items']} items"
+    )
 
 
 def bench_pack(items: int) -> None:
@@ -144,12 +174,16 @@ def bench_pack(items: int) -> None:
         if check_item(op.item, len(data)) is None and packer.add(op, data) is not None:
             batches += 1
     cpu = time.process_time() - t0
-    print(f"pack: {items} people serialized, checked and packed in {cpu:.2f}s CPU = {items / cpu:,.0f} items/s "
-          f"({batches + 1} bodies of <= 500 KB)")
+    print(
+        f"pack: {items} people serialized, checked and packed in {cpu:.2f}s CPU = {items / cpu:,.0f} items/s "
+        f"({batches + 1} bodies of <= 500 KB)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("part", nargs="?", choices=["all", "ceiling", "lifted", "pack"], default="all")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the ceiling run")
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE)

@@ -89,7 +89,14 @@ class Bench:
             "DBT_CIO_PG_SCHEMA": self.pg_schema,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        self.flags = ["--project-dir", str(self.project), "--profiles-dir", str(self.project), "--target", target]
+        self.flags = [
+            "--project-dir",
+            str(self.project),
+            "--profiles-dir",
+            str(self.project),
+            "--target",
+            target,
+        ]
         self.drop_pg_schemas()
         self.emulator: subprocess.Popen[str] | None = None
         self.base_url = ""
@@ -179,7 +186,9 @@ class Bench:
         [result] = json.loads((self.project / "target" / "dbt_cio_run_results.json").read_text())["results"]
         rows = result["added"] + result["changed"] + result["removed"]
         if not (rows == expect_rows == items == result["accepted"]):
-            raise SystemExit(f"{label}: expected {expect_rows} rows; sync {result}; emulator accepted {items}")
+            raise SystemExit(
+                f"{label}: expected {expect_rows} rows; sync {result}; emulator accepted {items}"
+            )
         return Measure(
             label=label, rows=rows, wall_s=wall, sync_s=result["elapsed_seconds"], cpu_s=usage.ru_utime + usage.ru_stime,
             max_rss_mb=usage.ru_maxrss * 1024 / 1e6, emulator_cpu_s=self.emulator_cpu() - cpu0,
@@ -215,8 +224,12 @@ def table(measures: list[Measure]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000], help="row counts to run (each in turn)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", type=int, nargs="+", default=[1_000_000], help="row counts to run (each in turn)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep bench/.work/<rows>/ afterwards")
     parser.add_argument(
         "--target", choices=("duckdb", "postgres"), default="duckdb",

@@ -28,18 +28,38 @@ EXIT_USAGE = 2
 def _dbt_flags(func: F) -> F:
     """The dbt flags every command that reads a project takes, defined once."""
     options = [
-        click.option("--project-dir", envvar="DBT_PROJECT_DIR", type=click.Path(file_okay=False),
-                     help="The dbt project directory (default: the current directory)."),
-        click.option("--profiles-dir", envvar="DBT_PROFILES_DIR", type=click.Path(file_okay=False),
-                     help="Where profiles.yml lives (default: the project directory if it has one, else ~/.dbt)."),
+        click.option(
+            "--project-dir",
+            envvar="DBT_PROJECT_DIR",
+            type=click.Path(file_okay=False),
+            help="The dbt project directory (default: the current directory).",
+        ),
+        click.option(
+            "--profiles-dir",
+            envvar="DBT_PROFILES_DIR",
+            type=click.Path(file_okay=False),
+            help="Where profiles.yml lives (default: the project directory if it has one, else ~/.dbt).",
+        ),
         click.option("--target", "-t", envvar="DBT_TARGET", help="The profile target to use."),
-        click.option("--profile", envvar="DBT_PROFILE", help="Override the profile named in dbt_project.yml."),
-        click.option("--vars", help="YAML string of variables, as in dbt (e.g. '{dbt_cio_state_schema: cio}')."),
-        click.option("--select", "-s", multiple=True, help="dbt selection of models to sync (default: every model with a meta.customerio block)."),
+        click.option(
+            "--profile", envvar="DBT_PROFILE", help="Override the profile named in dbt_project.yml."
+        ),
+        click.option(
+            "--vars", help="YAML string of variables, as in dbt (e.g. '{dbt_cio_state_schema: cio}')."
+        ),
+        click.option(
+            "--select",
+            "-s",
+            multiple=True,
+            help="dbt selection of models to sync (default: every model with a meta.customerio block).",
+        ),
         click.option("--exclude", multiple=True, help="dbt selection of models to leave out."),
         click.option("--selector", help="A named selector from selectors.yml."),
-        click.option("--state-schema", envvar="DBT_CIO_STATE_SCHEMA",
-                     help="Schema for dbt-cio's state tables (default: var dbt_cio_state_schema, else <target schema>_dbt_cio)."),
+        click.option(
+            "--state-schema",
+            envvar="DBT_CIO_STATE_SCHEMA",
+            help="Schema for dbt-cio's state tables (default: var dbt_cio_state_schema, else <target schema>_dbt_cio).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -48,12 +68,29 @@ def _dbt_flags(func: F) -> F:
 
 def _rate_flags(func: F) -> F:
     options = [
-        click.option("--rate", type=float, default=None, envvar="DBT_CIO_RATE", show_envvar=True,
-                     help="Sustained ceiling for Track API requests per second (default 150)."),
-        click.option("--burst", type=int, default=None, envvar="DBT_CIO_BURST", show_envvar=True,
-                     help="Requests allowed above the ceiling in a burst (default 600 in any one second)."),
-        click.option("--max-concurrency", type=int, default=None, envvar="DBT_CIO_MAX_CONCURRENCY",
-                     help="Requests in flight at once."),
+        click.option(
+            "--rate",
+            type=float,
+            default=None,
+            envvar="DBT_CIO_RATE",
+            show_envvar=True,
+            help="Sustained ceiling for Track API requests per second (default 150).",
+        ),
+        click.option(
+            "--burst",
+            type=int,
+            default=None,
+            envvar="DBT_CIO_BURST",
+            show_envvar=True,
+            help="Requests allowed above the ceiling in a burst (default 600 in any one second).",
+        ),
+        click.option(
+            "--max-concurrency",
+            type=int,
+            default=None,
+            envvar="DBT_CIO_MAX_CONCURRENCY",
+            help="Requests in flight at once.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -71,7 +108,9 @@ def _exit_codes(func: F) -> F:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted: acknowledged rows are committed; the next run resends the rest.", err=True)
+            click.echo(
+                "Interrupted: acknowledged rows are committed; the next run resends the rest.", err=True
+            )
             sys.exit(130)
         sys.exit(code or EXIT_OK)
 
@@ -104,10 +143,16 @@ def cli() -> None:
 @_dbt_flags
 @_rate_flags
 @click.option("--full-refresh", is_flag=True, help="Forget the selected syncs' state and resend every row.")
-@click.option("--dry-run", is_flag=True, help="Show what would be sent (counts and sample payloads); change nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would be sent (counts and sample payloads); change nothing."
+)
 @click.option("--fail-fast", is_flag=True, help="Stop at the first sync that fails or has rejected rows.")
-@click.option("--emulator", "use_emulator", is_flag=True,
-              help="Send to a local Customer.io emulator started for this run, and show what arrived.")
+@click.option(
+    "--emulator",
+    "use_emulator",
+    is_flag=True,
+    help="Send to a local Customer.io emulator started for this run, and show what arrived.",
+)
 @_exit_codes
 def sync(**kw: Any) -> int:
     """Send what changed in the selected models to Customer.io."""

@@ -249,8 +249,11 @@ class CustomerIOClient:
         if base is None:
             base = self.track_url if api == "track" else self.app_url
         if api == "app" and not self.credentials.app_api_key:
-            prefix = "CUSTOMERIO_" if self.credentials.workspace == "default" else (
-                f"CUSTOMERIO_{self.credentials.workspace.upper().replace('-', '_')}_")
+            prefix = (
+                "CUSTOMERIO_"
+                if self.credentials.workspace == "default"
+                else (f"CUSTOMERIO_{self.credentials.workspace.upper().replace('-', '_')}_")
+            )
             raise UsageError(f"this sync needs the App API: set {prefix}APP_API_KEY in the environment.")
         limiter = self.track_limiter if api == "track" else self.app_limiter
         await limiter.acquire()
@@ -331,7 +334,9 @@ class CustomerIOClient:
         if 300 <= status < 400:
             region = "eu" if "-eu" in str(data.get("location", "")) else "us"
             if region == asked:
-                raise TerminalError(f"region check was redirected to an unexpected place ({status}).", status=status)
+                raise TerminalError(
+                    f"region check was redirected to an unexpected place ({status}).", status=status
+                )
             if creds.region != "auto":
                 raise AuthError(
                     f"workspace {creds.workspace!r} is in the {region.upper()} region, but "
@@ -367,7 +372,11 @@ class CustomerIOClient:
         verb = "add_customers" if add else "remove_customers"
         body = json.dumps({"ids": [str(i) for i in ids]}, separators=(",", ":")).encode()
         await self.call(
-            "track", "POST", f"/api/v1/segments/{int(segment_id)}/{verb}", body=body, params={"id_type": id_type},
+            "track",
+            "POST",
+            f"/api/v1/segments/{int(segment_id)}/{verb}",
+            body=body,
+            params={"id_type": id_type},
             stats=stats,
         )
 
@@ -392,7 +401,9 @@ class CustomerIOClient:
 
     async def create_segment(self, name: str, description: str = "") -> dict[str, Any]:
         """Create an empty manual segment; return it (with its ``id``)."""
-        data = await self._app("POST", "/v1/segments", {"segment": {"name": name, "description": description}})
+        data = await self._app(
+            "POST", "/v1/segments", {"segment": {"name": name, "description": description}}
+        )
         return _unwrap(data, "segment")
 
     async def list_collections(self) -> list[dict[str, Any]]:
@@ -401,7 +412,9 @@ class CustomerIOClient:
     async def create_collection(self, name: str, data: Sequence[Any]) -> dict[str, Any]:
         """Create a collection from rows; return it (with its ``id``)."""
         self._check_collection(data)
-        return _unwrap(await self._app("POST", "/v1/collections", {"name": name, "data": list(data)}), "collection")
+        return _unwrap(
+            await self._app("POST", "/v1/collections", {"name": name, "data": list(data)}), "collection"
+        )
 
     async def replace_collection(
         self, collection_id: int, data: Sequence[Any], name: str | None = None

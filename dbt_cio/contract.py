@@ -98,8 +98,16 @@ class Sync:
         """The non-key columns a payload is built from (hashed to detect changes), without repeats."""
         wanted: list[str] = list(self.attributes.values())
         if self.type == "event":
-            wanted += [c for c in (self.identifier.column if self.identifier else None, self.name_column,
-                                   self.anonymous_id, self.timestamp) if c]
+            wanted += [
+                c
+                for c in (
+                    self.identifier.column if self.identifier else None,
+                    self.name_column,
+                    self.anonymous_id,
+                    self.timestamp,
+                )
+                if c
+            ]
         if self.type == "device":
             wanted += [c for c in (self.platform, self.last_used) if c]
         keys = set(self.key_columns)

@@ -126,7 +126,9 @@ class Credentials:
     __str__ = __repr__
 
     @classmethod
-    def from_env(cls, workspace: str = DEFAULT_WORKSPACE, environ: Mapping[str, str] | None = None) -> Credentials:
+    def from_env(
+        cls, workspace: str = DEFAULT_WORKSPACE, environ: Mapping[str, str] | None = None
+    ) -> Credentials:
         """Read one workspace's credentials from ``environ`` (default: ``os.environ``).
 
         Every missing variable is named in one :class:`UsageError` (never a value). Region and base URLs of

@@ -33,8 +33,16 @@ REJECTIONS_EVERY = 1_000
 class SyncRun:
     """Runs one :class:`Sync` once."""
 
-    def __init__(self, sync: Sync, store: Any, wh: WarehouseThread, client: Any, options: SyncOptions,
-                 reporter: Reporter, outcome: SyncOutcome):
+    def __init__(
+        self,
+        sync: Sync,
+        store: Any,
+        wh: WarehouseThread,
+        client: Any,
+        options: SyncOptions,
+        reporter: Reporter,
+        outcome: SyncOutcome,
+    ):
         self.sync = sync
         self.store = store
         self.wh = wh
@@ -82,9 +90,7 @@ class SyncRun:
                 self.outcome.requests, self.outcome.retries, self.outcome.throttled = (
                     a - b for a, b in zip(after, before)
                 )
-                self.outcome.status = (
-                    "error" if error else "rejected" if self.outcome.rejected else "success"
-                )
+                self.outcome.status = "error" if error else "rejected" if self.outcome.rejected else "success"
                 if error:
                     self.outcome.message = error
                 await wh.call(store.finish_run, run_id, outcome=self.outcome, error=error)
@@ -111,7 +117,9 @@ class SyncRun:
                 accepted = rejected = 0
                 for change in page:
                     try:
-                        ops = mapper(change, change)  # the change is its own ref: seq to commit, key to report
+                        ops = mapper(
+                            change, change
+                        )  # the change is its own ref: seq to commit, key to report
                     except RowRejected as exc:
                         self._reject(change, exc.reason, exc.field)
                         rejected += 1
@@ -171,7 +179,9 @@ class SyncRun:
 
         ``force`` commits whatever is left and waits for it.
         """
-        due = force or len(self._acks) >= COMMIT_EVERY or time.monotonic() - self._last_commit >= COMMIT_SECONDS
+        due = (
+            force or len(self._acks) >= COMMIT_EVERY or time.monotonic() - self._last_commit >= COMMIT_SECONDS
+        )
         if due and self._acks:
             acks, self._acks = self._acks, []
             await self._committed()
@@ -207,8 +217,10 @@ class SyncRun:
 
         self.outcome.status = "dry-run"
         if self.options.full_refresh:
-            self.outcome.message = ("with --full-refresh every row of the model would be sent again; the counts "
-                                    "above are the changes since the last sync")
+            self.outcome.message = (
+                "with --full-refresh every row of the model would be sent again; the counts "
+                "above are the changes since the last sync"
+            )
         if self.sync.type == "collection":
             return
         mapper = mapper_for(self.sync, now=int(time.time()), segment_id=0)

@@ -70,7 +70,9 @@ class WarehouseError(DbtCioError):
 class DuplicateKeyError(WarehouseError):
     """A model holds the same sync key on more than one row."""
 
-    def __init__(self, sync: str, relation: str, key_columns: Sequence[str], sample: Sequence[str], count: int):
+    def __init__(
+        self, sync: str, relation: str, key_columns: Sequence[str], sample: Sequence[str], count: int
+    ):
         self.sync = sync
         self.sample = list(sample)
         self.count = count

@@ -119,11 +119,17 @@ def _check_attributes(attributes: Any, field: str, total_limit: int | None, size
     total = 0
     for name, value in attributes.items():
         if check_names and _nbytes(str(name)) > MAX_ATTRIBUTE_NAME_BYTES:
-            return (f"attribute name is longer than {MAX_ATTRIBUTE_NAME_BYTES} bytes", f"{field}.{str(name)[:40]}")
+            return (
+                f"attribute name is longer than {MAX_ATTRIBUTE_NAME_BYTES} bytes",
+                f"{field}.{str(name)[:40]}",
+            )
         if check_values or check_total:
             nbytes = _value_bytes(value)
             if nbytes > MAX_ATTRIBUTE_VALUE_BYTES:
-                return (f"attribute value is longer than {MAX_ATTRIBUTE_VALUE_BYTES} bytes", f"{field}.{name}")
+                return (
+                    f"attribute value is longer than {MAX_ATTRIBUTE_VALUE_BYTES} bytes",
+                    f"{field}.{name}",
+                )
             total += nbytes
     if check_total and total > total_limit:  # type: ignore[operator]
         return (f"attributes total more than {total_limit} bytes", field)

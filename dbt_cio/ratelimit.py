@@ -99,10 +99,14 @@ class RateSettings:
             raise ValueError("recovery_seconds must not be negative")
 
     def track_limiter(self, clock: Callable[[], float] | None = None) -> RateLimiter:
-        return RateLimiter(self.rate, self.burst, recovery=self.recovery_seconds, decrease=self.decrease, clock=clock)
+        return RateLimiter(
+            self.rate, self.burst, recovery=self.recovery_seconds, decrease=self.decrease, clock=clock
+        )
 
     def app_limiter(self, clock: Callable[[], float] | None = None) -> RateLimiter:
-        return RateLimiter(self.app_rate, None, recovery=self.recovery_seconds, decrease=self.decrease, clock=clock)
+        return RateLimiter(
+            self.app_rate, None, recovery=self.recovery_seconds, decrease=self.decrease, clock=clock
+        )
 
 
 class RateLimiter:

@@ -129,7 +129,9 @@ class Reporter:
         now = time.monotonic()
         if now - p._last_log >= LOG_EVERY_SECONDS:
             p._last_log = now
-            self.info(f"{p.name}: {p.done}/{p.total} rows acknowledged, {p.rate():,.0f} rows/s, {p.rejected} rejected")
+            self.info(
+                f"{p.name}: {p.done}/{p.total} rows acknowledged, {p.rate():,.0f} rows/s, {p.rejected} rejected"
+            )
 
     def finish_sync(self, p: SyncProgress) -> None:
         if self._progress is not None and p._task is not None:
@@ -146,8 +148,17 @@ class Reporter:
             for column in ("accepted", "rejected", "requests", "seconds"):
                 table.add_column(column, justify="right")
         for o in outcomes:
-            style = {"success": "green", "dry-run": "cyan", "skipped": "dim", "rejected": "yellow"}.get(o.status, "red")
-            row = [o.name, o.type, f"[{style}]{o.status}[/{style}]", str(o.added), str(o.changed), str(o.removed)]
+            style = {"success": "green", "dry-run": "cyan", "skipped": "dim", "rejected": "yellow"}.get(
+                o.status, "red"
+            )
+            row = [
+                o.name,
+                o.type,
+                f"[{style}]{o.status}[/{style}]",
+                str(o.added),
+                str(o.changed),
+                str(o.removed),
+            ]
             if not dry_run:
                 row += [str(o.accepted), str(o.rejected), str(o.requests), f"{o.elapsed_seconds:.1f}"]
             table.add_row(*row)
@@ -158,11 +169,19 @@ class Reporter:
             if dry_run and o.samples:
                 self.console.print(f"{o.name}: first payloads it would send:", markup=False)
                 for sample in o.samples:
-                    self.console.print("  " + json.dumps(sample, default=str, ensure_ascii=False), markup=False)
+                    self.console.print(
+                        "  " + json.dumps(sample, default=str, ensure_ascii=False), markup=False
+                    )
 
 
-def write_run_results(target_dir: Path, outcomes: Sequence[SyncOutcome], *, started_at: datetime,
-                      elapsed_seconds: float, args: dict[str, Any]) -> Path:
+def write_run_results(
+    target_dir: Path,
+    outcomes: Sequence[SyncOutcome],
+    *,
+    started_at: datetime,
+    elapsed_seconds: float,
+    args: dict[str, Any],
+) -> Path:
     """Write ``target/dbt_cio_run_results.json``: one entry per sync, for orchestrators."""
     target_dir.mkdir(parents=True, exist_ok=True)
     path = target_dir / RUN_RESULTS_FILE

@@ -32,11 +32,19 @@ async def resolve_segment(sync: Sync, client: Any, store: Any, wh: Any) -> int:
     if ref.id is not None:
         segment = await client.get_segment(ref.id)
         if segment is None:
-            raise _problem(sync, "segment.id", f"segment {ref.id} does not exist in workspace '{sync.workspace}': "
-                           "create a manual segment in Customer.io, or use `segment: {name: ...}` to have one created")
+            raise _problem(
+                sync,
+                "segment.id",
+                f"segment {ref.id} does not exist in workspace '{sync.workspace}': "
+                "create a manual segment in Customer.io, or use `segment: {name: ...}` to have one created",
+            )
         if not _is_manual(segment):
-            raise _problem(sync, "segment.id", f"segment {ref.id} ('{segment.get('name')}') is a data-driven "
-                           "segment; dbt-cio can only add people to manual segments")
+            raise _problem(
+                sync,
+                "segment.id",
+                f"segment {ref.id} ('{segment.get('name')}') is a data-driven "
+                "segment; dbt-cio can only add people to manual segments",
+            )
         return int(ref.id)
 
     remembered = await wh.call(store.get_meta, sync.name, META_KEY)
@@ -50,7 +58,9 @@ async def resolve_segment(sync: Sync, client: Any, store: Any, wh: Any) -> int:
             segment_id = int(segment["id"])
             break
     else:
-        created = await client.create_segment(name, f"Managed by dbt-cio (model {sync.model}, sync {sync.name})")
+        created = await client.create_segment(
+            name, f"Managed by dbt-cio (model {sync.model}, sync {sync.name})"
+        )
         segment_id = int(created["id"])
     await wh.call(store.set_meta, sync.name, META_KEY, str(segment_id))
     return segment_id

@@ -93,7 +93,9 @@ class Sender:
     ) -> AsyncIterator[list[Result]]:
         """As :meth:`send`, a list at a time: the results of one request, or a run of local rejections."""
         concurrency = self.client.rate_settings.max_concurrency
-        queue: asyncio.Queue[list[Result] | BaseException | _Done] = asyncio.Queue(maxsize=concurrency * 2 + 2)
+        queue: asyncio.Queue[list[Result] | BaseException | _Done] = asyncio.Queue(
+            maxsize=concurrency * 2 + 2
+        )
         slots = asyncio.Semaphore(concurrency)
         tasks: set[asyncio.Task[None]] = set()
         outstanding = 0  # request tasks started whose results are not yet taken from the queue
@@ -150,7 +152,9 @@ class Sender:
 
     # -- steps 1 to 3: pull, check, pack -------------------------------------------------------------
 
-    async def _read(self, ops: AsyncIterable[Operation] | Iterable[Operation], queue: Any, dispatch: Any) -> None:
+    async def _read(
+        self, ops: AsyncIterable[Operation] | Iterable[Operation], queue: Any, dispatch: Any
+    ) -> None:
         try:
             await self._read_all(ops, queue, dispatch)
         except asyncio.CancelledError:
@@ -193,7 +197,9 @@ class Sender:
 
         async def other(op: Operation) -> None:
             if not isinstance(op, SegmentChange):
-                raise TypeError(f"the sender takes BatchItem or SegmentChange operations, not {type(op).__name__}")
+                raise TypeError(
+                    f"the sender takes BatchItem or SegmentChange operations, not {type(op).__name__}"
+                )
             problem = check_identifier(op.identifier, "identifier")
             if problem is not None:
                 rejected.append(Result(op.ref, False, problem[0], problem[1]))

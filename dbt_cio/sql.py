@@ -319,7 +319,9 @@ def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
     return ranges
 
 
-def stage_ranges(d: Dialect, acks: str, ranges: Sequence[tuple[int, int]], per_statement: int = 1000) -> list[str]:
+def stage_ranges(
+    d: Dialect, acks: str, ranges: Sequence[tuple[int, int]], per_statement: int = 1000
+) -> list[str]:
     """Statements that insert ``(lo, hi)`` ranges of acknowledged ``_cio_seq`` into the acks table."""
     return [
         insert_values(d, acks, ["_cio_lo", "_cio_hi"], ranges[i : i + per_statement])
@@ -337,7 +339,9 @@ def _acked_rows(acks: str, diff: str, lo: int, hi: int) -> str:
 
 def commit_delete(state: str, acks: str, diff: str, lo: int, hi: int) -> str:
     """Acknowledged keys leave the state (removed ones for good; added/changed ones to be re-inserted)."""
-    return f"delete from {state} where _cio_key in (\n    select d._cio_key {_acked_rows(acks, diff, lo, hi)}\n)"
+    return (
+        f"delete from {state} where _cio_key in (\n    select d._cio_key {_acked_rows(acks, diff, lo, hi)}\n)"
+    )
 
 
 def commit_insert(

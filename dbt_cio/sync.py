@@ -74,6 +74,7 @@ def validate_project(dbt_args: Any, reporter: Reporter | None = None) -> int:
     reporter = reporter or Reporter()
     wh = WarehouseThread()
     try:
+
         def check() -> list[Sync]:
             with Project.load(dbt_args) as project:
                 return load_syncs(project.all_nodes(), project.columns_of)
@@ -123,9 +124,16 @@ def run_sync(options: SyncOptions, reporter: Reporter | None = None) -> int:
             _show_emulator(emulator, reporter)
         reporter.summary(outcomes, dry_run=options.dry_run)
         path = write_run_results(
-            project.target_dir, outcomes, started_at=started_at, elapsed_seconds=time.monotonic() - t0,
-            args={"select": list(options.dbt.select), "exclude": list(options.dbt.exclude),
-                  "full_refresh": options.full_refresh, "dry_run": options.dry_run},
+            project.target_dir,
+            outcomes,
+            started_at=started_at,
+            elapsed_seconds=time.monotonic() - t0,
+            args={
+                "select": list(options.dbt.select),
+                "exclude": list(options.dbt.exclude),
+                "full_refresh": options.full_refresh,
+                "dry_run": options.dry_run,
+            },
         )
         reporter.info(f"Run results written to {path}")
     return 0 if all(o.ok for o in outcomes) else 1
@@ -147,14 +155,16 @@ def _emulator(environ: dict[str, str], reporter: Reporter) -> Iterator[Any]:
     creds = {"site_id": "emulator-site", "api_key": "emulator-key", "app_api_key": "emulator-app-key"}
     emulator = Emulator(**creds)
     with EmulatorThread(emulator) as base_url:
-        environ.update({
-            "CUSTOMERIO_SITE_ID": creds["site_id"],
-            "CUSTOMERIO_API_KEY": creds["api_key"],
-            "CUSTOMERIO_APP_API_KEY": creds["app_api_key"],
-            "CUSTOMERIO_REGION": "us",
-            "CUSTOMERIO_TRACK_URL": base_url,
-            "CUSTOMERIO_APP_URL": base_url,
-        })
+        environ.update(
+            {
+                "CUSTOMERIO_SITE_ID": creds["site_id"],
+                "CUSTOMERIO_API_KEY": creds["api_key"],
+                "CUSTOMERIO_APP_API_KEY": creds["app_api_key"],
+                "CUSTOMERIO_REGION": "us",
+                "CUSTOMERIO_TRACK_URL": base_url,
+                "CUSTOMERIO_APP_URL": base_url,
+            }
+        )
         reporter.info(f"Sending to a local Customer.io emulator at {base_url} (--emulator).")
         yield emulator
 
@@ -174,8 +184,14 @@ def _show_emulator(emulator: Any, reporter: Reporter) -> None:
     reporter.info("Arrived in the emulator: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
-async def _run_all(syncs: Sequence[Sync], store: Any, wh: WarehouseThread, options: SyncOptions,
-                   environ: Mapping[str, str], reporter: Reporter) -> list[SyncOutcome]:
+async def _run_all(
+    syncs: Sequence[Sync],
+    store: Any,
+    wh: WarehouseThread,
+    options: SyncOptions,
+    environ: Mapping[str, str],
+    reporter: Reporter,
+) -> list[SyncOutcome]:
     outcomes: list[SyncOutcome] = []
     clients: dict[str, Any] = {}
     try:
@@ -189,7 +205,9 @@ async def _run_all(syncs: Sequence[Sync], store: Any, wh: WarehouseThread, optio
                     if not options.dry_run:
                         client = clients.get(sync.workspace)
                         if client is None:
-                            client = clients[sync.workspace] = await _connect(sync.workspace, options, environ)
+                            client = clients[sync.workspace] = await _connect(
+                                sync.workspace, options, environ
+                            )
                     from dbt_cio.engine import SyncRun
 
                     await SyncRun(sync, store, wh, client, options, reporter, outcome).run()
@@ -201,14 +219,28 @@ async def _run_all(syncs: Sequence[Sync], store: Any, wh: WarehouseThread, optio
                 finally:
                     outcome.elapsed_seconds = time.monotonic() - t0
                 if options.fail_fast and not outcome.ok:
-                    for rest in syncs[len(outcomes):]:
-                        outcomes.append(SyncOutcome(name=rest.name, model=rest.model, type=rest.type,
-                                                    status="skipped", message="not run: --fail-fast"))
+                    for rest in syncs[len(outcomes) :]:
+                        outcomes.append(
+                            SyncOutcome(
+                                name=rest.name,
+                                model=rest.model,
+                                type=rest.type,
+                                status="skipped",
+                                message="not run: --fail-fast",
+                            )
+                        )
                     break
     except AuthError:
-        for rest in syncs[len(outcomes):]:
-            outcomes.append(SyncOutcome(name=rest.name, model=rest.model, type=rest.type, status="skipped",
-                                        message="not run: Customer.io refused the credentials"))
+        for rest in syncs[len(outcomes) :]:
+            outcomes.append(
+                SyncOutcome(
+                    name=rest.name,
+                    model=rest.model,
+                    type=rest.type,
+                    status="skipped",
+                    message="not run: Customer.io refused the credentials",
+                )
+            )
     finally:
         for client in clients.values():
             await client.__aexit__(None, None, None)
@@ -221,8 +253,15 @@ async def _connect(workspace: str, options: SyncOptions, environ: Mapping[str, s
     from dbt_cio.ratelimit import RateSettings
 
     credentials = Credentials.from_env(workspace, environ=environ)
-    settings = {k: v for k, v in (("rate", options.rate), ("burst", options.burst),
-                                  ("max_concurrency", options.max_concurrency)) if v is not None}
+    settings = {
+        k: v
+        for k, v in (
+            ("rate", options.rate),
+            ("burst", options.burst),
+            ("max_concurrency", options.max_concurrency),
+        )
+        if v is not None
+    }
     client = CustomerIOClient(credentials, RateSettings(**settings))
     await client.__aenter__()
     return client

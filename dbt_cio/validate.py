@@ -154,7 +154,9 @@ def _messages(error: Any, block_path: str) -> list[tuple[str, str]]:
             why = f": {hints[key]}" if key in hints else ""
             guess = difflib.get_close_matches(str(key), allowed, n=1)
             mean = f" (did you mean {guess[0]!r}?)" if guess and not why else ""
-            out.append((_join_path(path, [key]), f"unknown key {key!r}{why}{mean}; {_allowed_keys_phrase(schema)}"))
+            out.append(
+                (_join_path(path, [key]), f"unknown key {key!r}{why}{mean}; {_allowed_keys_phrase(schema)}")
+            )
         return out
     if keyword == "required":
         out = []
@@ -289,8 +291,11 @@ class _Resolver:
     def column(self, name: str, where: str) -> str | None:
         found = self.columns.find(name)
         if found is None:
-            self.add(where, f"column {name!r} does not exist in model {self.model}; "
-                            f"available columns: {self.columns.listing()}")
+            self.add(
+                where,
+                f"column {name!r} does not exist in model {self.model}; "
+                f"available columns: {self.columns.listing()}",
+            )
         return found
 
     def optional_column(self, key: str) -> str | None:
@@ -334,23 +339,35 @@ class _Resolver:
         size = len(attr.encode("utf-8"))
         # Longer than 150 characters is already reported by the schema; here only the byte limit.
         if size > MAX_ATTRIBUTE_NAME_BYTES and (default or len(attr) <= MAX_ATTRIBUTE_NAME_BYTES):
-            fix = "add it to exclude or map it under a shorter name in attributes" if default else \
-                "use a shorter name"
-            self.add(where, f"attribute name {_show(attr)} is {size} bytes; Customer.io allows at most "
-                            f"{MAX_ATTRIBUTE_NAME_BYTES}: {fix}")
+            fix = (
+                "add it to exclude or map it under a shorter name in attributes"
+                if default
+                else "use a shorter name"
+            )
+            self.add(
+                where,
+                f"attribute name {_show(attr)} is {size} bytes; Customer.io allows at most "
+                f"{MAX_ATTRIBUTE_NAME_BYTES}: {fix}",
+            )
 
     def check_person_attributes(self, attributes: Mapping[str, str], ident: Identifier | None) -> None:
         default = "attributes" not in self.block
         for attr, col in attributes.items():
             where = "attributes" if default else f"attributes.{attr}"
             source = f"column {col!r} would become attribute {attr!r}" if default else f"found {attr!r}"
-            fix = "add the column to exclude or map it under another name in attributes" if default else \
-                "remove it or use another attribute name"
+            fix = (
+                "add the column to exclude or map it under another name in attributes"
+                if default
+                else "remove it or use another attribute name"
+            )
             if attr in PERSON_RESERVED:
                 self.add(where, f"{source}, which a person sync may not set ({PERSON_RESERVED[attr]}): {fix}")
             elif ident is not None and attr == ident.type and col != ident.column:
-                self.add(where, f"{source}, fed by column {col!r}, but the sync sets {attr} itself from "
-                                f"identifier column {ident.column!r}: {fix}")
+                self.add(
+                    where,
+                    f"{source}, fed by column {col!r}, but the sync sets {attr} itself from "
+                    f"identifier column {ident.column!r}: {fix}",
+                )
 
     def resolve(self, sync_name: str) -> Sync | None:
         block, sync_type = self.block, self.block["type"]
@@ -363,8 +380,10 @@ class _Resolver:
         if sync_type == "event" and "name" in block:
             size = len(block["name"].encode("utf-8"))
             if size > MAX_EVENT_NAME_BYTES:
-                self.add("name", f"found an event name of {size} bytes; Customer.io allows at most "
-                                 f"{MAX_EVENT_NAME_BYTES}")
+                self.add(
+                    "name",
+                    f"found an event name of {size} bytes; Customer.io allows at most {MAX_EVENT_NAME_BYTES}",
+                )
         if self.problems:
             return None
         defaults = MODE_DEFAULTS[sync_type]
@@ -483,13 +502,17 @@ def _claim_names(
         name = _sync_name(node, block)
         folded = name.casefold()
         if folded in in_model:
-            message = (f"sync name {name!r} is already used by {in_model[folded]} of this model; "
-                       "blocks in a list need distinct names: set sync_name on each block")
+            message = (
+                f"sync name {name!r} is already used by {in_model[folded]} of this model; "
+                "blocks in a list need distinct names: set sync_name on each block"
+            )
             found.append((path, message))
         elif folded in taken:
             other_model, other_path = taken[folded]
-            message = (f"sync name {name!r} is already used by model {other_model} ({other_path}); "
-                       "sync names must be unique across the project: set sync_name on one of them")
+            message = (
+                f"sync name {name!r} is already used by model {other_model} ({other_path}); "
+                "sync names must be unique across the project: set sync_name on one of them"
+            )
             found.append((path, message))
         else:
             in_model[folded] = path
@@ -510,8 +533,15 @@ def _model_columns(
     model = str(node.get("name"))
     relation = node.get("relation_name")
     if not relation:
-        found.append((ROOT_PATH, (f"model {model} has no relation (is it ephemeral?); a synced model must be "
-                                 "materialized as a table, view or incremental model")))
+        found.append(
+            (
+                ROOT_PATH,
+                (
+                    f"model {model} has no relation (is it ephemeral?); a synced model must be "
+                    "materialized as a table, view or incremental model"
+                ),
+            )
+        )
         return None
     documented = _documented_columns(node)
     if documented:

@@ -149,7 +149,6 @@ class _Templates:
                 _drop_pg_schemas(project.env["DBT_CIO_PG_SCHEMA"])
 
 
-
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Templates]:
     built = _Templates(tmp_path_factory.mktemp("templates"))
@@ -233,8 +232,9 @@ def emulator() -> Iterator[RunningEmulator]:
         yield RunningEmulator(emu, base_url)
 
 
-def run_cli(project: DbtProject, *args: str, env: dict[str, str] | None = None,
-            expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    project: DbtProject, *args: str, env: dict[str, str] | None = None, expect: int | None = 0
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``dbt-cio`` command on ``project`` in a subprocess; check its exit code."""
     proc = subprocess.run(
         [DBT_CIO, *args, *project.flags],

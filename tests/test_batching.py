@@ -80,10 +80,26 @@ def test_an_item_that_cannot_fit_at_all_is_a_usage_error() -> None:
 
 def test_realistic_person_items_pack_about_two_thousand_per_request() -> None:
     items = [
-        (i, dumps({"type": "person", "identifiers": {"id": f"user-{i:07d}"}, "action": "identify",
-                   "attributes": {"email": f"user{i}@example.com", "first_name": "Jane", "last_name": "Doe",
-                                  "plan": "premium", "seats": i % 50, "created_at": 1700000000 + i,
-                                  "active": True, "score": 0.5}}).encode())
+        (
+            i,
+            dumps(
+                {
+                    "type": "person",
+                    "identifiers": {"id": f"user-{i:07d}"},
+                    "action": "identify",
+                    "attributes": {
+                        "email": f"user{i}@example.com",
+                        "first_name": "Jane",
+                        "last_name": "Doe",
+                        "plan": "premium",
+                        "seats": i % 50,
+                        "created_at": 1700000000 + i,
+                        "active": True,
+                        "score": 0.5,
+                    },
+                }
+            ).encode(),
+        )
         for i in range(10_000)
     ]
     batches = list(pack(items))

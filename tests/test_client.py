@@ -47,15 +47,25 @@ async def emulator() -> AsyncIterator[tuple[Emulator, str]]:
 
 
 def creds(base_url: str, **changes: Any) -> Credentials:
-    values: dict[str, Any] = {"site_id": "site", "api_key": API_KEY, "app_api_key": APP_KEY, "region": "us",
-                              "track_url": base_url}
+    values: dict[str, Any] = {
+        "site_id": "site",
+        "api_key": API_KEY,
+        "app_api_key": APP_KEY,
+        "region": "us",
+        "track_url": base_url,
+    }
     values.update(changes)
     return Credentials(**values)
 
 
 def client(base_url: str, **changes: Any) -> CustomerIOClient:
-    return CustomerIOClient(creds(base_url, **changes), RateSettings(rate=None), retry=FAST_RETRY,
-                            rng=random.Random(1), timeout=5.0)
+    return CustomerIOClient(
+        creds(base_url, **changes),
+        RateSettings(rate=None),
+        retry=FAST_RETRY,
+        rng=random.Random(1),
+        timeout=5.0,
+    )
 
 
 async def test_region_is_found_and_both_apis_use_the_override(emulator: tuple[Emulator, str]) -> None:
@@ -97,8 +107,9 @@ async def test_wrong_app_key_is_an_auth_error_and_a_missing_one_a_usage_error(
 async def test_segments_and_collections_through_the_app_api(emulator: tuple[Emulator, str]) -> None:
     emu, url = emulator
     recorder = Recorder()
-    cio = CustomerIOClient(creds(url), RateSettings(rate=None, app_rate=1000), retry=FAST_RETRY,
-                           trace_configs=[recorder.config])
+    cio = CustomerIOClient(
+        creds(url), RateSettings(rate=None, app_rate=1000), retry=FAST_RETRY, trace_configs=[recorder.config]
+    )
     async with cio:
         created = await cio.create_segment("VIPs", "people who pay a lot")
         assert created["name"] == "VIPs" and isinstance(created["id"], int)
@@ -161,7 +172,9 @@ async def test_429_is_counted_slows_the_limiter_and_is_retried(emulator: tuple[E
 
 async def test_dropped_connections_and_timeouts_are_transient(emulator: tuple[Emulator, str]) -> None:
     emu, url = emulator
-    cio = CustomerIOClient(creds(url), RateSettings(rate=None), retry=RetrySettings(max_attempts=1), timeout=0.2)
+    cio = CustomerIOClient(
+        creds(url), RateSettings(rate=None), retry=RetrySettings(max_attempts=1), timeout=0.2
+    )
     async with cio:
         emu.faults.drop_rate = 1.0
         with pytest.raises(TransientError, match="connection"):
@@ -187,11 +200,22 @@ async def test_a_request_outside_the_context_is_refused() -> None:
         await cio.post_batch(b"{}")
 
 
-@pytest.mark.parametrize(("status", "kind"), [
-    (401, AuthError), (403, AuthError), (408, TransientError), (429, TransientError), (500, TransientError),
-    (502, TransientError), (503, TransientError), (400, TerminalError), (404, TerminalError), (413, TerminalError),
-    (301, TerminalError),
-])
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (401, AuthError),
+        (403, AuthError),
+        (408, TransientError),
+        (429, TransientError),
+        (500, TransientError),
+        (502, TransientError),
+        (503, TransientError),
+        (400, TerminalError),
+        (404, TerminalError),
+        (413, TerminalError),
+        (301, TerminalError),
+    ],
+)
 def test_statuses_become_error_classes(status: int, kind: type) -> None:
     error = error_for_status(status, b'{"meta":{"errors":["bad thing"]}}', 2.0, "POST /api/v2/batch")
     assert type(error) is kind
@@ -228,13 +252,16 @@ def test_retry_after_as_seconds_or_http_date() -> None:
     assert 25 <= (_retry_after(later) or 0) <= 31
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    (b'{"meta":{"error":"bad id"}}', "bad id"),
-    (b'{"meta":{"errors":["one","two"]}}', "one; two"),
-    (b'{"errors":[{"reason":"invalid","message":"name too long"}]}', "name too long"),
-    (b"<html>oops</html>", "<html>oops</html>"),
-    (b"", ""),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"meta":{"error":"bad id"}}', "bad id"),
+        (b'{"meta":{"errors":["one","two"]}}', "one; two"),
+        (b'{"errors":[{"reason":"invalid","message":"name too long"}]}', "name too long"),
+        (b"<html>oops</html>", "<html>oops</html>"),
+        (b"", ""),
+    ],
+)
 def test_error_bodies_of_every_shape_give_their_message(raw: bytes, expected: str) -> None:
     from dbt_cio.client import _message
 

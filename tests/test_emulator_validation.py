@@ -193,7 +193,10 @@ def test_item_size_is_measured_unless_the_caller_already_knows(schemas: ItemSche
     problem = check_item(big)
     assert problem is not None and problem.reason == "too_large"
     assert check_item(big, size=31_000) is None  # the caller measured it as sent: believed
-    assert check_item({"type": "person", "identifiers": {"id": "1"}, "action": "identify"}, size=32_001) is not None
+    assert (
+        check_item({"type": "person", "identifiers": {"id": "1"}, "action": "identify"}, size=32_001)
+        is not None
+    )
 
 
 def test_batch_items_are_measured_as_sent() -> None:

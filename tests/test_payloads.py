@@ -40,63 +40,126 @@ REF = ("key", "op")
 
 def _sync(type_: SyncType, name: str, columns: tuple[str, ...], **fields: Any) -> Sync:
     return Sync(
-        name=name, model=f"cio_{name}", unique_id=f"model.it.cio_{name}", relation=f'"main"."cio_{name}"',
-        type=type_, columns=columns, **fields,
+        name=name,
+        model=f"cio_{name}",
+        unique_id=f"model.it.cio_{name}",
+        relation=f'"main"."cio_{name}"',
+        type=type_,
+        columns=columns,
+        **fields,
     )
 
 
 PEOPLE = _sync(
-    "person", "people", ("customer_id", "email", "plan", "lifetime_value", "signed_up_at", "is_active"),
+    "person",
+    "people",
+    ("customer_id", "email", "plan", "lifetime_value", "signed_up_at", "is_active"),
     identifier=Identifier("customer_id"),
-    attributes={"email": "email", "plan": "plan", "ltv": "lifetime_value", "signed_up_at": "signed_up_at",
-                "is_active": "is_active"},
-    mode="upsert", on_delete="nothing",
+    attributes={
+        "email": "email",
+        "plan": "plan",
+        "ltv": "lifetime_value",
+        "signed_up_at": "signed_up_at",
+        "is_active": "is_active",
+    },
+    mode="upsert",
+    on_delete="nothing",
 )
 ORDERS = _sync(
-    "event", "orders", ("order_id", "customer_id", "anonymous_id", "event_name", "amount", "ordered_at"),
-    identifier=Identifier("customer_id"), attributes={"amount": "amount"}, event_type="track",
-    name_column="event_name", event_id="order_id", anonymous_id="anonymous_id", timestamp="ordered_at",
+    "event",
+    "orders",
+    ("order_id", "customer_id", "anonymous_id", "event_name", "amount", "ordered_at"),
+    identifier=Identifier("customer_id"),
+    attributes={"amount": "amount"},
+    event_type="track",
+    name_column="event_name",
+    event_id="order_id",
+    anonymous_id="anonymous_id",
+    timestamp="ordered_at",
 )
 PAGE_VIEWS = _sync(
-    "event", "page_views", ("view_id", "customer_id", "url", "viewed_at"),
-    identifier=Identifier("customer_id"), attributes={}, event_type="page", name_column="url",
-    event_id="view_id", timestamp="viewed_at",
+    "event",
+    "page_views",
+    ("view_id", "customer_id", "url", "viewed_at"),
+    identifier=Identifier("customer_id"),
+    attributes={},
+    event_type="page",
+    name_column="url",
+    event_id="view_id",
+    timestamp="viewed_at",
 )
 SCREENS = _sync(
-    "event", "screens", ("screen_id", "email", "app_version"),
-    identifier=Identifier("email", "email"), attributes={"app_version": "app_version"}, event_type="screen",
-    event_name="Home", event_id="screen_id",
+    "event",
+    "screens",
+    ("screen_id", "email", "app_version"),
+    identifier=Identifier("email", "email"),
+    attributes={"app_version": "app_version"},
+    event_type="screen",
+    event_name="Home",
+    event_id="screen_id",
 )
 COMPANIES = _sync(
-    "object", "companies", ("company_id", "company_name", "employees"),
-    object_type_id="1", object_id="company_id", attributes={"name": "company_name", "employees": "employees"},
+    "object",
+    "companies",
+    ("company_id", "company_name", "employees"),
+    object_type_id="1",
+    object_id="company_id",
+    attributes={"name": "company_name", "employees": "employees"},
     on_delete="delete",
 )
 MEMBERS = _sync(
-    "relationship", "members", ("company_id", "customer_id", "role"),
-    object_type_id="1", object_id="company_id", identifier=Identifier("customer_id"),
-    attributes={"role": "role"}, mode="mirror",
+    "relationship",
+    "members",
+    ("company_id", "customer_id", "role"),
+    object_type_id="1",
+    object_id="company_id",
+    identifier=Identifier("customer_id"),
+    attributes={"role": "role"},
+    mode="mirror",
 )
 PRO = _sync(
-    "segment", "pro", ("customer_id",), identifier=Identifier("customer_id"), mode="mirror",
+    "segment",
+    "pro",
+    ("customer_id",),
+    identifier=Identifier("customer_id"),
+    mode="mirror",
     segment=NamedRef(name="Pro customers"),
 )
 DEVICES = _sync(
-    "device", "devices", ("device_token", "customer_id", "platform", "last_used_at", "app_version", "push"),
-    identifier=Identifier("customer_id"), token="device_token", platform="platform", last_used="last_used_at",
-    attributes={"app_version": "app_version", "push_enabled": "push"}, on_delete="delete",
+    "device",
+    "devices",
+    ("device_token", "customer_id", "platform", "last_used_at", "app_version", "push"),
+    identifier=Identifier("customer_id"),
+    token="device_token",
+    platform="platform",
+    last_used="last_used_at",
+    attributes={"app_version": "app_version", "push_enabled": "push"},
+    on_delete="delete",
 )
 PRODUCTS = _sync(
-    "collection", "products", ("sku", "name", "price", "in_stock"),
+    "collection",
+    "products",
+    ("sku", "name", "price", "in_stock"),
     attributes={"sku": "sku", "name": "name", "price": "price", "in_stock": "in_stock"},
-    collection=NamedRef(name="products"), mode="replace",
+    collection=NamedRef(name="products"),
+    mode="replace",
 )
 
-PERSON_ROW = {"customer_id": 42, "email": "ada@example.com", "plan": "pro",
-              "lifetime_value": Decimal("1200.50"),
-              "signed_up_at": dt.datetime(2024, 7, 1, 10), "is_active": True}
-PERSON_ATTRS = {"email": "ada@example.com", "plan": "pro", "ltv": 1200.5, "signed_up_at": T0,
-                "is_active": True}
+PERSON_ROW = {
+    "customer_id": 42,
+    "email": "ada@example.com",
+    "plan": "pro",
+    "lifetime_value": Decimal("1200.50"),
+    "signed_up_at": dt.datetime(2024, 7, 1, 10),
+    "is_active": True,
+}
+PERSON_ATTRS = {
+    "email": "ada@example.com",
+    "plan": "pro",
+    "ltv": 1200.5,
+    "signed_up_at": T0,
+    "is_active": True,
+}
 CLEARED = {"email": "", "plan": "", "ltv": "", "signed_up_at": "", "is_active": "", "_update": True}
 
 
@@ -123,7 +186,8 @@ def operations(sync: Sync, change: RowChange, **kwargs: Any) -> list[Operation]:
             json.dumps(op.item, allow_nan=False)
         else:
             validate_request(
-                f"/api/v1/segments/{op.segment_id}/{'add' if op.add else 'remove'}_customers", "post",
+                f"/api/v1/segments/{op.segment_id}/{'add' if op.add else 'remove'}_customers",
+                "post",
                 {"ids": [op.identifier]},
             )
     return result
@@ -138,68 +202,162 @@ def items(sync: Sync, change: RowChange, **kwargs: Any) -> list[dict[str, Any]]:
 # --- person -----------------------------------------------------------------------------------------
 
 PERSON_CASES = [
-    ("upsert added", {}, added(PERSON_ROW),
-     [{"type": "person", "identifiers": {"id": "42"}, "action": "identify", "attributes": PERSON_ATTRS}]),
-    ("upsert changed", {}, changed(PERSON_ROW),
-     [{"type": "person", "identifiers": {"id": "42"}, "action": "identify", "attributes": PERSON_ATTRS}]),
-    ("update added", {"mode": "update"}, added(PERSON_ROW),
-     [{"type": "person", "identifiers": {"id": "42"}, "action": "identify",
-       "attributes": {**PERSON_ATTRS, "_update": True}}]),
-    ("update changed", {"mode": "update"}, changed(PERSON_ROW),
-     [{"type": "person", "identifiers": {"id": "42"}, "action": "identify",
-       "attributes": {**PERSON_ATTRS, "_update": True}}]),
+    (
+        "upsert added",
+        {},
+        added(PERSON_ROW),
+        [{"type": "person", "identifiers": {"id": "42"}, "action": "identify", "attributes": PERSON_ATTRS}],
+    ),
+    (
+        "upsert changed",
+        {},
+        changed(PERSON_ROW),
+        [{"type": "person", "identifiers": {"id": "42"}, "action": "identify", "attributes": PERSON_ATTRS}],
+    ),
+    (
+        "update added",
+        {"mode": "update"},
+        added(PERSON_ROW),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "42"},
+                "action": "identify",
+                "attributes": {**PERSON_ATTRS, "_update": True},
+            }
+        ],
+    ),
+    (
+        "update changed",
+        {"mode": "update"},
+        changed(PERSON_ROW),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "42"},
+                "action": "identify",
+                "attributes": {**PERSON_ATTRS, "_update": True},
+            }
+        ],
+    ),
     ("removed, on_delete nothing", {"on_delete": "nothing"}, removed({"customer_id": "42"}), []),
     ("removed, on_delete default", {"on_delete": None}, removed({"customer_id": "42"}), []),
-    ("removed, on_delete clear", {"on_delete": "clear"}, removed({"customer_id": "42"}),
-     [{"type": "person", "identifiers": {"id": "42"}, "action": "identify",
-       "attributes": CLEARED}]),
-    ("update removed, on_delete clear", {"mode": "update", "on_delete": "clear"},
-     removed({"customer_id": "42"}),
-     [{"type": "person", "identifiers": {"id": "42"}, "action": "identify",
-       "attributes": CLEARED}]),
-    ("removed, on_delete delete", {"on_delete": "delete"}, removed({"customer_id": "42"}),
-     [{"type": "person", "identifiers": {"id": "42"}, "action": "delete"}]),
-    ("matched by email", {"identifier": Identifier("email", "email"), "attributes": {"plan": "plan"}},
-     added(PERSON_ROW),
-     [{"type": "person", "identifiers": {"email": "ada@example.com"}, "action": "identify",
-       "attributes": {"plan": "pro"}}]),
-    ("matched by cio_id", {"identifier": Identifier("customer_id", "cio_id"), "attributes": {}},
-     added({"customer_id": "a3000001"}),
-     [{"type": "person", "identifiers": {"cio_id": "a3000001"}, "action": "identify", "attributes": {}}]),
-    ("removed by email", {"identifier": Identifier("email", "email"), "on_delete": "delete"},
-     removed({"email": "ada@example.com"}),
-     [{"type": "person", "identifiers": {"email": "ada@example.com"}, "action": "delete"}]),
-    ("nulls, NaN and decimals", {"attributes": {"plan": "plan", "ltv": "lifetime_value", "score": "score"}},
-     added({"customer_id": Decimal("7"), "plan": None, "lifetime_value": float("nan"),
-            "score": Decimal("0.1")}),
-     [{"type": "person", "identifiers": {"id": "7"}, "action": "identify",
-       "attributes": {"plan": None, "ltv": None, "score": 0.1}}]),
-    ("json and lists", {"attributes": {"tags": "tags", "address": "address"}},
-     added({"customer_id": "c-1", "tags": ["a", "b"],
-            "address": {"city": "Paris", "since": dt.date(1970, 1, 2)}}),
-     [{"type": "person", "identifiers": {"id": "c-1"}, "action": "identify",
-       "attributes": {"tags": ["a", "b"], "address": {"city": "Paris", "since": 86400}}}]),
+    (
+        "removed, on_delete clear",
+        {"on_delete": "clear"},
+        removed({"customer_id": "42"}),
+        [{"type": "person", "identifiers": {"id": "42"}, "action": "identify", "attributes": CLEARED}],
+    ),
+    (
+        "update removed, on_delete clear",
+        {"mode": "update", "on_delete": "clear"},
+        removed({"customer_id": "42"}),
+        [{"type": "person", "identifiers": {"id": "42"}, "action": "identify", "attributes": CLEARED}],
+    ),
+    (
+        "removed, on_delete delete",
+        {"on_delete": "delete"},
+        removed({"customer_id": "42"}),
+        [{"type": "person", "identifiers": {"id": "42"}, "action": "delete"}],
+    ),
+    (
+        "matched by email",
+        {"identifier": Identifier("email", "email"), "attributes": {"plan": "plan"}},
+        added(PERSON_ROW),
+        [
+            {
+                "type": "person",
+                "identifiers": {"email": "ada@example.com"},
+                "action": "identify",
+                "attributes": {"plan": "pro"},
+            }
+        ],
+    ),
+    (
+        "matched by cio_id",
+        {"identifier": Identifier("customer_id", "cio_id"), "attributes": {}},
+        added({"customer_id": "a3000001"}),
+        [{"type": "person", "identifiers": {"cio_id": "a3000001"}, "action": "identify", "attributes": {}}],
+    ),
+    (
+        "removed by email",
+        {"identifier": Identifier("email", "email"), "on_delete": "delete"},
+        removed({"email": "ada@example.com"}),
+        [{"type": "person", "identifiers": {"email": "ada@example.com"}, "action": "delete"}],
+    ),
+    (
+        "nulls, NaN and decimals",
+        {"attributes": {"plan": "plan", "ltv": "lifetime_value", "score": "score"}},
+        added(
+            {
+                "customer_id": Decimal("7"),
+                "plan": None,
+                "lifetime_value": float("nan"),
+                "score": Decimal("0.1"),
+            }
+        ),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "7"},
+                "action": "identify",
+                "attributes": {"plan": None, "ltv": None, "score": 0.1},
+            }
+        ],
+    ),
+    (
+        "json and lists",
+        {"attributes": {"tags": "tags", "address": "address"}},
+        added(
+            {
+                "customer_id": "c-1",
+                "tags": ["a", "b"],
+                "address": {"city": "Paris", "since": dt.date(1970, 1, 2)},
+            }
+        ),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "c-1"},
+                "action": "identify",
+                "attributes": {"tags": ["a", "b"], "address": {"city": "Paris", "since": 86400}},
+            }
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("fields", "change", "expected"), [c[1:] for c in PERSON_CASES],
-                         ids=[c[0] for c in PERSON_CASES])
+@pytest.mark.parametrize(
+    ("fields", "change", "expected"), [c[1:] for c in PERSON_CASES], ids=[c[0] for c in PERSON_CASES]
+)
 def test_person(fields: dict[str, Any], change: RowChange, expected: list[dict[str, Any]]) -> None:
     assert items(dataclasses.replace(PEOPLE, **fields), change) == expected
 
 
 # --- events -----------------------------------------------------------------------------------------
 
-ORDER_ROW = {"order_id": "o-1001", "customer_id": "1", "anonymous_id": None, "event_name": "order_completed",
-             "amount": Decimal("120.00"), "ordered_at": dt.datetime(2024, 7, 1, 10)}
+ORDER_ROW = {
+    "order_id": "o-1001",
+    "customer_id": "1",
+    "anonymous_id": None,
+    "event_name": "order_completed",
+    "amount": Decimal("120.00"),
+    "ordered_at": dt.datetime(2024, 7, 1, 10),
+}
 
 
 def test_track_event() -> None:
-    assert items(ORDERS, added(ORDER_ROW)) == [{
-        "type": "person", "identifiers": {"id": "1"}, "action": "event",
-        "id": event_ulid("orders", "o-1001", T0 * 1000), "name": "order_completed", "timestamp": T0,
-        "attributes": {"amount": 120},
-    }]
+    assert items(ORDERS, added(ORDER_ROW)) == [
+        {
+            "type": "person",
+            "identifiers": {"id": "1"},
+            "action": "event",
+            "id": event_ulid("orders", "o-1001", T0 * 1000),
+            "name": "order_completed",
+            "timestamp": T0,
+            "attributes": {"amount": 120},
+        }
+    ]
 
 
 @pytest.mark.parametrize(
@@ -224,21 +382,34 @@ def test_identified_event_ignores_anonymous_id() -> None:
 
 
 def test_page_view_named_by_url_without_attributes() -> None:
-    row = {"view_id": 17, "customer_id": "3", "url": "https://example.com/docs",
-           "viewed_at": dt.datetime(2024, 7, 2, 10, tzinfo=dt.timezone.utc)}
-    assert items(PAGE_VIEWS, added(row)) == [{
-        "type": "person", "identifiers": {"id": "3"}, "action": "page",
-        "id": event_ulid("page_views", "17", (T0 + 86400) * 1000), "name": "https://example.com/docs",
-        "timestamp": T0 + 86400,
-    }]
+    row = {
+        "view_id": 17,
+        "customer_id": "3",
+        "url": "https://example.com/docs",
+        "viewed_at": dt.datetime(2024, 7, 2, 10, tzinfo=dt.timezone.utc),
+    }
+    assert items(PAGE_VIEWS, added(row)) == [
+        {
+            "type": "person",
+            "identifiers": {"id": "3"},
+            "action": "page",
+            "id": event_ulid("page_views", "17", (T0 + 86400) * 1000),
+            "name": "https://example.com/docs",
+            "timestamp": T0 + 86400,
+        }
+    ]
 
 
 def test_screen_with_static_name_and_no_timestamp_column_uses_now() -> None:
     row = {"screen_id": "s-1", "email": "ada@example.com", "app_version": "1.2"}
     [item] = items(SCREENS, added(row))
     assert item == {
-        "type": "person", "identifiers": {"email": "ada@example.com"}, "action": "screen",
-        "id": event_ulid("screens", "s-1", 0), "name": "Home", "timestamp": NOW,
+        "type": "person",
+        "identifiers": {"email": "ada@example.com"},
+        "action": "screen",
+        "id": event_ulid("screens", "s-1", 0),
+        "name": "Home",
+        "timestamp": NOW,
         "attributes": {"app_version": "1.2"},
     }
 
@@ -261,11 +432,18 @@ def test_event_timestamps(ordered_at: Any, timestamp: int) -> None:
 
 def test_event_id_is_stable_across_runs_and_value_types() -> None:
     """A resend after a crash (another run, another ``now``, the id as int or decimal) keeps the same ULID."""
-    first = to_operations(PAGE_VIEWS,
-                          added({"view_id": 17, "customer_id": "3", "url": "u", "viewed_at": None}),
-                          ref=REF, now=NOW)
-    again = to_operations(PAGE_VIEWS, added({"view_id": Decimal(17), "customer_id": "3", "url": "u",
-                                             "viewed_at": None}), ref=REF, now=NOW + 3600)
+    first = to_operations(
+        PAGE_VIEWS,
+        added({"view_id": 17, "customer_id": "3", "url": "u", "viewed_at": None}),
+        ref=REF,
+        now=NOW,
+    )
+    again = to_operations(
+        PAGE_VIEWS,
+        added({"view_id": Decimal(17), "customer_id": "3", "url": "u", "viewed_at": None}),
+        ref=REF,
+        now=NOW + 3600,
+    )
     assert isinstance(first[0], BatchItem) and isinstance(again[0], BatchItem)
     assert first[0].item["id"] == again[0].item["id"] == event_ulid("page_views", "17", 0)
     assert first[0].item["timestamp"] != again[0].item["timestamp"]
@@ -277,24 +455,59 @@ OBJECT_ID = {"object_type_id": "1", "object_id": "acme"}
 COMPANY_ROW = {"company_id": "acme", "company_name": "Acme Corp", "employees": 1200}
 
 OBJECT_CASES = [
-    ("added", {}, added(COMPANY_ROW),
-     [{"type": "object", "identifiers": OBJECT_ID, "action": "identify",
-       "attributes": {"name": "Acme Corp", "employees": 1200}}]),
-    ("changed", {}, changed(COMPANY_ROW),
-     [{"type": "object", "identifiers": OBJECT_ID, "action": "identify",
-       "attributes": {"name": "Acme Corp", "employees": 1200}}]),
-    ("removed, delete", {}, removed({"company_id": "acme"}),
-     [{"type": "object", "identifiers": OBJECT_ID, "action": "delete"}]),
+    (
+        "added",
+        {},
+        added(COMPANY_ROW),
+        [
+            {
+                "type": "object",
+                "identifiers": OBJECT_ID,
+                "action": "identify",
+                "attributes": {"name": "Acme Corp", "employees": 1200},
+            }
+        ],
+    ),
+    (
+        "changed",
+        {},
+        changed(COMPANY_ROW),
+        [
+            {
+                "type": "object",
+                "identifiers": OBJECT_ID,
+                "action": "identify",
+                "attributes": {"name": "Acme Corp", "employees": 1200},
+            }
+        ],
+    ),
+    (
+        "removed, delete",
+        {},
+        removed({"company_id": "acme"}),
+        [{"type": "object", "identifiers": OBJECT_ID, "action": "delete"}],
+    ),
     ("removed, nothing", {"on_delete": "nothing"}, removed({"company_id": "acme"}), []),
     ("removed, default", {"on_delete": None}, removed({"company_id": "acme"}), []),
-    ("integer object id", {}, added({**COMPANY_ROW, "company_id": 99}),
-     [{"type": "object", "identifiers": {"object_type_id": "1", "object_id": "99"}, "action": "identify",
-       "attributes": {"name": "Acme Corp", "employees": 1200}}]),
+    (
+        "integer object id",
+        {},
+        added({**COMPANY_ROW, "company_id": 99}),
+        [
+            {
+                "type": "object",
+                "identifiers": {"object_type_id": "1", "object_id": "99"},
+                "action": "identify",
+                "attributes": {"name": "Acme Corp", "employees": 1200},
+            }
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("fields", "change", "expected"), [c[1:] for c in OBJECT_CASES],
-                         ids=[c[0] for c in OBJECT_CASES])
+@pytest.mark.parametrize(
+    ("fields", "change", "expected"), [c[1:] for c in OBJECT_CASES], ids=[c[0] for c in OBJECT_CASES]
+)
 def test_object(fields: dict[str, Any], change: RowChange, expected: list[dict[str, Any]]) -> None:
     assert items(dataclasses.replace(COMPANIES, **fields), change) == expected
 
@@ -304,28 +517,86 @@ def test_object(fields: dict[str, Any], change: RowChange, expected: list[dict[s
 MEMBER_ROW = {"company_id": "acme", "customer_id": "1", "role": "admin"}
 
 RELATIONSHIP_CASES = [
-    ("added", {}, added(MEMBER_ROW),
-     [{"type": "person", "identifiers": {"id": "1"}, "action": "add_relationships",
-       "cio_relationships": [{"identifiers": OBJECT_ID, "relationship_attributes": {"role": "admin"}}]}]),
-    ("changed", {}, changed({**MEMBER_ROW, "role": "owner"}),
-     [{"type": "person", "identifiers": {"id": "1"}, "action": "add_relationships",
-       "cio_relationships": [{"identifiers": OBJECT_ID, "relationship_attributes": {"role": "owner"}}]}]),
-    ("removed, mirror", {}, removed({"company_id": "acme", "customer_id": "1"}),
-     [{"type": "person", "identifiers": {"id": "1"}, "action": "delete_relationships",
-       "cio_relationships": [{"identifiers": OBJECT_ID}]}]),
+    (
+        "added",
+        {},
+        added(MEMBER_ROW),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "1"},
+                "action": "add_relationships",
+                "cio_relationships": [
+                    {"identifiers": OBJECT_ID, "relationship_attributes": {"role": "admin"}}
+                ],
+            }
+        ],
+    ),
+    (
+        "changed",
+        {},
+        changed({**MEMBER_ROW, "role": "owner"}),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "1"},
+                "action": "add_relationships",
+                "cio_relationships": [
+                    {"identifiers": OBJECT_ID, "relationship_attributes": {"role": "owner"}}
+                ],
+            }
+        ],
+    ),
+    (
+        "removed, mirror",
+        {},
+        removed({"company_id": "acme", "customer_id": "1"}),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "1"},
+                "action": "delete_relationships",
+                "cio_relationships": [{"identifiers": OBJECT_ID}],
+            }
+        ],
+    ),
     ("removed, upsert", {"mode": "upsert"}, removed({"company_id": "acme", "customer_id": "1"}), []),
-    ("no attributes", {"attributes": {}}, added(MEMBER_ROW),
-     [{"type": "person", "identifiers": {"id": "1"}, "action": "add_relationships",
-       "cio_relationships": [{"identifiers": OBJECT_ID}]}]),
-    ("person by email", {"identifier": Identifier("customer_id", "email")},
-     added({**MEMBER_ROW, "customer_id": "ada@example.com"}),
-     [{"type": "person", "identifiers": {"email": "ada@example.com"}, "action": "add_relationships",
-       "cio_relationships": [{"identifiers": OBJECT_ID, "relationship_attributes": {"role": "admin"}}]}]),
+    (
+        "no attributes",
+        {"attributes": {}},
+        added(MEMBER_ROW),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "1"},
+                "action": "add_relationships",
+                "cio_relationships": [{"identifiers": OBJECT_ID}],
+            }
+        ],
+    ),
+    (
+        "person by email",
+        {"identifier": Identifier("customer_id", "email")},
+        added({**MEMBER_ROW, "customer_id": "ada@example.com"}),
+        [
+            {
+                "type": "person",
+                "identifiers": {"email": "ada@example.com"},
+                "action": "add_relationships",
+                "cio_relationships": [
+                    {"identifiers": OBJECT_ID, "relationship_attributes": {"role": "admin"}}
+                ],
+            }
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("fields", "change", "expected"), [c[1:] for c in RELATIONSHIP_CASES],
-                         ids=[c[0] for c in RELATIONSHIP_CASES])
+@pytest.mark.parametrize(
+    ("fields", "change", "expected"),
+    [c[1:] for c in RELATIONSHIP_CASES],
+    ids=[c[0] for c in RELATIONSHIP_CASES],
+)
 def test_relationship(fields: dict[str, Any], change: RowChange, expected: list[dict[str, Any]]) -> None:
     assert items(dataclasses.replace(MEMBERS, **fields), change) == expected
 
@@ -337,16 +608,24 @@ SEGMENT_CASES = [
     ("changed", {}, changed({"customer_id": 1}), []),
     ("removed, mirror", {}, removed({"customer_id": "1"}), [SegmentChange(REF, 7, "id", "1", False)]),
     ("removed, add mode", {"mode": "add"}, removed({"customer_id": "1"}), []),
-    ("by email", {"identifier": Identifier("customer_id", "email")},
-     added({"customer_id": "ada@example.com"}),
-     [SegmentChange(REF, 7, "email", "ada@example.com", True)]),
-    ("by cio_id", {"identifier": Identifier("customer_id", "cio_id")}, removed({"customer_id": "a3000001"}),
-     [SegmentChange(REF, 7, "cio_id", "a3000001", False)]),
+    (
+        "by email",
+        {"identifier": Identifier("customer_id", "email")},
+        added({"customer_id": "ada@example.com"}),
+        [SegmentChange(REF, 7, "email", "ada@example.com", True)],
+    ),
+    (
+        "by cio_id",
+        {"identifier": Identifier("customer_id", "cio_id")},
+        removed({"customer_id": "a3000001"}),
+        [SegmentChange(REF, 7, "cio_id", "a3000001", False)],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("fields", "change", "expected"), [c[1:] for c in SEGMENT_CASES],
-                         ids=[c[0] for c in SEGMENT_CASES])
+@pytest.mark.parametrize(
+    ("fields", "change", "expected"), [c[1:] for c in SEGMENT_CASES], ids=[c[0] for c in SEGMENT_CASES]
+)
 def test_segment(fields: dict[str, Any], change: RowChange, expected: list[Operation]) -> None:
     assert operations(dataclasses.replace(PRO, **fields), change, segment_id=7) == expected
 
@@ -358,39 +637,108 @@ def test_segment_needs_its_id() -> None:
 
 # --- devices ----------------------------------------------------------------------------------------
 
-DEVICE_ROW = {"device_token": "tok-ios-1", "customer_id": "1", "platform": "ios",
-              "last_used_at": dt.datetime(2024, 7, 1, 10), "app_version": "3.1", "push": True}
+DEVICE_ROW = {
+    "device_token": "tok-ios-1",
+    "customer_id": "1",
+    "platform": "ios",
+    "last_used_at": dt.datetime(2024, 7, 1, 10),
+    "app_version": "3.1",
+    "push": True,
+}
 
 DEVICE_CASES = [
-    ("added", {}, added(DEVICE_ROW),
-     [{"type": "person", "identifiers": {"id": "1"}, "action": "add_device",
-       "device": {"token": "tok-ios-1", "platform": "ios", "last_used": T0,
-                  "attributes": {"app_version": "3.1", "push_enabled": "true"}}}]),
-    ("changed, platform spelled iOS, no last use", {},
-     changed({**DEVICE_ROW, "platform": " iOS ", "last_used_at": None}),
-     [{"type": "person", "identifiers": {"id": "1"}, "action": "add_device",
-       "device": {"token": "tok-ios-1", "platform": "ios",
-                  "attributes": {"app_version": "3.1", "push_enabled": "true"}}}]),
-    ("android, attributes as text, nulls left out",
-     {"attributes": {"build": "app_version", "push_enabled": "push"}},
-     added({**DEVICE_ROW, "platform": "android", "app_version": 31, "push": None}),
-     [{"type": "person", "identifiers": {"id": "1"}, "action": "add_device",
-       "device": {"token": "tok-ios-1", "platform": "android", "last_used": T0,
-                  "attributes": {"build": "31"}}}]),
-    ("no last_used column, no attributes", {"last_used": None, "attributes": {}}, added(DEVICE_ROW),
-     [{"type": "person", "identifiers": {"id": "1"}, "action": "add_device",
-       "device": {"token": "tok-ios-1", "platform": "ios"}}]),
-    ("removed, delete", {}, removed({"customer_id": "1", "device_token": "tok-ios-1"}),
-     [{"type": "person", "identifiers": {"id": "1"}, "action": "delete_device",
-       "device": {"token": "tok-ios-1"}}]),
-    ("removed, nothing", {"on_delete": "nothing"},
-     removed({"customer_id": "1", "device_token": "tok-ios-1"}), []),
+    (
+        "added",
+        {},
+        added(DEVICE_ROW),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "1"},
+                "action": "add_device",
+                "device": {
+                    "token": "tok-ios-1",
+                    "platform": "ios",
+                    "last_used": T0,
+                    "attributes": {"app_version": "3.1", "push_enabled": "true"},
+                },
+            }
+        ],
+    ),
+    (
+        "changed, platform spelled iOS, no last use",
+        {},
+        changed({**DEVICE_ROW, "platform": " iOS ", "last_used_at": None}),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "1"},
+                "action": "add_device",
+                "device": {
+                    "token": "tok-ios-1",
+                    "platform": "ios",
+                    "attributes": {"app_version": "3.1", "push_enabled": "true"},
+                },
+            }
+        ],
+    ),
+    (
+        "android, attributes as text, nulls left out",
+        {"attributes": {"build": "app_version", "push_enabled": "push"}},
+        added({**DEVICE_ROW, "platform": "android", "app_version": 31, "push": None}),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "1"},
+                "action": "add_device",
+                "device": {
+                    "token": "tok-ios-1",
+                    "platform": "android",
+                    "last_used": T0,
+                    "attributes": {"build": "31"},
+                },
+            }
+        ],
+    ),
+    (
+        "no last_used column, no attributes",
+        {"last_used": None, "attributes": {}},
+        added(DEVICE_ROW),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "1"},
+                "action": "add_device",
+                "device": {"token": "tok-ios-1", "platform": "ios"},
+            }
+        ],
+    ),
+    (
+        "removed, delete",
+        {},
+        removed({"customer_id": "1", "device_token": "tok-ios-1"}),
+        [
+            {
+                "type": "person",
+                "identifiers": {"id": "1"},
+                "action": "delete_device",
+                "device": {"token": "tok-ios-1"},
+            }
+        ],
+    ),
+    (
+        "removed, nothing",
+        {"on_delete": "nothing"},
+        removed({"customer_id": "1", "device_token": "tok-ios-1"}),
+        [],
+    ),
     ("removed, default", {"on_delete": None}, removed({"customer_id": "1", "device_token": "tok-ios-1"}), []),
 ]
 
 
-@pytest.mark.parametrize(("fields", "change", "expected"), [c[1:] for c in DEVICE_CASES],
-                         ids=[c[0] for c in DEVICE_CASES])
+@pytest.mark.parametrize(
+    ("fields", "change", "expected"), [c[1:] for c in DEVICE_CASES], ids=[c[0] for c in DEVICE_CASES]
+)
 def test_device(fields: dict[str, Any], change: RowChange, expected: list[dict[str, Any]]) -> None:
     assert items(dataclasses.replace(DEVICES, **fields), change) == expected
 
@@ -400,41 +748,96 @@ def test_device(fields: dict[str, Any], change: RowChange, expected: list[dict[s
 REJECTIONS = [
     ("person null id", PEOPLE, added({**PERSON_ROW, "customer_id": None}), "identifiers.id", "customer_id"),
     ("person empty id", PEOPLE, added({**PERSON_ROW, "customer_id": "  "}), "identifiers.id", "customer_id"),
-    ("person NaN id", PEOPLE, added({**PERSON_ROW, "customer_id": float("nan")}),
-     "identifiers.id", "customer_id"),
-    ("person removed null id", dataclasses.replace(PEOPLE, on_delete="delete"),
-     removed({"customer_id": None}),
-     "identifiers.id", "customer_id"),
+    (
+        "person NaN id",
+        PEOPLE,
+        added({**PERSON_ROW, "customer_id": float("nan")}),
+        "identifiers.id",
+        "customer_id",
+    ),
+    (
+        "person removed null id",
+        dataclasses.replace(PEOPLE, on_delete="delete"),
+        removed({"customer_id": None}),
+        "identifiers.id",
+        "customer_id",
+    ),
     ("person binary attribute", PEOPLE, added({**PERSON_ROW, "plan": b"\x00"}), "attributes.plan", "binary"),
-    ("person unknown object", PEOPLE, added({**PERSON_ROW, "signed_up_at": object()}),
-     "attributes.signed_up_at", "signed_up_at"),
-    ("event names nobody", ORDERS, added({**ORDER_ROW, "customer_id": None}),
-     "identifiers.id", "anonymous_id"),
+    (
+        "person unknown object",
+        PEOPLE,
+        added({**PERSON_ROW, "signed_up_at": object()}),
+        "attributes.signed_up_at",
+        "signed_up_at",
+    ),
+    (
+        "event names nobody",
+        ORDERS,
+        added({**ORDER_ROW, "customer_id": None}),
+        "identifiers.id",
+        "anonymous_id",
+    ),
     ("event without id", ORDERS, added({**ORDER_ROW, "order_id": None}), "id", "order_id"),
     ("event without name", ORDERS, added({**ORDER_ROW, "event_name": ""}), "name", "event_name"),
     ("event name a list", ORDERS, added({**ORDER_ROW, "event_name": ["x"]}), "name", "event_name"),
-    ("event bad timestamp", ORDERS, added({**ORDER_ROW, "ordered_at": "last tuesday"}),
-     "timestamp", "ordered_at"),
+    (
+        "event bad timestamp",
+        ORDERS,
+        added({**ORDER_ROW, "ordered_at": "last tuesday"}),
+        "timestamp",
+        "ordered_at",
+    ),
     ("event bad attribute", ORDERS, added({**ORDER_ROW, "amount": b"1"}), "attributes.amount", "amount"),
-    ("object null id", COMPANIES, added({**COMPANY_ROW, "company_id": None}),
-     "identifiers.object_id", "company_id"),
-    ("relationship null person", MEMBERS, added({**MEMBER_ROW, "customer_id": None}),
-     "identifiers.id", "customer_id"),
-    ("relationship null object", MEMBERS, added({**MEMBER_ROW, "company_id": None}),
-     "cio_relationships.identifiers.object_id", "company_id"),
+    (
+        "object null id",
+        COMPANIES,
+        added({**COMPANY_ROW, "company_id": None}),
+        "identifiers.object_id",
+        "company_id",
+    ),
+    (
+        "relationship null person",
+        MEMBERS,
+        added({**MEMBER_ROW, "customer_id": None}),
+        "identifiers.id",
+        "customer_id",
+    ),
+    (
+        "relationship null object",
+        MEMBERS,
+        added({**MEMBER_ROW, "company_id": None}),
+        "cio_relationships.identifiers.object_id",
+        "company_id",
+    ),
     ("segment null person", PRO, added({"customer_id": None}), "identifiers.id", "customer_id"),
-    ("device web platform", DEVICES, added({**DEVICE_ROW, "platform": "web"}),
-     "device.platform", "ios or android"),
+    (
+        "device web platform",
+        DEVICES,
+        added({**DEVICE_ROW, "platform": "web"}),
+        "device.platform",
+        "ios or android",
+    ),
     ("device null platform", DEVICES, added({**DEVICE_ROW, "platform": None}), "device.platform", "platform"),
-    ("device null token", DEVICES, added({**DEVICE_ROW, "device_token": None}),
-     "device.token", "device_token"),
-    ("device bad last_used", DEVICES, added({**DEVICE_ROW, "last_used_at": "soon"}), "device.last_used",
-     "last_used_at"),
+    (
+        "device null token",
+        DEVICES,
+        added({**DEVICE_ROW, "device_token": None}),
+        "device.token",
+        "device_token",
+    ),
+    (
+        "device bad last_used",
+        DEVICES,
+        added({**DEVICE_ROW, "last_used_at": "soon"}),
+        "device.last_used",
+        "last_used_at",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("sync", "change", "field", "words"), [r[1:] for r in REJECTIONS],
-                         ids=[r[0] for r in REJECTIONS])
+@pytest.mark.parametrize(
+    ("sync", "change", "field", "words"), [r[1:] for r in REJECTIONS], ids=[r[0] for r in REJECTIONS]
+)
 def test_rejections_name_the_field_and_column(sync: Sync, change: RowChange, field: str, words: str) -> None:
     with pytest.raises(RowRejected) as info:
         to_operations(sync, change, ref=REF, now=NOW, segment_id=7)
@@ -492,8 +895,10 @@ def test_collection_data_renames_and_defaults_to_every_column() -> None:
 
 
 def test_collection_row_over_10kb() -> None:
-    rows = [{"sku": "ok", "name": "x", "price": 1, "in_stock": True},
-            {"sku": "big", "name": "é" * (MAX_COLLECTION_ROW_BYTES // 2), "price": 1, "in_stock": True}]
+    rows = [
+        {"sku": "ok", "name": "x", "price": 1, "in_stock": True},
+        {"sku": "big", "name": "é" * (MAX_COLLECTION_ROW_BYTES // 2), "price": 1, "in_stock": True},
+    ]
     with pytest.raises(CollectionTooLarge) as info:
         collection_data(PRODUCTS, rows)
     message = str(info.value)
@@ -520,8 +925,10 @@ def test_collection_over_10mb() -> None:
 
 
 def test_collection_value_that_cannot_be_sent() -> None:
-    rows = [{"sku": "a", "name": "n", "price": 1, "in_stock": True},
-            {"sku": "b", "name": b"\x00", "price": 1, "in_stock": True}]
+    rows = [
+        {"sku": "a", "name": "n", "price": 1, "in_stock": True},
+        {"sku": "b", "name": b"\x00", "price": 1, "in_stock": True},
+    ]
     with pytest.raises(CollectionError, match=r"row 1 .*column 'name'.*binary"):
         collection_data(PRODUCTS, rows)
 
@@ -529,17 +936,34 @@ def test_collection_value_that_cannot_be_sent() -> None:
 # --- the OpenAPI helper itself (other tests rely on it failing when it should) ---------------------------
 
 BAD_ITEMS = [
-    ("id not a string", {"type": "person", "identifiers": {"id": 42}, "action": "identify"},
-     "identifiers/id"),
-    ("web platform", {"type": "person", "identifiers": {"id": "1"}, "action": "add_device",
-                      "device": {"token": "t", "platform": "web"}}, "platform"),
+    (
+        "id not a string",
+        {"type": "person", "identifiers": {"id": 42}, "action": "identify"},
+        "identifiers/id",
+    ),
+    (
+        "web platform",
+        {
+            "type": "person",
+            "identifiers": {"id": "1"},
+            "action": "add_device",
+            "device": {"token": "t", "platform": "web"},
+        },
+        "platform",
+    ),
     ("event without name", {"type": "person", "identifiers": {"id": "1"}, "action": "event"}, "name"),
     ("unknown action", {"type": "person", "identifiers": {"id": "1"}, "action": "upsert"}, "action"),
-    ("anonymous, empty id", {"type": "person", "anonymous_id": "", "action": "event", "name": "x"},
-     "anonymous_id"),
+    (
+        "anonymous, empty id",
+        {"type": "person", "anonymous_id": "", "action": "event", "name": "x"},
+        "anonymous_id",
+    ),
     ("no identifiers", {"type": "person", "action": "identify"}, "identifiers"),
-    ("object without type id", {"type": "object", "identifiers": {"object_id": "a"}, "action": "delete"},
-     "identifiers"),
+    (
+        "object without type id",
+        {"type": "object", "identifiers": {"object_id": "a"}, "action": "delete"},
+        "identifiers",
+    ),
 ]
 
 
@@ -592,7 +1016,13 @@ def test_every_integration_sync_maps_real_rows(built_project: Any) -> None:
     rows = _warehouse_rows(built_project, [n["relation_name"] for n in nodes])
     syncs = load_syncs(nodes, lambda node: list(rows[node["relation_name"]][0]))
     assert {s.type for s in syncs} == {
-        "person", "event", "object", "relationship", "segment", "device", "collection"
+        "person",
+        "event",
+        "object",
+        "relationship",
+        "segment",
+        "device",
+        "collection",
     }
 
     sent: dict[str, list[Operation]] = {}
@@ -667,8 +1097,10 @@ async def test_items_applied_by_the_emulator_over_http() -> None:
         (DEVICES, added({**DEVICE_ROW, "customer_id": "42"})),
         (ORDERS, added({**ORDER_ROW, "customer_id": "42"})),
         (ORDERS, added({**ORDER_ROW, "order_id": "o-1004", "customer_id": None, "anonymous_id": "anon-77"})),
-        (PAGE_VIEWS,
-         added({"view_id": 1, "customer_id": "42", "url": "https://example.com/", "viewed_at": None})),
+        (
+            PAGE_VIEWS,
+            added({"view_id": 1, "customer_id": "42", "url": "https://example.com/", "viewed_at": None}),
+        ),
         (SCREENS, added({"screen_id": "s-1", "email": "ada@example.com", "app_version": "1.2"})),
     )
     second = batch_of(

@@ -157,9 +157,17 @@ async def test_a_penalty_while_waiting_makes_waiters_queue_again() -> None:
     assert loop.time() >= limiter._hold_until - 1e-3  # released only after the hold
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"rate": 0}, {"rate": -1}, {"rate": 100, "burst": 50}, {"max_concurrency": 0}, {"app_rate": 0}, {"decrease": 0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"rate": 0},
+        {"rate": -1},
+        {"rate": 100, "burst": 50},
+        {"max_concurrency": 0},
+        {"app_rate": 0},
+        {"decrease": 0},
+    ],
+)
 def test_settings_are_checked(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RateSettings(**kwargs)  # type: ignore[arg-type]

@@ -64,20 +64,39 @@ def make_client(url: str, recorder: Recorder | None = None, **rate: Any) -> Cust
     settings = RateSettings(**{"rate": None, "max_concurrency": 8, **rate})
     return CustomerIOClient(
         Credentials(site_id="site", api_key="key", app_api_key="app-key", region="us", track_url=url),
-        settings, retry=FAST_RETRY, rng=random.Random(5), trace_configs=[recorder.config] if recorder else (),
+        settings,
+        retry=FAST_RETRY,
+        rng=random.Random(5),
+        trace_configs=[recorder.config] if recorder else (),
     )
 
 
 def person(i: int, **extra: Any) -> BatchItem:
-    attributes = {"email": f"user{i}@example.com", "plan": "pro", "seats": i % 7, "created_at": 1700000000 + i,
-                  **extra}
-    return BatchItem(("person", i), {"type": "person", "identifiers": {"id": f"u{i}"}, "action": "identify",
-                                     "attributes": attributes})
+    attributes = {
+        "email": f"user{i}@example.com",
+        "plan": "pro",
+        "seats": i % 7,
+        "created_at": 1700000000 + i,
+        **extra,
+    }
+    return BatchItem(
+        ("person", i),
+        {"type": "person", "identifiers": {"id": f"u{i}"}, "action": "identify", "attributes": attributes},
+    )
 
 
 def event(i: int) -> BatchItem:
-    return BatchItem(("event", i), {"type": "person", "identifiers": {"id": f"u{i}"}, "action": "event",
-                                    "name": "purchased", "timestamp": 1700000000, "attributes": {"n": i}})
+    return BatchItem(
+        ("event", i),
+        {
+            "type": "person",
+            "identifiers": {"id": f"u{i}"},
+            "action": "event",
+            "name": "purchased",
+            "timestamp": 1700000000,
+            "attributes": {"n": i},
+        },
+    )
 
 
 async def collect(sender: Sender, ops: Any) -> list[Result]:
@@ -118,8 +137,15 @@ async def test_invalid_items_are_rejected_locally_with_reasons_and_never_sent(
         person(0),
         BatchItem("long-id", {"type": "person", "identifiers": {"id": "x" * 151}, "action": "identify"}),
         person(1, bio="b" * 1001),
-        BatchItem("huge", {"type": "person", "identifiers": {"id": "h"}, "action": "identify",
-                           "attributes": {f"a{i}": "v" * 900 for i in range(40)}}),
+        BatchItem(
+            "huge",
+            {
+                "type": "person",
+                "identifiers": {"id": "h"},
+                "action": "identify",
+                "attributes": {f"a{i}": "v" * 900 for i in range(40)},
+            },
+        ),
         person(2, score=float("nan")),
         person(3, when=object()),
         SegmentChange("seg-long", 1, "id", "s" * 200, True),
@@ -127,7 +153,9 @@ async def test_invalid_items_are_rejected_locally_with_reasons_and_never_sent(
     ]
     async with make_client(url) as client:
         results = by_ref(await collect(client.sender(), ops))
-    assert results["long-id"] == Result("long-id", False, "identifier is longer than 150 bytes", "identifiers.id")
+    assert results["long-id"] == Result(
+        "long-id", False, "identifier is longer than 150 bytes", "identifiers.id"
+    )
     assert results[("person", 1)].field == "attributes.bio"
     assert "32000" in results["huge"].reason  # type: ignore[operator]
     assert "JSON" in results[("person", 2)].reason and "JSON" in results[("person", 3)].reason  # type: ignore[operator]
@@ -138,7 +166,9 @@ async def test_invalid_items_are_rejected_locally_with_reasons_and_never_sent(
     assert client.stats.rejected == 6
 
 
-async def test_207_rejects_exactly_the_items_named_and_accepts_the_rest(emulator: tuple[Emulator, str]) -> None:
+async def test_207_rejects_exactly_the_items_named_and_accepts_the_rest(
+    emulator: tuple[Emulator, str],
+) -> None:
     emu, url = emulator
     emu.faults.reject_items = {"u3", "u500", "u999"}
     async with make_client(url) as client:
@@ -184,7 +214,9 @@ async def test_a_whole_batch_400_is_narrowed_so_one_bad_item_cannot_sink_its_nei
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
         ops = [person(i) for i in range(64)]
-        ops[37] = BatchItem("poison", {"type": "person", "identifiers": {"id": "poison"}, "action": "identify"})
+        ops[37] = BatchItem(
+            "poison", {"type": "person", "identifiers": {"id": "poison"}, "action": "identify"}
+        )
         async with make_client(f"http://127.0.0.1:{port}") as client:
             results = by_ref(await collect(client.sender(), ops))
     finally:
@@ -212,7 +244,9 @@ async def test_401_stops_the_run_at_once(emulator: tuple[Emulator, str]) -> None
 
 
 @pytest.mark.parametrize("fault", ["error_rate", "throttle_rate", "drop_rate"])
-async def test_transient_faults_are_retried_until_accepted(emulator: tuple[Emulator, str], fault: str) -> None:
+async def test_transient_faults_are_retried_until_accepted(
+    emulator: tuple[Emulator, str], fault: str
+) -> None:
     emu, url = emulator
     async with make_client(url) as client:
         setattr(emu.faults, fault, 0.3)
@@ -229,8 +263,11 @@ async def test_retries_exhausted_fail_every_operation_of_the_request_as_retryabl
     emu, url = emulator
     async with make_client(url) as client:
         emu.faults.error_rate = 1.0
-        results = await collect(client.sender(), [person(i) for i in range(10)] + [
-            SegmentChange(("seg", i), 1, "id", f"u{i}", True) for i in range(3)])
+        results = await collect(
+            client.sender(),
+            [person(i) for i in range(10)]
+            + [SegmentChange(("seg", i), 1, "id", f"u{i}", True) for i in range(3)],
+        )
     assert len(results) == 13
     assert all(not r.accepted and r.retryable and "50" in (r.reason or "") for r in results)
     assert client.stats.failed == 13
@@ -247,7 +284,9 @@ async def test_a_faulted_run_lands_every_valid_operation_exactly_once(emulator: 
         if i % 3 == 0:
             ops.append(event(i))  # events without an id: a resend would show up as a duplicate
         if rng.random() < 0.01:
-            bad = BatchItem(("bad", i), {"type": "person", "identifiers": {"id": "z" * 200}, "action": "identify"})
+            bad = BatchItem(
+                ("bad", i), {"type": "person", "identifiers": {"id": "z" * 200}, "action": "identify"}
+            )
             ops.append(bad)
             invalid.add(bad.ref)
     async with make_client(url) as client:
@@ -284,7 +323,9 @@ async def test_segment_changes_are_grouped_up_to_1000_ids(emulator: tuple[Emulat
     recorder.validate_all()
 
 
-async def test_the_emulator_never_sees_more_than_the_burst_in_any_second(emulator: tuple[Emulator, str]) -> None:
+async def test_the_emulator_never_sees_more_than_the_burst_in_any_second(
+    emulator: tuple[Emulator, str],
+) -> None:
     emu, url = emulator
     async with make_client(url, rate=100.0, burst=150, max_concurrency=16) as client:
         results = await collect(client.sender(max_batch_items=1), [person(i) for i in range(320)])
@@ -294,7 +335,9 @@ async def test_the_emulator_never_sees_more_than_the_burst_in_any_second(emulato
     assert sum(per_second.values()) == 321
 
 
-async def test_input_is_pulled_lazily_and_results_stream_while_sending(emulator: tuple[Emulator, str]) -> None:
+async def test_input_is_pulled_lazily_and_results_stream_while_sending(
+    emulator: tuple[Emulator, str],
+) -> None:
     emu, url = emulator
     emu.schemas = None
     pulled = 0
@@ -356,7 +399,9 @@ async def test_an_unknown_operation_is_a_programming_error(emulator: tuple[Emula
             await collect(client.sender(), [person(1), "not an operation"])
 
 
-async def test_a_server_slower_than_the_ceiling_is_met_by_slowing_down(emulator: tuple[Emulator, str]) -> None:
+async def test_a_server_slower_than_the_ceiling_is_met_by_slowing_down(
+    emulator: tuple[Emulator, str],
+) -> None:
     emu, url = emulator
     emu.set_rate_limit(40, 40)  # Customer.io allows less than our ceiling today
     settings = RateSettings(rate=80.0, burst=80, max_concurrency=4)

@@ -35,16 +35,26 @@ def _state_keys(project: DbtProject) -> set[str]:
     with Project.load(args) as p:
         return set(StateStore(p).state_keys("cio_bulk_people"))
 
-def _kill_mid_sync(project: DbtProject, emulator: RunningEmulator, model: str, variables: str,
-                   arrived: Callable[[], int], total: int) -> None:
+
+def _kill_mid_sync(
+    project: DbtProject,
+    emulator: RunningEmulator,
+    model: str,
+    variables: str,
+    arrived: Callable[[], int],
+    total: int,
+) -> None:
     """Start a slowed-down sync of ``model`` and SIGKILL it once a random share of ``total`` has arrived."""
     emu = emulator.emulator
     emu.faults.slow_seconds = 0.25  # make the sync last a few seconds so the kill lands mid-way
     rng = random.Random(os.environ.get("DBT_CIO_CRASH_SEED", "20261123"))
     proc = subprocess.Popen(
         [DBT_CIO, "sync", "--select", model, "--vars", variables, "--max-concurrency", "1", *project.flags],
-        cwd=project.path, env={**os.environ, **project.env, **emulator.env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=project.path,
+        env={**os.environ, **project.env, **emulator.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     kill_after = rng.randint(total // 5, total * 4 // 5)
     deadline = time.monotonic() + 120
@@ -95,7 +105,9 @@ def test_sigkill_mid_event_sync_then_rerun_delivers_each_event_once(
 ) -> None:
     dbt_project.dbt("run", "--select", "cio_bulk_events", "--vars", EVENT_VARS)
     emu = emulator.emulator
-    _kill_mid_sync(dbt_project, emulator, "cio_bulk_events", EVENT_VARS, lambda: len(emu.state.events), EVENTS)
+    _kill_mid_sync(
+        dbt_project, emulator, "cio_bulk_events", EVENT_VARS, lambda: len(emu.state.events), EVENTS
+    )
 
     run_cli(dbt_project, "sync", "--select", "cio_bulk_events", "--vars", EVENT_VARS, env=emulator.env)
     run_cli(dbt_project, "sync", "--select", "cio_bulk_events", "--vars", EVENT_VARS, env=emulator.env)

@@ -22,7 +22,9 @@ union all select 'unicode', 'Zoë 🚀 עברית ‮ zero‍width', cast(2 as d
 union all select 'quote"back\\slash', 'quotes', cast(3 as double precision), null
 """
 
-WIDE_SQL = "select cast(n as varchar(10)) as person_id, {columns} from (select 1 as n union all select 2 as n) t"
+WIDE_SQL = (
+    "select cast(n as varchar(10)) as person_id, {columns} from (select 1 as n union all select 2 as n) t"
+)
 
 SCHEMA = """
 version: 2
@@ -39,7 +41,9 @@ models:
 
 
 def _rejections(project: DbtProject, sync: str) -> dict[str, str]:
-    with Project.load(DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)) as p:
+    with Project.load(
+        DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)
+    ) as p:
         return {r["sync_key"]: r["reason"] for r in StateStore(p).rejections(sync)}
 
 
@@ -53,9 +57,13 @@ def test_hostile_rows_are_sent_faithfully_or_rejected_with_a_reason(
     (models / "hostile.yml").write_text(SCHEMA)
     dbt_project.dbt("run", "--select", "hostile_people", "wide_people")
 
-    proc = run_cli(dbt_project, "sync", "--select", "hostile_people", "wide_people", env=emulator.env, expect=1)
-    results = {r["name"]: r for r in json.loads(
-        (dbt_project.path / "target" / "dbt_cio_run_results.json").read_text())["results"]}
+    proc = run_cli(
+        dbt_project, "sync", "--select", "hostile_people", "wide_people", env=emulator.env, expect=1
+    )
+    results = {
+        r["name"]: r
+        for r in json.loads((dbt_project.path / "target" / "dbt_cio_run_results.json").read_text())["results"]
+    }
     assert results["hostile_people"]["status"] == "rejected", proc.stdout
 
     people = {p.id: p.attributes for p in emulator.state.people.values()}

@@ -21,7 +21,9 @@ def _people(emulator: RunningEmulator) -> dict[str, dict]:
 
 
 def _rejections(project: DbtProject, sync_name: str) -> list[dict]:
-    with Project.load(DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)) as p:
+    with Project.load(
+        DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)
+    ) as p:
         return StateStore(p).rejections(sync_name)
 
 
@@ -46,7 +48,12 @@ def test_first_sync_creates_every_person_then_a_rerun_sends_nothing(
 
     results = json.loads((built_project.path / "target" / "dbt_cio_run_results.json").read_text())
     [entry] = results["results"]
-    assert (entry["name"], entry["status"], entry["added"], entry["accepted"]) == ("cio_people", "success", 6, 6)
+    assert (entry["name"], entry["status"], entry["added"], entry["accepted"]) == (
+        "cio_people",
+        "success",
+        6,
+        6,
+    )
 
     before = emulator.track_requests()
     run_cli(built_project, "sync", "--select", "cio_people", env=emulator.env)
@@ -63,18 +70,31 @@ def test_seed_edits_send_exactly_the_identifies_clears_and_deletes(
     header, rows = seed[0], seed[1:]
     rows = [r for r in rows if not r.startswith("3,")]  # Alan leaves
     rows = [r.replace("Grace,Hopper,free", "Grace,Hopper,team") for r in rows]  # Grace changes plan
-    rows.append("7,katherine@example.com,Katherine,Johnson,pro,10.00,2024-08-01 00:00:00,true")  # Katherine joins
+    rows.append(
+        "7,katherine@example.com,Katherine,Johnson,pro,10.00,2024-08-01 00:00:00,true"
+    )  # Katherine joins
     built_project.write_seed("customers", "\n".join([header, *rows]) + "\n")
     built_project.dbt("seed", "--full-refresh")
     built_project.dbt("run")
 
     before = {p.id: dict(p.attributes) for p in emulator.state.people.values()}
     proc = run_cli(built_project, "sync", "--select", "cio_people", "cio_people_by_email", env=emulator.env)
-    results = {r["name"]: r for r in json.loads(
-        (built_project.path / "target" / "dbt_cio_run_results.json").read_text())["results"]}
-    assert (results["cio_people"]["added"], results["cio_people"]["changed"], results["cio_people"]["removed"]) == (1, 1, 1)
-    assert (results["cio_people_by_email"]["added"], results["cio_people_by_email"]["changed"],
-            results["cio_people_by_email"]["removed"]) == (1, 1, 1), proc.stdout
+    results = {
+        r["name"]: r
+        for r in json.loads((built_project.path / "target" / "dbt_cio_run_results.json").read_text())[
+            "results"
+        ]
+    }
+    assert (
+        results["cio_people"]["added"],
+        results["cio_people"]["changed"],
+        results["cio_people"]["removed"],
+    ) == (1, 1, 1)
+    assert (
+        results["cio_people_by_email"]["added"],
+        results["cio_people_by_email"]["changed"],
+        results["cio_people_by_email"]["removed"],
+    ) == (1, 1, 1), proc.stdout
 
     people = _people(emulator)
     assert "3" not in people  # on_delete: delete
@@ -135,7 +155,10 @@ def test_dry_run_shows_counts_and_payloads_and_changes_nothing(
 
 
 def test_missing_credentials_is_a_usage_error_that_names_the_variable(built_project: DbtProject) -> None:
-    env = {k: "" for k in ("CUSTOMERIO_SITE_ID", "CUSTOMERIO_API_KEY", "CUSTOMERIO_TRACK_URL", "CUSTOMERIO_APP_URL")}
+    env = {
+        k: ""
+        for k in ("CUSTOMERIO_SITE_ID", "CUSTOMERIO_API_KEY", "CUSTOMERIO_TRACK_URL", "CUSTOMERIO_APP_URL")
+    }
     proc = run_cli(built_project, "sync", "--select", "cio_people", env=env, expect=None)
     assert proc.returncode in (1, 2)
     assert "CUSTOMERIO_SITE_ID" in proc.stdout + proc.stderr

@@ -45,8 +45,13 @@ def _segment(emulator: RunningEmulator, name: str) -> set[str]:
     return emulator.state.segment_member_ids(segment.id, "id")
 
 
-def _edit(project: DbtProject, seed: str, drop: tuple[str, ...] = (), replace: dict[str, str] | None = None,
-          add: tuple[str, ...] = ()) -> None:
+def _edit(
+    project: DbtProject,
+    seed: str,
+    drop: tuple[str, ...] = (),
+    replace: dict[str, str] | None = None,
+    add: tuple[str, ...] = (),
+) -> None:
     lines = project.read_seed(seed).splitlines()
     header, rows = lines[0], [r for r in lines[1:] if not r.startswith(drop)] if drop else lines[1:]
     for old, new in (replace or {}).items():
@@ -82,8 +87,11 @@ def test_every_type_first_sync_rerun_and_edits(built_project: DbtProject, emulat
         "initech": {"name": "Initech", "industry": "software", "employees": 80},
     }
     assert _relationships(emulator) == {
-        ("acme", "1"): {"role": "admin"}, ("acme", "2"): {"role": "member"}, ("globex", "3"): {"role": "admin"},
-        ("initech", "4"): {"role": "owner"}, ("initech", "6"): {"role": "member"},
+        ("acme", "1"): {"role": "admin"},
+        ("acme", "2"): {"role": "member"},
+        ("globex", "3"): {"role": "admin"},
+        ("initech", "4"): {"role": "owner"},
+        ("initech", "6"): {"role": "member"},
     }
     devices = {t: (d.platform, d.last_used, _ids(emulator)[d.person]) for t, d in state.devices.items()}
     assert devices == {
@@ -109,19 +117,42 @@ def test_every_type_first_sync_rerun_and_edits(built_project: DbtProject, emulat
     assert collection.updated_at == updated_at and len(state.segments) == 1
 
     # -- edits, inserts and deletes in the seeds ------------------------------------------------------
-    _edit(built_project, "orders", drop=("o-1002",), replace={"o-1001,1,,order_completed,120.00": "o-1001,1,,order_completed,999.50"},
-          add=("o-1006,6,,order_completed,5.00,2024-07-06 08:00:00",))
-    _edit(built_project, "companies", drop=("initech",), replace={"globex,Globex,energy": "globex,Globex,utilities"},
-          add=("hooli,Hooli,software,5000",))
-    _edit(built_project, "memberships", drop=("acme,2,",), replace={"acme,1,admin": "acme,1,owner"},
-          add=("hooli,5,member",))
+    _edit(
+        built_project,
+        "orders",
+        drop=("o-1002",),
+        replace={"o-1001,1,,order_completed,120.00": "o-1001,1,,order_completed,999.50"},
+        add=("o-1006,6,,order_completed,5.00,2024-07-06 08:00:00",),
+    )
+    _edit(
+        built_project,
+        "companies",
+        drop=("initech",),
+        replace={"globex,Globex,energy": "globex,Globex,utilities"},
+        add=("hooli,Hooli,software,5000",),
+    )
+    _edit(
+        built_project,
+        "memberships",
+        drop=("acme,2,",),
+        replace={"acme,1,admin": "acme,1,owner"},
+        add=("hooli,5,member",),
+    )
     _edit(built_project, "devices", drop=("tok-and-2",), add=("tok-and-5,5,android,2024-07-20 10:00:00",))
-    _edit(built_project, "customers", replace={"Grace,Hopper,free": "Grace,Hopper,pro", "Alan,Turing,pro": "Alan,Turing,free"})
+    _edit(
+        built_project,
+        "customers",
+        replace={"Grace,Hopper,free": "Grace,Hopper,pro", "Alan,Turing,pro": "Alan,Turing,free"},
+    )
     _edit(built_project, "products", replace={"sku-2,Gadget,24.50": "sku-2,Gadget,19.00"})
     built_project.build()
     run_cli(built_project, "sync", "--select", "tag:cio", env=emulator.env)
     results = _results(built_project)
-    assert (results["cio_orders"]["added"], results["cio_orders"]["changed"], results["cio_orders"]["removed"]) == (1, 1, 1)
+    assert (
+        results["cio_orders"]["added"],
+        results["cio_orders"]["changed"],
+        results["cio_orders"]["removed"],
+    ) == (1, 1, 1)
 
     events = _events(emulator)
     assert len(state.events) == 9  # append only: one new event; the changed and removed orders send nothing
@@ -132,7 +163,9 @@ def test_every_type_first_sync_rerun_and_edits(built_project: DbtProject, emulat
     assert set(objects) == {"acme", "globex", "hooli"}  # initech deleted (on_delete: delete)
     assert objects["globex"]["industry"] == "utilities"
     assert _relationships(emulator) == {
-        ("acme", "1"): {"role": "owner"}, ("globex", "3"): {"role": "admin"}, ("hooli", "5"): {"role": "member"},
+        ("acme", "1"): {"role": "owner"},
+        ("globex", "3"): {"role": "admin"},
+        ("hooli", "5"): {"role": "member"},
     }
     assert set(state.devices) == {"tok-ios-1", "tok-ios-4", "tok-and-5"}
     assert _ids(emulator)[state.devices["tok-and-5"].person] == "5"
@@ -142,7 +175,9 @@ def test_every_type_first_sync_rerun_and_edits(built_project: DbtProject, emulat
     assert {r["sku"]: r["price"] for r in collection.data} == {"sku-1": 9.99, "sku-2": 19.0, "sku-3": 3.75}
 
 
-def test_segment_by_id_must_be_an_existing_manual_segment(built_project: DbtProject, emulator: RunningEmulator) -> None:
+def test_segment_by_id_must_be_an_existing_manual_segment(
+    built_project: DbtProject, emulator: RunningEmulator
+) -> None:
     dynamic = emulator.state.create_segment("Active last 30 days", type="dynamic")
     manual = emulator.state.create_segment("Hand picked", type="manual")
     schema = built_project.path / "models" / "schema.yml"

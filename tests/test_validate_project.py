@@ -35,8 +35,10 @@ def warehouse_columns(project: DbtProject, calls: list[str]) -> ColumnsOf:
 
     def columns_of(node: Mapping[str, Any]) -> Sequence[str] | None:
         calls.append(node["name"])
-        sql = ("select column_name from information_schema.columns where table_schema = %s and table_name = %s "
-               "order by ordinal_position")
+        sql = (
+            "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
+            "order by ordinal_position"
+        )
         args = (node["schema"], node["alias"])
         if project.target == "duckdb":
             import duckdb
@@ -70,43 +72,143 @@ def expected_syncs(nodes: list[dict[str, Any]]) -> dict[str, Sync]:
         fields.setdefault("name", model)
         return Sync(model=model, unique_id=node["unique_id"], relation=node["relation_name"], **fields)
 
-    bulk_columns = ("person_id", "email", "first_name", "last_name", "plan", "lifetime_value", "is_active", "cohort")
-    people_columns = ("customer_id", "email", "first_name", "last_name", "plan", "lifetime_value",
-                      "signed_up_at", "is_active")
-    return {s.name: s for s in [
-        sync("cio_people", type="person", columns=people_columns, identifier=Identifier("customer_id"),
-             attributes={c: c for c in people_columns[1:]}, mode="upsert", on_delete="delete"),
-        sync("cio_people_by_email", type="person", columns=("email", "current_plan", "is_active"),
-             identifier=Identifier("email", "email"),
-             attributes={"current_plan": "current_plan", "is_active": "is_active"},
-             mode="update", on_delete="clear"),
-        sync("cio_orders", type="event",
-             columns=("order_id", "customer_id", "anonymous_id", "event_name", "amount", "ordered_at"),
-             identifier=Identifier("customer_id"), attributes={"amount": "amount"}, event_type="track",
-             name_column="event_name", event_id="order_id", anonymous_id="anonymous_id", timestamp="ordered_at"),
-        sync("cio_page_views", type="event", columns=("view_id", "customer_id", "url", "viewed_at"),
-             identifier=Identifier("customer_id"), attributes={}, event_type="page", name_column="url",
-             event_id="view_id", timestamp="viewed_at"),
-        sync("cio_companies", type="object", columns=("company_id", "company_name", "industry", "employees"),
-             attributes={"name": "company_name", "industry": "industry", "employees": "employees"},
-             on_delete="delete", object_type_id="1", object_id="company_id"),
-        sync("cio_company_members", type="relationship", columns=("company_id", "customer_id", "role"),
-             identifier=Identifier("customer_id"), attributes={"role": "role"}, mode="mirror",
-             object_type_id="1", object_id="company_id"),
-        sync("cio_pro_customers", name="pro_customers", type="segment", columns=("customer_id",),
-             identifier=Identifier("customer_id"), mode="mirror", segment=NamedRef(name="Pro customers")),
-        sync("cio_devices", type="device", columns=("device_token", "customer_id", "platform", "last_used_at"),
-             identifier=Identifier("customer_id"), attributes={}, on_delete="delete",
-             token="device_token", platform="platform", last_used="last_used_at"),
-        sync("cio_products", type="collection", columns=("sku", "product_name", "price", "in_stock"),
-             attributes={"sku": "sku", "product_name": "product_name", "price": "price", "in_stock": "in_stock"},
-             mode="replace", collection=NamedRef(name="products")),
-        sync("cio_bulk_people", type="person", columns=bulk_columns, identifier=Identifier("person_id"),
-             attributes={c: c for c in bulk_columns[1:]}, mode="upsert", on_delete="delete"),
-        sync("cio_bulk_events", type="event", columns=("event_key", "person_id", "event_name", "quantity"),
-             identifier=Identifier("person_id"), attributes={"quantity": "quantity"}, event_type="track",
-             name_column="event_name", event_id="event_key"),
-    ]}
+    bulk_columns = (
+        "person_id",
+        "email",
+        "first_name",
+        "last_name",
+        "plan",
+        "lifetime_value",
+        "is_active",
+        "cohort",
+    )
+    people_columns = (
+        "customer_id",
+        "email",
+        "first_name",
+        "last_name",
+        "plan",
+        "lifetime_value",
+        "signed_up_at",
+        "is_active",
+    )
+    return {
+        s.name: s
+        for s in [
+            sync(
+                "cio_people",
+                type="person",
+                columns=people_columns,
+                identifier=Identifier("customer_id"),
+                attributes={c: c for c in people_columns[1:]},
+                mode="upsert",
+                on_delete="delete",
+            ),
+            sync(
+                "cio_people_by_email",
+                type="person",
+                columns=("email", "current_plan", "is_active"),
+                identifier=Identifier("email", "email"),
+                attributes={"current_plan": "current_plan", "is_active": "is_active"},
+                mode="update",
+                on_delete="clear",
+            ),
+            sync(
+                "cio_orders",
+                type="event",
+                columns=("order_id", "customer_id", "anonymous_id", "event_name", "amount", "ordered_at"),
+                identifier=Identifier("customer_id"),
+                attributes={"amount": "amount"},
+                event_type="track",
+                name_column="event_name",
+                event_id="order_id",
+                anonymous_id="anonymous_id",
+                timestamp="ordered_at",
+            ),
+            sync(
+                "cio_page_views",
+                type="event",
+                columns=("view_id", "customer_id", "url", "viewed_at"),
+                identifier=Identifier("customer_id"),
+                attributes={},
+                event_type="page",
+                name_column="url",
+                event_id="view_id",
+                timestamp="viewed_at",
+            ),
+            sync(
+                "cio_companies",
+                type="object",
+                columns=("company_id", "company_name", "industry", "employees"),
+                attributes={"name": "company_name", "industry": "industry", "employees": "employees"},
+                on_delete="delete",
+                object_type_id="1",
+                object_id="company_id",
+            ),
+            sync(
+                "cio_company_members",
+                type="relationship",
+                columns=("company_id", "customer_id", "role"),
+                identifier=Identifier("customer_id"),
+                attributes={"role": "role"},
+                mode="mirror",
+                object_type_id="1",
+                object_id="company_id",
+            ),
+            sync(
+                "cio_pro_customers",
+                name="pro_customers",
+                type="segment",
+                columns=("customer_id",),
+                identifier=Identifier("customer_id"),
+                mode="mirror",
+                segment=NamedRef(name="Pro customers"),
+            ),
+            sync(
+                "cio_devices",
+                type="device",
+                columns=("device_token", "customer_id", "platform", "last_used_at"),
+                identifier=Identifier("customer_id"),
+                attributes={},
+                on_delete="delete",
+                token="device_token",
+                platform="platform",
+                last_used="last_used_at",
+            ),
+            sync(
+                "cio_products",
+                type="collection",
+                columns=("sku", "product_name", "price", "in_stock"),
+                attributes={
+                    "sku": "sku",
+                    "product_name": "product_name",
+                    "price": "price",
+                    "in_stock": "in_stock",
+                },
+                mode="replace",
+                collection=NamedRef(name="products"),
+            ),
+            sync(
+                "cio_bulk_people",
+                type="person",
+                columns=bulk_columns,
+                identifier=Identifier("person_id"),
+                attributes={c: c for c in bulk_columns[1:]},
+                mode="upsert",
+                on_delete="delete",
+            ),
+            sync(
+                "cio_bulk_events",
+                type="event",
+                columns=("event_key", "person_id", "event_name", "quantity"),
+                identifier=Identifier("person_id"),
+                attributes={"quantity": "quantity"},
+                event_type="track",
+                name_column="event_name",
+                event_id="event_key",
+            ),
+        ]
+    }
 
 
 def test_every_block_of_the_integration_project_resolves_as_intended(built_project: DbtProject) -> None:
@@ -117,8 +219,15 @@ def test_every_block_of_the_integration_project_resolves_as_intended(built_proje
     # Documented columns come from the manifest; only undocumented models ask the warehouse.
     assert "cio_people" not in calls and "not_synced" not in calls
     assert sorted(calls) == sorted(n["name"] for n in nodes if blocks_of(n) and n["name"] != "cio_people")
-    assert {s.type for s in syncs} == {"person", "event", "object", "relationship", "segment", "device",
-                                       "collection"}
+    assert {s.type for s in syncs} == {
+        "person",
+        "event",
+        "object",
+        "relationship",
+        "segment",
+        "device",
+        "collection",
+    }
 
 
 def test_models_not_built_yet_are_reported_with_the_fix(dbt_project: DbtProject) -> None:
@@ -129,32 +238,47 @@ def test_models_not_built_yet_are_reported_with_the_fix(dbt_project: DbtProject)
     problems = info.value.problems
     # cio_people documents its columns, so it needs no relation to be checked.
     assert sorted(p.model for p in problems) == sorted(
-        n["name"] for n in nodes if blocks_of(n) and n["name"] != "cio_people")
+        n["name"] for n in nodes if blocks_of(n) and n["name"] != "cio_people"
+    )
     devices = next(p for p in problems if p.model == "cio_devices")
     relation = next(n["relation_name"] for n in nodes if n["name"] == "cio_devices")
-    assert str(devices) == (f"cio_devices: meta.customerio: relation {relation} does not exist: "
-                            "run `dbt run --select cio_devices` first")
+    assert str(devices) == (
+        f"cio_devices: meta.customerio: relation {relation} does not exist: "
+        "run `dbt run --select cio_devices` first"
+    )
 
 
 def test_cli_validate_exits_0_then_2_listing_every_error(built_project: DbtProject) -> None:
     cli = str(Path(sys.executable).parent / "dbt-cio")
 
     def validate() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([cli, "validate", *built_project.flags], check=False, cwd=built_project.path,
-                              capture_output=True, text=True, env={**os.environ, **built_project.env})
+        return subprocess.run(
+            [cli, "validate", *built_project.flags],
+            check=False,
+            cwd=built_project.path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **built_project.env},
+        )
 
     ok = validate()
     assert ok.returncode == 0, ok.stderr
     schema_yml = built_project.path / "models" / "schema.yml"
     text = schema_yml.read_text()
     text = text.replace("          token: device_token", "          token: device_tok")
-    text = text.replace('object_type_id: "1"\n          object_id: company_id\n          on_delete: delete',
-                        'object_type_id: 1\n          object_id: company_id\n          on_delete: delete')
+    text = text.replace(
+        'object_type_id: "1"\n          object_id: company_id\n          on_delete: delete',
+        "object_type_id: 1\n          object_id: company_id\n          on_delete: delete",
+    )
     schema_yml.write_text(text)
     bad = validate()
     assert bad.returncode == 2, bad.stdout + bad.stderr
     assert "2 configuration errors in meta.customerio:" in bad.stderr
-    assert ("cio_devices: meta.customerio.token: column 'device_tok' does not exist in model cio_devices; "
-            "available columns: device_token, customer_id, platform, last_used_at") in bad.stderr
-    assert ('cio_companies: meta.customerio.object_type_id: found 1 (a number); object_type_id must be a '
-            'string of digits in quotes, e.g. object_type_id: "1"') in bad.stderr
+    assert (
+        "cio_devices: meta.customerio.token: column 'device_tok' does not exist in model cio_devices; "
+        "available columns: device_token, customer_id, platform, last_used_at"
+    ) in bad.stderr
+    assert (
+        "cio_companies: meta.customerio.object_type_id: found 1 (a number); object_type_id must be a "
+        'string of digits in quotes, e.g. object_type_id: "1"'
+    ) in bad.stderr
