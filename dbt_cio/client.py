@@ -191,7 +191,7 @@ class CustomerIOClient:
             f"track_url={self.track_url!r}, app_url={self.app_url!r})"
         )
 
-    async def __aenter__(self) -> CustomerIOClient:
+    async def __aenter__(self) -> CustomerIOClient:  # noqa: PYI034 - typing.Self needs Python 3.11
         import aiohttp
 
         connector = aiohttp.TCPConnector(limit=self.rate_settings.max_concurrency + 4, ttl_dns_cache=300)

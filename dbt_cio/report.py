@@ -135,7 +135,7 @@ class Reporter:
 
     def finish_sync(self, p: SyncProgress) -> None:
         if self._progress is not None and p._task is not None:
-            self._progress.update(p._task, completed=max(p.done, p.total if p.done >= p.total else p.done))
+            self._progress.update(p._task, completed=max(p.done, min(p.total, p.done)))
         else:
             self.info(f"{p.name}: done, {p.done}/{p.total} rows acknowledged, {p.rejected} rejected")
 

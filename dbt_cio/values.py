@@ -196,7 +196,7 @@ def to_unix_seconds(value: Any) -> int:
     raise ValueRejected(f"values of type {type(value).__name__} are not timestamps; use a timestamp column")
 
 
-def _epoch_seconds(value: int | float | Decimal) -> int:
+def _epoch_seconds(value: float | Decimal) -> int:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueRejected(f"{value!r} is not a timestamp")
     if isinstance(value, Decimal) and not value.is_finite():

@@ -49,6 +49,7 @@ class DbtProject:
         """Run a dbt command on this project in a subprocess (as a user would)."""
         proc = subprocess.run(
             [DBT, *args, *self.flags],
+            check=False,  # the exit code is checked below, with the output
             cwd=self.path,
             env={**os.environ, **self.env},
             capture_output=True,
@@ -238,6 +239,7 @@ def run_cli(
     """Run the real ``dbt-cio`` command on ``project`` in a subprocess; check its exit code."""
     proc = subprocess.run(
         [DBT_CIO, *args, *project.flags],
+        check=False,  # the exit code is checked below, with the output
         cwd=project.path,
         env={**os.environ, **project.env, **(env or {})},
         capture_output=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 
@@ -50,7 +51,7 @@ def test_random_sizes_never_exceed_the_limit_and_keep_order() -> None:
         seen.extend(tags)
     assert seen == list(range(2_000))
     # greedy: every batch but the last would have overflowed with the next batch's first item
-    for (_, parts), (_, nxt) in zip(batches, batches[1:]):
+    for (_, parts), (_, nxt) in itertools.pairwise(batches):
         assert len(batch_body(parts)) + 1 + len(nxt[0]) > MAX_BATCH_BYTES
 
 

@@ -40,9 +40,12 @@ def test_help_does_not_import_dbt_or_aiohttp() -> None:
 
 def test_usage_errors_exit_2_with_a_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
     proc = subprocess.run(
-        [DBT_CIO, "sync", "--project-dir", str(tmp_path / "missing")], capture_output=True, text=True
+        [DBT_CIO, "sync", "--project-dir", str(tmp_path / "missing")],
+        check=False,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "missing" in proc.stderr and "Traceback" not in proc.stderr
-    proc = subprocess.run([DBT_CIO, "sync", "--no-such-flag"], capture_output=True, text=True)
+    proc = subprocess.run([DBT_CIO, "sync", "--no-such-flag"], check=False, capture_output=True, text=True)
     assert proc.returncode == 2

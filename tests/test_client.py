@@ -241,8 +241,8 @@ def test_backoff_is_exponential_jittered_capped_and_honours_retry_after() -> Non
 
 
 def test_retry_after_as_seconds_or_http_date() -> None:
-    from email.utils import format_datetime
     from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
 
     from dbt_cio.client import _retry_after
 

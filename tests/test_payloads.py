@@ -290,7 +290,7 @@ PERSON_CASES = [
         {"attributes": {"plan": "plan", "ltv": "lifetime_value", "score": "score"}},
         added(
             {
-                "customer_id": Decimal("7"),
+                "customer_id": Decimal(7),
                 "plan": None,
                 "lifetime_value": float("nan"),
                 "score": Decimal("0.1"),

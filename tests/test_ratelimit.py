@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections import Counter
 
@@ -45,7 +46,7 @@ def test_burst_is_available_at_once_then_the_ceiling_holds() -> None:
     for window in (2.0, 5.0, 10.0):
         assert max_in_window(slots, window) <= 150 * window + 600
     steady = slots[at_once:]
-    gaps = {round(b - a, 9) for a, b in zip(steady, steady[1:])}
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(steady)}
     assert gaps == {round(1 / 150, 9)}
 
 

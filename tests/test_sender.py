@@ -359,7 +359,7 @@ async def test_input_is_pulled_lazily_and_results_stream_while_sending(
 
 
 async def test_async_sources_and_closing_early(emulator: tuple[Emulator, str]) -> None:
-    emu, url = emulator
+    _emu, url = emulator
 
     async def source() -> AsyncIterator[Operation]:
         for i in range(2000):
@@ -378,7 +378,7 @@ async def test_async_sources_and_closing_early(emulator: tuple[Emulator, str]) -
 
 
 async def test_a_partial_batch_is_sent_when_the_source_is_slow(emulator: tuple[Emulator, str]) -> None:
-    emu, url = emulator
+    _emu, url = emulator
 
     async def trickle() -> AsyncIterator[Operation]:
         for i in range(3):

@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 
 from conftest import DbtProject, RunningEmulator, run_cli
 
-from dbt_cio.contract import Identifier, Sync
 from dbt_cio.project import DbtArgs, Project
 from dbt_cio.warehouse import StateStore
 

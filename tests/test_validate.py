@@ -522,8 +522,10 @@ INVALID: list[tuple[str, str, Any, list[str]]] = [
         "people",
         {"type": "person", "identifier": "customer_id", "workspace": "acme.eu"},
         [
-            "people: meta.customerio.workspace: found 'acme.eu'; a workspace name holds only letters, digits, _ and - "
-            "(it names environment variables, e.g. workspace: acme-eu reads CUSTOMERIO_ACME_EU_API_KEY)"
+            (
+                "people: meta.customerio.workspace: found 'acme.eu'; a workspace name holds only letters, digits, "
+                "_ and - (it names environment variables, e.g. workspace: acme-eu reads CUSTOMERIO_ACME_EU_API_KEY)"
+            )
         ],
     ),
     (
