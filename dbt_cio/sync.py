@@ -219,32 +219,22 @@ async def _run_all(
                 finally:
                     outcome.elapsed_seconds = time.monotonic() - t0
                 if options.fail_fast and not outcome.ok:
-                    for rest in syncs[len(outcomes) :]:
-                        outcomes.append(
-                            SyncOutcome(
-                                name=rest.name,
-                                model=rest.model,
-                                type=rest.type,
-                                status="skipped",
-                                message="not run: --fail-fast",
-                            )
-                        )
+                    _skip_the_rest(syncs, outcomes, "not run: --fail-fast")
                     break
     except AuthError:
-        for rest in syncs[len(outcomes) :]:
-            outcomes.append(
-                SyncOutcome(
-                    name=rest.name,
-                    model=rest.model,
-                    type=rest.type,
-                    status="skipped",
-                    message="not run: Customer.io refused the credentials",
-                )
-            )
+        _skip_the_rest(syncs, outcomes, "not run: Customer.io refused the credentials")
     finally:
         for client in clients.values():
             await client.__aexit__(None, None, None)
     return outcomes
+
+
+def _skip_the_rest(syncs: Sequence[Sync], outcomes: list[SyncOutcome], message: str) -> None:
+    """Record every sync not reached yet as skipped, saying why."""
+    for rest in syncs[len(outcomes) :]:
+        outcomes.append(
+            SyncOutcome(name=rest.name, model=rest.model, type=rest.type, status="skipped", message=message)
+        )
 
 
 async def _connect(workspace: str, options: SyncOptions, environ: Mapping[str, str]) -> Any:
