@@ -196,3 +196,33 @@ def test_segment_by_id_must_be_an_existing_manual_segment(
     built_project.dbt("parse")
     run_cli(built_project, "sync", "--select", "cio_people", "cio_pro_customers", env=emulator.env)
     assert emulator.state.segment_member_ids(manual.id, "id") == {"1", "3"}
+
+    # --fail-fast: a failing sync stops the run; the syncs after it are recorded as skipped, not run
+    schema.write_text(text.replace("segment: {name: Pro customers}", "segment: {id: 999}"))
+    built_project.dbt("parse")
+    args = ("sync", "--select", "cio_pro_customers", "cio_products", "--full-refresh", "--fail-fast")
+    run_cli(built_project, *args, env=emulator.env, expect=1)
+    results = _results(built_project)
+    assert [r["name"] for r in results.values()] == ["pro_customers", "cio_products"]
+    assert results["pro_customers"]["status"] == "error"
+    assert (results["cio_products"]["status"], results["cio_products"]["message"]) == (
+        "skipped",
+        "not run: --fail-fast",
+    )
+    assert not emulator.state.collections
+    run_cli(built_project, *args[:-1], env=emulator.env, expect=1)  # without it, the next sync runs
+    assert _results(built_project)["cio_products"]["status"] == "success" and emulator.state.collections
+
+
+def test_refused_credentials_stop_the_run_and_are_never_printed(
+    built_project: DbtProject, emulator: RunningEmulator
+) -> None:
+    secret = "not-the-key-7f3a9c"
+    env = {**emulator.env, "CUSTOMERIO_API_KEY": secret}
+    proc = run_cli(built_project, "sync", "--select", "cio_people", "cio_orders", env=env, expect=1)
+    out = proc.stdout + proc.stderr
+    assert secret not in out and "credentials" in out.lower(), out
+    results = _results(built_project)
+    assert {r["status"] for r in results.values()} <= {"error", "skipped"}, results
+    assert not emulator.state.people and not emulator.state.events
+    assert secret not in (built_project.path / "target" / "dbt_cio_run_results.json").read_text()
