@@ -7,14 +7,17 @@ downstream (warehouse diff, payload mapping, sender) works from a :class:`Sync`,
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 SyncType = Literal["person", "event", "object", "relationship", "segment", "device", "collection"]
 SYNC_TYPES: tuple[str, ...] = ("person", "event", "object", "relationship", "segment", "device", "collection")
 IdType = Literal["id", "email", "cio_id"]
 DEFAULT_WORKSPACE = "default"
+_NOT_SHAPING = frozenset({"name", "model", "unique_id", "relation", "columns"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,17 @@ class Sync:
             return (ident, self.token)
         # collection: a row is its whole content; any change replaces the collection
         return self.columns
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of everything in the block that shapes what is sent, and where to.
+
+        The model's name and relation are left out (renaming a schema resends nothing); the workspace, the
+        mapping, the modes and the destination (segment, collection, object type) are in.
+        """
+        shaping = {k: v for k, v in asdict(self).items() if k not in _NOT_SHAPING}
+        text = json.dumps(shaping, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def value_columns(self) -> tuple[str, ...]:

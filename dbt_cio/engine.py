@@ -27,6 +27,7 @@ COMMIT_EVERY = 50_000  # acknowledged rows per state commit
 COMMIT_SECONDS = 2.0  # ...or this often, whichever comes first
 PAGE_SIZE = 10_000  # diff rows read per page
 DRY_RUN_SAMPLES = 3
+BLOCK_META_KEY = "block_fingerprint"  # sync_meta: the fingerprint of the block the sync last ran with
 REJECTIONS_EVERY = 1_000
 
 
@@ -65,6 +66,7 @@ class SyncRun:
             summary = await wh.call(store.compute_diff, sync)
             self.outcome.added, self.outcome.changed = summary.added, summary.changed
             self.outcome.removed = summary.removed
+            await self._check_block()
             if self.options.dry_run:
                 await self._dry_run()
                 return
@@ -198,6 +200,26 @@ class SyncRun:
         commit, self._commit = self._commit, None
         if commit is not None:
             await commit
+
+    # -- the block itself ---------------------------------------------------------------------------------
+    async def _check_block(self) -> None:
+        """Say so when the sync's ``meta.customerio`` block changed since its last run, once.
+
+        Like a dbt incremental model whose logic changed: rows synced before are not sent again by
+        themselves (their values did not change), so a new mapping or destination reaches them only with
+        ``--full-refresh``.
+        """
+        sync, options = self.sync, self.options
+        current = sync.fingerprint
+        previous = await self.wh.call(self.store.get_meta, sync.name, BLOCK_META_KEY)
+        if previous is not None and previous != current and not options.full_refresh:
+            self.reporter.note(
+                f"sync '{sync.name}': the meta.customerio block of model '{sync.model}' changed since its last "
+                "sync. Rows synced before are sent again only when their values change; to send every row with "
+                f"the new block: dbt-cio sync --select {sync.model} --full-refresh"
+            )
+        if previous != current and not options.dry_run:
+            await self.wh.call(self.store.set_meta, sync.name, BLOCK_META_KEY, current)
 
     # -- segments ----------------------------------------------------------------------------------------
     async def _segment_id(self) -> int:

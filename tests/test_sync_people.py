@@ -161,3 +161,22 @@ def test_missing_credentials_is_a_usage_error_that_names_the_variable(built_proj
     proc = run_cli(built_project, "sync", "--select", "cio_people", env=env, expect=None)
     assert proc.returncode in (1, 2)
     assert "CUSTOMERIO_SITE_ID" in proc.stdout + proc.stderr
+
+
+def test_a_changed_block_is_noted_once_and_full_refresh_resends(
+    built_project: DbtProject, emulator: RunningEmulator
+) -> None:
+    sync = ("sync", "--select", "cio_people")
+    assert "changed since" not in run_cli(built_project, *sync, env=emulator.env).stdout
+    schema = built_project.path / "models" / "schema.yml"
+    schema.write_text(schema.read_text().replace("            plan: plan\n", "            tier: plan\n", 1))
+    built_project.dbt("parse")
+
+    out = run_cli(built_project, *sync, env=emulator.env).stdout
+    assert "the meta.customerio block of model 'cio_people' changed since its last sync" in out
+    assert "dbt-cio sync --select cio_people --full-refresh" in out
+    assert "tier" not in _people(emulator)["1"]  # values unchanged: nothing was resent by itself
+    assert "changed since" not in run_cli(built_project, *sync, env=emulator.env).stdout  # said once
+
+    run_cli(built_project, *sync, "--full-refresh", env=emulator.env)
+    assert _people(emulator)["1"]["tier"] == _people(emulator)["1"]["plan"]
