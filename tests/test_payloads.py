@@ -18,7 +18,7 @@ import pytest
 from openapi import validate_batch_item, validate_request
 
 from dbt_cio.changes import RowChange
-from dbt_cio.contract import Identifier, NamedRef, Sync, SyncType
+from dbt_cio.contract import SYNC_TYPES, Identifier, NamedRef, Sync, SyncType
 from dbt_cio.errors import DbtCioError
 from dbt_cio.operations import BatchItem, Operation, SegmentChange
 from dbt_cio.payloads import (
@@ -1015,15 +1015,7 @@ def test_every_integration_sync_maps_real_rows(built_project: Any) -> None:
     nodes = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
     rows = _warehouse_rows(built_project, [n["relation_name"] for n in nodes])
     syncs = load_syncs(nodes, lambda node: list(rows[node["relation_name"]][0]))
-    assert {s.type for s in syncs} == {
-        "person",
-        "event",
-        "object",
-        "relationship",
-        "segment",
-        "device",
-        "collection",
-    }
+    assert {s.type for s in syncs} == set(SYNC_TYPES)
 
     sent: dict[str, list[Operation]] = {}
     for sync in syncs:

@@ -11,10 +11,9 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
-from openapi import validate_batch_item, validate_request
+from openapi import RequestRecorder
 
 from dbt_cio.client import CustomerIOClient, RetrySettings
 from dbt_cio.credentials import Credentials
@@ -27,32 +26,6 @@ from dbt_cio.sender import Sender
 FAST_RETRY = RetrySettings(max_attempts=8, base_delay=0.001, max_delay=0.01, max_retry_after=0.01)
 
 
-class Recorder:
-    """Every request body the client sends (aiohttp tracing), to validate against the OpenAPI document."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, bytes]] = []
-        self.config = aiohttp.TraceConfig()
-        self.config.on_request_chunk_sent.append(self._chunk)
-
-    async def _chunk(self, session: Any, ctx: Any, params: aiohttp.TraceRequestChunkSentParams) -> None:
-        self.sent.append((params.method, params.url.path, params.chunk))
-
-    def validate_all(self) -> int:
-        """Validate every body; return how many batch items were checked one by one."""
-        items = 0
-        for method, path, chunk in self.sent:
-            body = json.loads(chunk)
-            if path == "/api/v2/batch":
-                assert set(body) == {"batch"} and isinstance(body["batch"], list)
-                for item in body["batch"]:
-                    validate_batch_item(item)
-                    items += 1
-            elif path.startswith("/api/"):  # Track API; the document does not cover the App API
-                validate_request(path, method, body)
-        return items
-
-
 @pytest.fixture
 async def emulator() -> AsyncIterator[tuple[Emulator, str]]:
     emu = Emulator(site_id="site", api_key="key", app_api_key="app-key")
@@ -60,7 +33,7 @@ async def emulator() -> AsyncIterator[tuple[Emulator, str]]:
         yield emu, base_url
 
 
-def make_client(url: str, recorder: Recorder | None = None, **rate: Any) -> CustomerIOClient:
+def make_client(url: str, recorder: RequestRecorder | None = None, **rate: Any) -> CustomerIOClient:
     settings = RateSettings(**{"rate": None, "max_concurrency": 8, **rate})
     return CustomerIOClient(
         Credentials(site_id="site", api_key="key", app_api_key="app-key", region="us", track_url=url),
@@ -113,7 +86,7 @@ async def test_people_and_events_are_packed_sent_and_match_the_openapi_document(
     emulator: tuple[Emulator, str],
 ) -> None:
     emu, url = emulator
-    recorder = Recorder()
+    recorder = RequestRecorder()
     ops: list[Operation] = [person(i) for i in range(3000)] + [event(i) for i in range(500)]
     async with make_client(url, recorder) as client:
         sender = client.sender()
@@ -305,7 +278,7 @@ async def test_a_faulted_run_lands_every_valid_operation_exactly_once(emulator: 
 async def test_segment_changes_are_grouped_up_to_1000_ids(emulator: tuple[Emulator, str]) -> None:
     emu, url = emulator
     emu.schemas = None  # the segment bodies are validated below, from what was sent
-    recorder = Recorder()
+    recorder = RequestRecorder()
     async with make_client(url, recorder) as client:
         segment = await client.create_segment("members")
         await collect(client.sender(), [person(i) for i in range(2500)])

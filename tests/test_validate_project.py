@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import DbtProject
 
-from dbt_cio.contract import Identifier, NamedRef, Sync
+from dbt_cio.contract import SYNC_TYPES, Identifier, NamedRef, Sync
 from dbt_cio.errors import ConfigError
 from dbt_cio.validate import blocks_of, load_syncs
 
@@ -219,15 +219,7 @@ def test_every_block_of_the_integration_project_resolves_as_intended(built_proje
     # Documented columns come from the manifest; only undocumented models ask the warehouse.
     assert "cio_people" not in calls and "not_synced" not in calls
     assert sorted(calls) == sorted(n["name"] for n in nodes if blocks_of(n) and n["name"] != "cio_people")
-    assert {s.type for s in syncs} == {
-        "person",
-        "event",
-        "object",
-        "relationship",
-        "segment",
-        "device",
-        "collection",
-    }
+    assert {s.type for s in syncs} == set(SYNC_TYPES)
 
 
 def test_models_not_built_yet_are_reported_with_the_fix(dbt_project: DbtProject) -> None:
