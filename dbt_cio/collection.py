@@ -39,7 +39,7 @@ async def replace_collection(run: SyncRun, summary: Any) -> None:
     from dbt_cio.payloads import collection_data
 
     sync, store, wh, client = run.sync, run.store, run.wh, run.client
-    if summary.added + summary.changed + summary.removed == 0:
+    if summary.total == 0:
         return
     rows: list[Any] = []
     iterator = await wh.call(lambda: iter(store.iter_rows(sync)))
@@ -55,5 +55,4 @@ async def replace_collection(run: SyncRun, summary: Any) -> None:
     await wh.call(store.set_meta, sync.name, META_KEY, str(collection_id))
     run.outcome.sent = run.outcome.accepted = len(data)
     # Every row of the diff (numbered 1..n) is now current in Customer.io.
-    total = summary.added + summary.changed + summary.removed
-    await wh.call(store.commit, sync, range(1, total + 1))
+    await wh.call(store.commit, sync, range(1, summary.total + 1))

@@ -104,7 +104,7 @@ class SyncRun:
         from dbt_cio.payloads import mapper_for
 
         sync = self.sync
-        total = summary.added + summary.changed + summary.removed
+        total = summary.total
         if total == 0:
             return
         segment_id = await self._segment_id() if sync.type == "segment" else None
