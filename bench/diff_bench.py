@@ -1,7 +1,7 @@
 """Benchmark: the in-warehouse diff of a large model on DuckDB, through dbt's adapter.
 
 Builds a throwaway dbt project (DuckDB file in a temporary directory), creates a model table of
-``--rows`` people, and measures, through :class:`dbt_cio.warehouse.StateStore`:
+``--rows`` people, and measures, through :class:`dbt_cio.warehouse.state.StateStore`:
 
 1. first run: ``compute_diff`` (every row added), reading the whole diff page by page, committing it all;
 2. re-run after changing 1% of the rows: ``compute_diff``, reading it, committing it;
@@ -28,9 +28,10 @@ from typing import Any
 
 import psutil
 
-from dbt_cio.contract import Identifier, Sync
+from dbt_cio.contract.model import Identifier, Sync
 from dbt_cio.project import DbtArgs, Project
-from dbt_cio.warehouse import StateStore
+from dbt_cio.warehouse.schema import StateSchema
+from dbt_cio.warehouse.state import StateStore
 
 COLUMNS = ("id", "email", "plan", "lifetime_value", "signed_up_at", "is_active")
 
@@ -118,8 +119,9 @@ def main() -> None:
                 relation=f'"{project.database}"."main"."people"', type="person", columns=COLUMNS,
                 identifier=Identifier("id"), attributes={c: c for c in COLUMNS[1:]},
             )  # fmt: skip
-            store = StateStore(project)
-            store.ensure()
+            state = StateSchema.open(project.session, project.state_schema, project.database)
+            state.tables.ensure()
+            store = state.store
 
             first = timed("first run: compute_diff s", lambda: store.compute_diff(sync), results)
             assert first.added == opts.rows, first

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from dbt_cio.changes import RowChange
-from dbt_cio.contract import Identifier, Sync
-from dbt_cio.payloads import mapper_for
+from dbt_cio.contract.model import Identifier, Sync
+from dbt_cio.payloads.mappers import mapper_for
+from dbt_cio.warehouse.changes import RowChange
 
 
 def _sync(type_: Any, name: str, **fields: Any) -> Sync:

@@ -32,17 +32,18 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
-from dbt_cio.batching import BatchPacker
-from dbt_cio.client import CustomerIOClient
-from dbt_cio.credentials import Credentials
-from dbt_cio.limits import check_item, dumps
-from dbt_cio.operations import BatchItem
-from dbt_cio.ratelimit import DEFAULT_BURST, DEFAULT_RATE, RateSettings
+from dbt_cio.customerio.batching import BatchPacker
+from dbt_cio.customerio.client import CustomerIOClient
+from dbt_cio.customerio.credentials import Credentials
+from dbt_cio.customerio.limits import check_item, dumps
+from dbt_cio.customerio.operations import BatchItem
+from dbt_cio.customerio.ratelimit import DEFAULT_BURST, DEFAULT_RATE, RateSettings
+from dbt_cio.customerio.sender import Sender
 
 
 def _serve(conn: Connection, rate_limit: float | None) -> None:
     """Child process: run an emulator until the parent closes the pipe."""
-    from dbt_cio.emulator import Emulator
+    from dbt_cio.emulator import Emulator, serve
 
     async def main() -> None:
         emu = Emulator(
@@ -53,7 +54,7 @@ def _serve(conn: Connection, rate_limit: float | None) -> None:
             rate_limit=rate_limit,
             app_rate_limit=None,
         )
-        async with emu.serve() as url:
+        async with serve(emu) as url:
             conn.send(url)
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, conn.recv)  # returns (or raises EOFError) when told to stop
@@ -120,7 +121,7 @@ async def bench_ceiling(seconds: float, rate: float, burst: float) -> None:
         async with client(url, RateSettings(rate=rate, burst=burst)) as cio:
             t0 = time.monotonic()
             accepted = 0
-            async for result in cio.sender(max_batch_items=1).send(people(n)):
+            async for result in Sender(cio, max_batch_items=1).send(people(n)):
                 accepted += result.accepted
             elapsed = time.monotonic() - t0
             stats = await _stats(cio)
@@ -148,7 +149,7 @@ async def bench_lifted(items: int, concurrency: int) -> None:
         async with client(url, RateSettings(rate=None, max_concurrency=concurrency)) as cio:
             cpu0, t0 = time.process_time(), time.monotonic()
             accepted = 0
-            async for result in cio.sender().send(people(items)):
+            async for result in Sender(cio).send(people(items)):
                 accepted += result.accepted
             elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
             requests = cio.stats.requests

@@ -1,3 +1,5 @@
-from dbt_cio.cli import main
+"""``python -m dbt_cio``: the ``dbt-cio`` command."""
+
+from dbt_cio.cli.main import main
 
 main()

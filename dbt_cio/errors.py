@@ -5,16 +5,21 @@ codes in exactly one place (``dbt_cio.cli``)::
 
     DbtCioError
     ├── UsageError               exit 2  bad flags, unknown selector, missing manifest
+    │   └── SettingError         exit 2  one setting out of range (``--rate 0``); names the setting
     ├── ConfigError              exit 2  one or more invalid ``meta.customerio`` blocks (all listed at once)
     ├── WarehouseError           exit 1  the warehouse refused a query (message names the sync and the SQL step)
     │   ├── DuplicateKeyError    exit 1  a model has the same key more than once (for one sync)
     │   └── SyncLockedError      exit 1  another run of the same sync holds its lock
-    └── CustomerIOError          exit 1  talking to Customer.io failed
-        ├── TransientError               retryable: 408, 429, 5xx, timeouts, dropped connections
-        └── TerminalError                not retryable
-            └── AuthError                401/403: wrong credentials or region; stops the run at once
+    ├── CustomerIOError          exit 1  talking to Customer.io failed
+    │   ├── TransientError               retryable: 408, 429, 5xx, timeouts, dropped connections
+    │   └── TerminalError                not retryable
+    │       └── AuthError                401/403: wrong credentials or region; stops the run at once
+    └── CollectionError          exit 1  a collection cannot be sent (nothing of it was sent)
+        └── CollectionTooLarge           a row or the whole collection is over Customer.io's size limit
 
-Messages say what was found and what to do next. They never contain a secret.
+Messages say what was found and what to do next. They never contain a secret. Errors of other libraries
+(dbt, the database drivers, aiohttp) are translated where they are caught; :func:`gist` gives their
+message in one line.
 """
 
 from __future__ import annotations
@@ -33,6 +38,18 @@ class UsageError(DbtCioError):
     """The command line or the project around it is not usable as given."""
 
     exit_code = 2
+
+
+class SettingError(UsageError, ValueError):
+    """One setting (``rate``, ``burst``, ``max_concurrency``...) has a value it cannot take.
+
+    ``setting`` names it as the library spells it; the CLI shows the flag instead.
+    """
+
+    def __init__(self, setting: str, message: str):
+        super().__init__(f"{setting} {message}")
+        self.setting = setting
+        self.detail = message
 
 
 @dataclass(frozen=True)
@@ -112,3 +129,23 @@ class TerminalError(CustomerIOError):
 
 class AuthError(TerminalError):
     """Customer.io refused the credentials (401/403): wrong key, wrong workspace or wrong region."""
+
+
+class CollectionError(DbtCioError):
+    """A collection cannot be sent; nothing of it was sent."""
+
+
+class CollectionTooLarge(CollectionError):
+    """A collection row, or the whole collection, is over Customer.io's size limit."""
+
+
+def gist(exc: BaseException | None) -> str:
+    """Another library's exception in one line: dbt's "Runtime Error" headers dropped, at most 500 characters."""
+    if exc is None:
+        return "unknown error"
+    text = str(getattr(exc, "msg", None) or exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip() not in _HEADERS]
+    return " ".join(lines)[:500] if lines else type(exc).__name__
+
+
+_HEADERS = frozenset({"Runtime Error", "Database Error", "Compilation Error"})

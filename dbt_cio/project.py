@@ -38,10 +38,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from dbt_cio.errors import UsageError, WarehouseError
+from dbt_cio.contract.resolve import has_block
+from dbt_cio.errors import UsageError, gist
+from dbt_cio.warehouse.session import WarehouseSession
 
 if TYPE_CHECKING:  # heavy imports stay out of `--help`
-    from dbt.adapters.base import BaseAdapter
+    from dbt.adapters.base.impl import BaseAdapter
     from dbt.config.runtime import RuntimeConfig
     from dbt.contracts.graph.manifest import Manifest
 
@@ -49,7 +51,6 @@ STATE_SCHEMA_VAR = "dbt_cio_state_schema"
 """The dbt var (``--vars`` or ``vars:`` in dbt_project.yml) that overrides the state schema."""
 STATE_SCHEMA_SUFFIX = "_dbt_cio"
 """The default state schema is the target schema plus this suffix, e.g. ``analytics_dbt_cio``."""
-CONNECTION_NAME = "dbt_cio"
 
 _PROJECT_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml")
 
@@ -94,20 +95,13 @@ class DbtArgs:
         return argv
 
 
-def has_block(node: Mapping[str, Any]) -> bool:
-    """Whether a manifest node declares a ``meta.customerio`` block (under ``config.meta`` or ``meta``)."""
-    config_meta = (node.get("config") or {}).get("meta") or {}
-    meta = node.get("meta") or {}
-    return config_meta.get("customerio") is not None or meta.get("customerio") is not None
-
-
 @dataclass
 class Project:
     """A loaded dbt project with its adapter registered; a context manager that owns the connections.
 
-    Use ``with Project.load(args) as project:``. The adapter's connections are per thread: use the project
-    (and any :class:`dbt_cio.warehouse.StateStore` over it) from one thread; a connection is opened for
-    the calling thread on first use and every connection is closed on exit.
+    ``Project.load(args)`` reads it; :attr:`session` is the warehouse through its adapter (connections are
+    opened on first use, per thread; see :mod:`dbt_cio.warehouse.session`). As a context manager
+    (``with Project.load(args) as project:``) it closes every connection on exit.
     """
 
     args: DbtArgs
@@ -115,6 +109,7 @@ class Project:
     manifest: Manifest = field(repr=False)
     reparsed: bool = False
     _adapter: BaseAdapter | None = field(default=None, repr=False)
+    _session: WarehouseSession | None = field(default=None, repr=False)
 
     # -- loading --------------------------------------------------------------------------------------
 
@@ -143,15 +138,14 @@ class Project:
         from dbt.context.providers import generate_runtime_macro_context
         from dbt.mp_context import get_mp_context
 
-        reset_adapters()  # a previous project in this process must not leak its adapter into this one
+        reset_adapters()  # type: ignore[no-untyped-call]  # a previous project in this process must not leak its adapter into this one
         register_adapter(self.config, get_mp_context())
         adapter = get_adapter(self.config)
         adapter.set_macro_resolver(self.manifest)
-        adapter.set_macro_context_generator(generate_runtime_macro_context)  # type: ignore[arg-type]
+        adapter.set_macro_context_generator(generate_runtime_macro_context)
         self._adapter = adapter
 
     def __enter__(self) -> Project:  # noqa: PYI034
-        self.ensure_connection()
         return self
 
     def __exit__(
@@ -160,10 +154,9 @@ class Project:
         self.close()
 
     def close(self) -> None:
-        """Close every connection the adapter opened (in any thread); the project can be re-entered."""
-        if self._adapter is not None:
-            self._adapter.cleanup_connections()
-            _release_embedded_database(self._adapter)
+        """Close every connection the adapter opened (in any thread); the project can be used again."""
+        if self._session is not None:
+            self._session.close()
 
     # -- the adapter ----------------------------------------------------------------------------------
 
@@ -172,19 +165,13 @@ class Project:
         assert self._adapter is not None, "Project.load() registers the adapter"
         return self._adapter
 
-    def ensure_connection(self) -> None:
-        """Open a connection for the calling thread unless it has one (dbt connections are per thread)."""
-        connections = self.adapter.connections
-        if connections.get_if_exists() is not None:
-            return
-        try:
-            self.adapter.acquire_connection(CONNECTION_NAME).handle  # noqa: B018 -- opens a lazy handle now
-        except Exception as exc:  # any driver's error: translate at the boundary
-            connections.clear_thread_connection()
-            raise WarehouseError(
-                f"could not connect to target '{self.target_name}' ({self.adapter_type}): {_first_line(exc)}. "
-                "Check the profile (dbt debug) and that no other process holds the database."
-            ) from exc
+    @property
+    def session(self) -> WarehouseSession:
+        """The warehouse through this project's adapter (one per project)."""
+        if self._session is None:
+            label = f"target '{self.target_name}' ({self.adapter_type})"
+            self._session = WarehouseSession(self.adapter, target=label)
+        return self._session
 
     @property
     def adapter_type(self) -> str:
@@ -237,7 +224,7 @@ class Project:
         return [
             self.manifest.nodes[uid].to_dict()
             for uid in sorted(self.manifest.nodes)
-            if self.manifest.nodes[uid].resource_type == "model"
+            if _is_model(self.manifest.nodes[uid].resource_type)
         ]
 
     def selected_nodes(self) -> tuple[list[dict[str, Any]], list[str]]:
@@ -250,7 +237,7 @@ class Project:
         notes: list[str] = []
         for uid in sorted(unique_ids):
             node = self.manifest.nodes.get(uid)
-            if node is None or node.resource_type != "model":
+            if node is None or not _is_model(node.resource_type):
                 continue
             as_dict = node.to_dict()
             if has_block(as_dict):
@@ -263,7 +250,8 @@ class Project:
 
     def _select(self) -> set[str]:
         from dbt.compilation import Compiler
-        from dbt.graph import NodeSelector, parse_difference
+        from dbt.graph.cli import parse_difference
+        from dbt.graph.selector import NodeSelector
         from dbt_common.exceptions import DbtBaseException
 
         try:
@@ -279,29 +267,18 @@ class Project:
                 return set(selector.get_selected(spec, warn_on_no_nodes=False))
             return set(selector.get_selected(spec))
         except DbtBaseException as exc:
-            raise UsageError(f"dbt could not apply the selection: {_first_line(exc)}") from exc
-
-    def relation_of(self, node: Mapping[str, Any]) -> Any:
-        """The adapter's Relation for a model node."""
-        return self.adapter.Relation.create(
-            database=node.get("database"),
-            schema=node.get("schema"),
-            identifier=node.get("alias") or node["name"],
-        )
+            raise UsageError(f"dbt could not apply the selection: {gist(exc)}") from exc
 
     def columns_of(self, node: Mapping[str, Any]) -> list[str] | None:
-        """The model's columns as the warehouse reports them, in order; None when the model is not built."""
-        self.ensure_connection()
-        wanted = self.relation_of(node)
-        try:
-            found = self.adapter.get_relation(wanted.database, wanted.schema, wanted.identifier)
-            if found is None:
-                return None
-            return [column.name for column in self.adapter.get_columns_in_relation(found)]
-        except Exception as exc:
-            raise WarehouseError(
-                f"could not read the columns of {wanted} for model '{node.get('name')}': {_first_line(exc)}"
-            ) from exc
+        """The model's columns as the warehouse reports them, in order; None when the model is not built.
+
+        Call it on the session's thread (it opens a connection there)."""
+        return self.session.columns_of(
+            node.get("database"),
+            str(node.get("schema")),
+            str(node.get("alias") or node["name"]),
+            str(node.get("name")),
+        )
 
 
 # -- flags, config and manifest (dbt's own machinery) -----------------------------------------------------
@@ -322,7 +299,7 @@ def _set_flags(args: DbtArgs) -> Any:
         flags = Flags(args_to_context(argv))
     except click.exceptions.ClickException as exc:
         raise UsageError(f"invalid dbt arguments: {exc.format_message()}") from exc
-    set_flags(flags)
+    set_flags(flags)  # type: ignore[no-untyped-call]
     setup_event_logger(flags)  # dbt's own events stay quiet: dbt-cio reports what matters itself
     return flags
 
@@ -380,13 +357,17 @@ def _other_target(manifest: Manifest, config: RuntimeConfig) -> bool:
     schema = str(config.credentials.schema).lower()
     database = getattr(config.credentials, "database", None)
     for node in manifest.nodes.values():
-        if node.resource_type != "model" or node.config.schema or node.config.database:
+        if not _is_model(node.resource_type) or node.config.schema or node.config.database:
             continue
         if str(node.schema).lower() != schema:
             return True
         if database and node.database and str(node.database).lower() != str(database).lower():
             return True
     return False
+
+
+def _is_model(resource_type: object) -> bool:
+    return str(getattr(resource_type, "value", resource_type)) == "model"
 
 
 def _read_manifest(path: Path) -> Manifest:
@@ -397,43 +378,19 @@ def _read_manifest(path: Path) -> Manifest:
     try:
         return Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(str(path)))
     except DbtBaseException as exc:
-        raise UsageError(
-            f"cannot read {path}: {_first_line(exc)}. Run dbt parse (or dbt run) again."
-        ) from exc
+        raise UsageError(f"cannot read {path}: {gist(exc)}. Run dbt parse (or dbt run) again.") from exc
 
 
 def _parse(args: DbtArgs) -> Manifest:
     """Have dbt parse the project (``dbt parse``: partial parsing, writes target/manifest.json)."""
     from dbt.cli.main import dbtRunner
+    from dbt.contracts.graph.manifest import Manifest
 
     result = dbtRunner().invoke(["parse", *args.dbt_argv(selection=False), "--log-level", "none"])
-    if not result.success or result.result is None:
-        detail = _first_line(result.exception) if result.exception else "see logs/dbt.log"
+    if not result.success or not isinstance(result.result, Manifest):
+        detail = gist(result.exception) if result.exception else "see logs/dbt.log"
         raise UsageError(f"dbt could not parse the project: {detail}")
-    return result.result  # type: ignore[no-any-return]
+    return result.result
 
 
-def _release_embedded_database(adapter: BaseAdapter) -> None:
-    """Let go of an embedded database file once every connection is closed.
-
-    dbt-duckdb keeps its database open for the life of the process (``keep_open``); closing it lets
-    other processes (``dbt run``, the next sync) open the file. Other adapters need nothing here.
-    """
-    manager = type(adapter.connections)
-    env = getattr(manager, "_ENV", None)
-    if adapter.type() == "duckdb" and env is not None and hasattr(env, "close"):
-        with manager._LOCK:  # type: ignore[attr-defined]
-            env.close()
-            manager._ENV = None  # type: ignore[attr-defined]
-
-
-def _first_line(exc: BaseException | None) -> str:
-    """The gist of an exception in one line (dbt's own messages start with a "Runtime Error" header)."""
-    if exc is None:
-        return "unknown error"
-    text = str(getattr(exc, "msg", None) or exc).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip() and line.strip() != "Runtime Error"]
-    return " ".join(lines) if lines else type(exc).__name__
-
-
-__all__: Sequence[str] = ["STATE_SCHEMA_VAR", "DbtArgs", "Project", "has_block"]
+__all__: Sequence[str] = ["STATE_SCHEMA_VAR", "DbtArgs", "Project"]

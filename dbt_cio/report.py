@@ -1,8 +1,8 @@
-"""What a run shows and leaves behind: progress while sending, a summary table, a run-results file.
+"""What a run shows on the command line: progress while sending, and a summary table at the end.
 
 On a terminal, rich progress bars (rows sent, rows/s, rejections) per sync; elsewhere (CI logs, dbt Cloud,
-Airflow) plain log lines every few seconds. The run-results file (``target/dbt_cio_run_results.json``) has one
-entry per sync for orchestrators. Nothing here ever sees a secret.
+Airflow) plain log lines every few seconds. :class:`Reporter` is the engine's
+:class:`~dbt_cio.engine.observer.Observer` for the CLI. Nothing here ever sees a secret.
 """
 
 from __future__ import annotations
@@ -12,45 +12,18 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-RUN_RESULTS_FILE = "dbt_cio_run_results.json"
-LOG_EVERY_SECONDS = 5.0
+from dbt_cio.engine.observer import LOG_EVERY_SECONDS
+from dbt_cio.engine.results import SyncResult
+
+__all__ = ["Reporter", "SyncProgress"]
+
 LOG_WIDTH = 140
-
-
-@dataclass
-class SyncOutcome:
-    """The result of one sync in one run (what the summary and the run-results file report)."""
-
-    name: str
-    model: str
-    type: str
-    status: str = "pending"  # success | rejected | error | skipped | dry-run | pending
-    added: int = 0
-    changed: int = 0
-    removed: int = 0
-    sent: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
-    elapsed_seconds: float = 0.0
-    run_id: str | None = None
-    message: str | None = None
-    samples: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("success", "skipped", "dry-run")
 
 
 class SyncProgress:
@@ -74,6 +47,9 @@ class SyncProgress:
     def rate(self) -> float:
         elapsed = time.monotonic() - self._started
         return self.done / elapsed if elapsed > 0 else 0.0
+
+    def finish(self) -> None:
+        self._reporter._finish(self)
 
 
 class Reporter:
@@ -133,14 +109,14 @@ class Reporter:
                 f"{p.name}: {p.done}/{p.total} rows acknowledged, {p.rate():,.0f} rows/s, {p.rejected} rejected"
             )
 
-    def finish_sync(self, p: SyncProgress) -> None:
+    def _finish(self, p: SyncProgress) -> None:
         if self._progress is not None and p._task is not None:
             self._progress.update(p._task, completed=max(p.done, min(p.total, p.done)))
         else:
             self.info(f"{p.name}: done, {p.done}/{p.total} rows acknowledged, {p.rejected} rejected")
 
     # -- end of run --------------------------------------------------------------------------------------
-    def summary(self, outcomes: Sequence[SyncOutcome], *, dry_run: bool = False) -> None:
+    def summary(self, outcomes: Sequence[SyncResult], *, dry_run: bool = False) -> None:
         table = Table(title="dbt-cio dry run (nothing sent)" if dry_run else "dbt-cio sync summary")
         for column in ("sync", "type", "status", "added", "changed", "removed"):
             table.add_column(column, justify="right" if column in ("added", "changed", "removed") else "left")
@@ -172,37 +148,3 @@ class Reporter:
                     self.console.print(
                         "  " + json.dumps(sample, default=str, ensure_ascii=False), markup=False
                     )
-
-
-def write_run_results(
-    target_dir: Path,
-    outcomes: Sequence[SyncOutcome],
-    *,
-    started_at: datetime,
-    elapsed_seconds: float,
-    args: dict[str, Any],
-) -> Path:
-    """Write ``target/dbt_cio_run_results.json``: one entry per sync, for orchestrators."""
-    target_dir.mkdir(parents=True, exist_ok=True)
-    path = target_dir / RUN_RESULTS_FILE
-    doc = {
-        "metadata": {
-            "generated_at": datetime.now(timezone.utc).isoformat(),
-            "started_at": started_at.isoformat(),
-            "dbt_cio_version": _version(),
-        },
-        "elapsed_time": round(elapsed_seconds, 3),
-        "args": args,
-        "success": all(o.ok for o in outcomes),
-        "results": [{k: v for k, v in asdict(o).items() if k != "samples"} for o in outcomes],
-    }
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str))
-    tmp.replace(path)
-    return path
-
-
-def _version() -> str:
-    from dbt_cio import __version__
-
-    return __version__

@@ -15,8 +15,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from dbt_cio.project import Project
+from dbt_cio.warehouse.schema import StateSchema
 
 REPO = Path(__file__).resolve().parent.parent
 INTEGRATION_PROJECT = REPO / "integration_tests"
@@ -74,6 +78,11 @@ class DbtProject:
     def schema(self) -> str:
         """The schema dbt builds the models in, for this target."""
         return self.env["DBT_CIO_PG_SCHEMA"] if self.target == "postgres" else "main"
+
+
+def open_state(project: Project, **kwargs: Any) -> StateSchema:
+    """The state schema of a loaded project (tables, per-sync state, records, locks), used from this thread."""
+    return StateSchema.open(project.session, project.state_schema, project.database, **kwargs)
 
 
 def _drop_pg_schemas(prefix: str) -> None:

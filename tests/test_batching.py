@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from dbt_cio.batching import BATCH_OVERHEAD, BatchPacker, batch_body, pack
-from dbt_cio.limits import MAX_BATCH_BYTES, dumps
+from dbt_cio.customerio.batching import BATCH_OVERHEAD, BatchPacker, batch_body, pack
+from dbt_cio.customerio.limits import MAX_BATCH_BYTES, dumps
 
 
 def item_bytes(n: int, size: int) -> bytes:

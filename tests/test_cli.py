@@ -8,7 +8,14 @@ import sys
 import pytest
 from conftest import DBT_CIO
 
-from dbt_cio.cli import spread_multi_values
+from dbt_cio.cli import cli
+
+
+def _parsed(argv: list[str]) -> dict[str, object]:
+    """The parameters click gives the command for ``argv`` (parsing only: nothing runs)."""
+    command = cli.commands[argv[0]]
+    with command.make_context(argv[0], argv[1:]) as ctx:
+        return dict(ctx.params)
 
 
 @pytest.mark.parametrize(
@@ -16,18 +23,23 @@ from dbt_cio.cli import spread_multi_values
     [
         (
             ["sync", "--select", "a", "b", "--dry-run"],
-            ["sync", "--select", "a", "--select", "b", "--dry-run"],
+            {"select": ("a", "b"), "exclude": (), "dry_run": True},
         ),
         (
             ["sync", "-s", "tag:cio", "x+", "--exclude", "y", "z"],
-            ["sync", "-s", "tag:cio", "-s", "x+", "--exclude", "y", "--exclude", "z"],
+            {"select": ("tag:cio", "x+"), "exclude": ("y", "z"), "dry_run": False},
         ),
-        (["sync", "--target", "prod", "--select", "a"], ["sync", "--target", "prod", "--select", "a"]),
-        (["sync", "--select", "a", "--select", "b"], ["sync", "--select", "a", "--select", "b"]),
+        (
+            ["sync", "--target", "prod", "--select", "a"],
+            {"select": ("a",), "exclude": (), "dry_run": False, "target": "prod"},
+        ),
+        (["sync", "--select", "a", "--select", "b"], {"select": ("a", "b"), "exclude": (), "dry_run": False}),
+        (["validate", "-s", "a", "b", "--target", "t"], {"select": ("a", "b"), "exclude": (), "target": "t"}),
     ],
 )
-def test_dbt_style_multi_value_selection(argv: list[str], expected: list[str]) -> None:
-    assert spread_multi_values(argv) == expected
+def test_dbt_style_multi_value_selection(argv: list[str], expected: dict[str, object]) -> None:
+    params = _parsed(argv)
+    assert {name: params[name] for name in expected} == expected
 
 
 def test_help_does_not_import_dbt_or_aiohttp() -> None:
@@ -49,3 +61,31 @@ def test_usage_errors_exit_2_with_a_message(tmp_path) -> None:  # type: ignore[n
     assert "missing" in proc.stderr and "Traceback" not in proc.stderr
     proc = subprocess.run([DBT_CIO, "sync", "--no-such-flag"], check=False, capture_output=True, text=True)
     assert proc.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--rate", "0"], "--rate"),
+        (["--rate", "-5"], "--rate"),
+        (["--burst", "10"], "--burst"),  # below the default rate of 150
+        (["--rate", "300", "--burst", "200"], "--burst"),
+        (["--max-concurrency", "0"], "--max-concurrency"),
+    ],
+)
+def test_bad_rate_settings_are_usage_errors_before_the_project_loads(
+    tmp_path, flags: list[str], named: str
+) -> None:  # type: ignore[no-untyped-def]
+    proc = subprocess.run(
+        [DBT_CIO, "sync", "--emulator", "--project-dir", str(tmp_path / "missing"), *flags],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {named} "), proc.stderr
+    assert (
+        "dbt_project.yml" not in proc.stderr and "Traceback" not in proc.stderr
+    )  # the project was not looked at
+    assert "emulator" not in proc.stdout  # nothing was started

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import AsyncIterator
+from datetime import UTC
 from typing import Any
 
 import pytest
 from openapi import RequestRecorder
 
-from dbt_cio.client import CustomerIOClient, RetrySettings, error_for_status
-from dbt_cio.credentials import Credentials
-from dbt_cio.emulator import Emulator
+from dbt_cio.customerio.client import CustomerIOClient, RetrySettings, error_for_status
+from dbt_cio.customerio.credentials import Credentials
+from dbt_cio.customerio.ratelimit import RateSettings
+from dbt_cio.emulator import Emulator, serve
 from dbt_cio.errors import AuthError, TerminalError, TransientError, UsageError
-from dbt_cio.ratelimit import RateSettings
 
 API_KEY = "track-secret-0123456789"
 APP_KEY = "app-secret-0123456789"
@@ -24,7 +25,7 @@ FAST_RETRY = RetrySettings(max_attempts=4, base_delay=0.001, max_delay=0.005, ma
 @pytest.fixture
 async def emulator() -> AsyncIterator[tuple[Emulator, str]]:
     emu = Emulator(site_id="site", api_key=API_KEY, app_api_key=APP_KEY)
-    async with emu.serve() as base_url:
+    async with serve(emu) as base_url:
         yield emu, base_url
 
 
@@ -221,14 +222,14 @@ def test_backoff_is_exponential_jittered_capped_and_honours_retry_after() -> Non
 
 
 def test_retry_after_as_seconds_or_http_date() -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     from email.utils import format_datetime
 
-    from dbt_cio.client import _retry_after
+    from dbt_cio.customerio.client import _retry_after
 
     assert _retry_after("3") == 3.0 and _retry_after("0.5") == 0.5 and _retry_after("-4") == 0.0
     assert _retry_after(None) is None and _retry_after("soon") is None
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert 25 <= (_retry_after(later) or 0) <= 31
 
 
@@ -243,6 +244,6 @@ def test_retry_after_as_seconds_or_http_date() -> None:
     ],
 )
 def test_error_bodies_of_every_shape_give_their_message(raw: bytes, expected: str) -> None:
-    from dbt_cio.client import _message
+    from dbt_cio.customerio.client import _message
 
     assert _message(raw) == expected

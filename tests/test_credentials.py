@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dbt_cio.credentials import Credentials, check_base_url, env_prefix
+from dbt_cio.customerio.credentials import Credentials, check_base_url, env_prefix
 from dbt_cio.errors import UsageError
 
 SECRET = "sk-very-secret-value"

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from dbt_cio.emulator import Emulator, Faults
+from dbt_cio.emulator import Emulator, Faults, serve
 from dbt_cio.emulator.ratelimit import TokenBucket, retry_after_header
 
 TRACK = {"Authorization": "Basic " + base64.b64encode(b"site:key").decode()}
@@ -124,7 +124,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def served(clock: FakeClock) -> AsyncIterator[tuple[Emulator, str, aiohttp.ClientSession]]:
     emu = Emulator(rate_limit=2, burst=3, app_rate_limit=1, app_burst=1, clock=clock, wall_clock=clock)
-    async with emu.serve() as url, aiohttp.ClientSession() as session:
+    async with serve(emu) as url, aiohttp.ClientSession() as session:
         yield emu, url, session
 
 
@@ -174,7 +174,7 @@ async def test_requests_are_counted_per_wall_clock_second(served: Any, clock: Fa
 @pytest.fixture
 async def plain() -> AsyncIterator[tuple[Emulator, str, aiohttp.ClientSession]]:
     emu = Emulator(seed=1)
-    async with emu.serve() as url, aiohttp.ClientSession() as session:
+    async with serve(emu) as url, aiohttp.ClientSession() as session:
         yield emu, url, session
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from dbt_cio.emulator import Emulator
+from dbt_cio.emulator import Emulator, serve
 from dbt_cio.emulator.validation import BATCH_MAX_BYTES, COLLECTION_ROW_MAX_BYTES
 
 TRACK = {"Authorization": "Basic " + base64.b64encode(b"site:key").decode()}
@@ -53,7 +53,7 @@ class Client:
 @pytest.fixture
 async def client() -> AsyncIterator[Client]:
     emu = Emulator(site_id="site", api_key="key", app_api_key="app-key", app_rate_limit=None)
-    async with emu.serve() as url, aiohttp.ClientSession() as session:
+    async with serve(emu) as url, aiohttp.ClientSession() as session:
         yield Client(emu, url, session)
 
 
@@ -109,7 +109,7 @@ async def test_app_refuses_bad_credentials(client: Client, header: str | None) -
 async def test_eu_region() -> None:
     emu = Emulator(region="eu")
     async with (
-        emu.serve() as url,
+        serve(emu) as url,
         aiohttp.ClientSession() as session,
         session.get(url + "/api/v1/accounts/region", headers=TRACK) as resp,
     ):
@@ -543,6 +543,7 @@ def test_public_api() -> None:
             "Person",
             "Segment",
             "State",
+            "serve",
         ]
     )
     assert all(hasattr(package, name) for name in package.__all__)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from openapi import validate_batch_item
 
-from dbt_cio import limits
-from dbt_cio.limits import check_collection, check_identifier, check_item, dumps
+from dbt_cio.customerio import limits
+from dbt_cio.customerio.limits import check_collection, check_identifier, check_item, dumps
 
 
 def person(**attributes: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""dbt_cio.payloads: every sync type, change kind and mode mapped to Customer.io operations.
+"""dbt_cio.payloads (mappers and collections): every sync type, change kind and mode mapped to Customer.io operations.
 
 Every batch item built here is also validated against Customer.io's OpenAPI document (tests/openapi.py),
 and segment changes are checked as the v1 request bodies they become.
@@ -17,21 +17,14 @@ from typing import Any
 import pytest
 from openapi import validate_batch_item, validate_request
 
-from dbt_cio.changes import RowChange
-from dbt_cio.contract import SYNC_TYPES, Identifier, NamedRef, Sync, SyncType
-from dbt_cio.errors import DbtCioError
-from dbt_cio.operations import BatchItem, Operation, SegmentChange
-from dbt_cio.payloads import (
-    MAX_COLLECTION_BYTES,
-    MAX_COLLECTION_ROW_BYTES,
-    CollectionError,
-    CollectionTooLarge,
-    RowRejected,
-    collection_data,
-    mapper_for,
-    to_operations,
-)
-from dbt_cio.ulid import event_ulid
+from dbt_cio.contract.model import SYNC_TYPES, Identifier, NamedRef, Sync, SyncType
+from dbt_cio.customerio.limits import MAX_COLLECTION_BYTES, MAX_COLLECTION_ROW_BYTES
+from dbt_cio.customerio.operations import BatchItem, Operation, SegmentChange
+from dbt_cio.customerio.ulid import event_ulid
+from dbt_cio.errors import CollectionError, CollectionTooLarge, DbtCioError
+from dbt_cio.payloads.collections import collection_data
+from dbt_cio.payloads.mappers import RowRejected, mapper_for, to_operations
+from dbt_cio.warehouse.changes import RowChange
 
 NOW = 1_750_000_000
 T0 = 1719828000  # 2024-07-01T10:00:00Z
@@ -386,7 +379,7 @@ def test_page_view_named_by_url_without_attributes() -> None:
         "view_id": 17,
         "customer_id": "3",
         "url": "https://example.com/docs",
-        "viewed_at": dt.datetime(2024, 7, 2, 10, tzinfo=dt.timezone.utc),
+        "viewed_at": dt.datetime(2024, 7, 2, 10, tzinfo=dt.UTC),
     }
     assert items(PAGE_VIEWS, added(row)) == [
         {
@@ -1009,7 +1002,7 @@ def _warehouse_rows(project: Any, relations: list[str]) -> dict[str, list[dict[s
 
 
 def test_every_integration_sync_maps_real_rows(built_project: Any) -> None:
-    from dbt_cio.validate import load_syncs
+    from dbt_cio.contract.resolve import load_syncs
 
     manifest = json.loads((built_project.path / "target" / "manifest.json").read_text())
     nodes = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
@@ -1066,7 +1059,7 @@ def test_every_integration_sync_maps_real_rows(built_project: Any) -> None:
 async def test_items_applied_by_the_emulator_over_http() -> None:
     import aiohttp
 
-    from dbt_cio.emulator import Emulator
+    from dbt_cio.emulator import Emulator, serve
 
     def batch_of(*pairs: tuple[Sync, RowChange]) -> list[dict[str, Any]]:
         out = []
@@ -1105,7 +1098,7 @@ async def test_items_applied_by_the_emulator_over_http() -> None:
     )
     emulator = Emulator()
     auth = {"Authorization": "Basic " + base64.b64encode(b"site:key").decode()}
-    async with emulator.serve() as base, aiohttp.ClientSession(headers=auth) as http:
+    async with serve(emulator) as base, aiohttp.ClientSession(headers=auth) as http:
         for batch, check in ((first, "first"), (second, "second")):
             async with http.post(f"{base}/api/v2/batch", json={"batch": batch}) as response:
                 assert response.status == 200, (check, await response.text())

@@ -9,7 +9,8 @@ from collections import Counter
 
 import pytest
 
-from dbt_cio.ratelimit import RateLimiter, RateSettings
+from dbt_cio.customerio.ratelimit import DEFAULT_BURST, RateLimiter, RateSettings
+from dbt_cio.errors import SettingError
 
 
 class FakeClock:
@@ -170,8 +171,18 @@ async def test_a_penalty_while_waiting_makes_waiters_queue_again() -> None:
     ],
 )
 def test_settings_are_checked(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as info:
         RateSettings(**kwargs)  # type: ignore[arg-type]
+    assert isinstance(info.value, SettingError) and info.value.setting in kwargs  # names the setting
+
+
+def test_settings_from_flags_follow_the_rate() -> None:
+    assert RateSettings.from_flags() == RateSettings()
+    assert (RateSettings.from_flags(rate=1000).rate, RateSettings.from_flags(rate=1000).burst) == (1000, 1000)
+    assert RateSettings.from_flags(rate=50).burst == DEFAULT_BURST
+    assert RateSettings.from_flags(rate=50, burst=70, max_concurrency=4).max_concurrency == 4
+    with pytest.raises(SettingError, match="burst"):
+        RateSettings.from_flags(rate=300, burst=200)
 
 
 def test_settings_build_limiters() -> None:

@@ -15,13 +15,13 @@ import pytest
 from aiohttp import web
 from openapi import RequestRecorder
 
-from dbt_cio.client import CustomerIOClient, RetrySettings
-from dbt_cio.credentials import Credentials
-from dbt_cio.emulator import Emulator
+from dbt_cio.customerio.client import CustomerIOClient, RetrySettings
+from dbt_cio.customerio.credentials import Credentials
+from dbt_cio.customerio.operations import BatchItem, Operation, Result, SegmentChange
+from dbt_cio.customerio.ratelimit import RateSettings
+from dbt_cio.customerio.sender import Sender
+from dbt_cio.emulator import Emulator, serve
 from dbt_cio.errors import AuthError
-from dbt_cio.operations import BatchItem, Operation, Result, SegmentChange
-from dbt_cio.ratelimit import RateSettings
-from dbt_cio.sender import Sender
 
 FAST_RETRY = RetrySettings(max_attempts=8, base_delay=0.001, max_delay=0.01, max_retry_after=0.01)
 
@@ -29,7 +29,7 @@ FAST_RETRY = RetrySettings(max_attempts=8, base_delay=0.001, max_delay=0.01, max
 @pytest.fixture
 async def emulator() -> AsyncIterator[tuple[Emulator, str]]:
     emu = Emulator(site_id="site", api_key="key", app_api_key="app-key")
-    async with emu.serve() as base_url:
+    async with serve(emu) as base_url:
         yield emu, base_url
 
 
@@ -89,7 +89,7 @@ async def test_people_and_events_are_packed_sent_and_match_the_openapi_document(
     recorder = RequestRecorder()
     ops: list[Operation] = [person(i) for i in range(3000)] + [event(i) for i in range(500)]
     async with make_client(url, recorder) as client:
-        sender = client.sender()
+        sender = Sender(client)
         results = await collect(sender, ops)
     assert len(by_ref(results)) == 3500 and all(r.accepted for r in results)
     assert len(emu.state.people) == 3000 and len(emu.state.events) == 500
@@ -125,7 +125,7 @@ async def test_invalid_items_are_rejected_locally_with_reasons_and_never_sent(
         person(4),
     ]
     async with make_client(url) as client:
-        results = by_ref(await collect(client.sender(), ops))
+        results = by_ref(await collect(Sender(client), ops))
     assert results["long-id"] == Result(
         "long-id", False, "identifier is longer than 150 bytes", "identifiers.id"
     )
@@ -145,7 +145,7 @@ async def test_207_rejects_exactly_the_items_named_and_accepts_the_rest(
     emu, url = emulator
     emu.faults.reject_items = {"u3", "u500", "u999"}
     async with make_client(url) as client:
-        results = by_ref(await collect(client.sender(), [person(i) for i in range(1000)]))
+        results = by_ref(await collect(Sender(client), [person(i) for i in range(1000)]))
     refused = {ref for ref, r in results.items() if not r.accepted}
     assert refused == {("person", 3), ("person", 500), ("person", 999)}
     assert all(not results[ref].retryable and results[ref].reason for ref in refused)
@@ -156,7 +156,7 @@ async def test_a_body_over_the_limit_is_narrowed_down_by_splitting(emulator: tup
     emu, url = emulator
     async with make_client(url) as client:
         # a sender allowed 2 MB bodies: the emulator answers 413, the sender splits until they fit
-        sender = client.sender(max_batch_bytes=2_000_000)
+        sender = Sender(client, max_batch_bytes=2_000_000)
         results = await collect(sender, [person(i, note="n" * 900) for i in range(1500)])
     assert all(r.accepted for r in results) and len(emu.state.people) == 1500
     assert emu.stats.statuses[413] >= 1
@@ -191,7 +191,7 @@ async def test_a_whole_batch_400_is_narrowed_so_one_bad_item_cannot_sink_its_nei
             "poison", {"type": "person", "identifiers": {"id": "poison"}, "action": "identify"}
         )
         async with make_client(f"http://127.0.0.1:{port}") as client:
-            results = by_ref(await collect(client.sender(), ops))
+            results = by_ref(await collect(Sender(client), ops))
     finally:
         await runner.cleanup()
     assert [ref for ref, r in results.items() if not r.accepted] == ["poison"]
@@ -203,7 +203,7 @@ async def test_a_whole_batch_400_is_narrowed_so_one_bad_item_cannot_sink_its_nei
 async def test_401_stops_the_run_at_once(emulator: tuple[Emulator, str]) -> None:
     emu, url = emulator
     async with make_client(url, max_concurrency=2) as client:
-        sender = client.sender(max_batch_items=10)
+        sender = Sender(client, max_batch_items=10)
         got: list[Result] = []
         with pytest.raises(AuthError):
             async for result in sender.send(person(i) for i in range(10_000)):
@@ -223,7 +223,7 @@ async def test_transient_faults_are_retried_until_accepted(
     emu, url = emulator
     async with make_client(url) as client:
         setattr(emu.faults, fault, 0.3)
-        results = await collect(client.sender(max_batch_items=25), [person(i) for i in range(500)])
+        results = await collect(Sender(client, max_batch_items=25), [person(i) for i in range(500)])
     assert all(r.accepted for r in results) and len(emu.state.people) == 500
     assert client.stats.retries > 0
     if fault == "throttle_rate":
@@ -237,7 +237,7 @@ async def test_retries_exhausted_fail_every_operation_of_the_request_as_retryabl
     async with make_client(url) as client:
         emu.faults.error_rate = 1.0
         results = await collect(
-            client.sender(),
+            Sender(client),
             [person(i) for i in range(10)]
             + [SegmentChange(("seg", i), 1, "id", f"u{i}", True) for i in range(3)],
         )
@@ -264,7 +264,7 @@ async def test_a_faulted_run_lands_every_valid_operation_exactly_once(emulator: 
             invalid.add(bad.ref)
     async with make_client(url) as client:
         emu.faults.error_rate, emu.faults.throttle_rate, emu.faults.drop_rate = 0.10, 0.05, 0.02
-        results = by_ref(await collect(client.sender(max_batch_items=50), ops))
+        results = by_ref(await collect(Sender(client, max_batch_items=50), ops))
     assert len(results) == len(ops)
     assert {ref for ref, r in results.items() if not r.accepted} == invalid
     assert all(results[ref].reason for ref in invalid)
@@ -281,12 +281,12 @@ async def test_segment_changes_are_grouped_up_to_1000_ids(emulator: tuple[Emulat
     recorder = RequestRecorder()
     async with make_client(url, recorder) as client:
         segment = await client.create_segment("members")
-        await collect(client.sender(), [person(i) for i in range(2500)])
+        await collect(Sender(client), [person(i) for i in range(2500)])
         adds = [SegmentChange(("add", i), segment["id"], "id", f"u{i}", True) for i in range(2500)]
         removes = [SegmentChange(("rm", i), segment["id"], "id", f"u{i}", False) for i in range(0, 2500, 2)]
-        results = await collect(client.sender(), adds)
-        results += await collect(client.sender(), removes)
-        unknown = await collect(client.sender(), [SegmentChange("nowhere", 777, "id", "u1", True)])
+        results = await collect(Sender(client), adds)
+        results += await collect(Sender(client), removes)
+        unknown = await collect(Sender(client), [SegmentChange("nowhere", 777, "id", "u1", True)])
     assert all(r.accepted for r in results) and len(results) == 3750
     assert emu.state.segment_member_ids(segment["id"]) == {f"u{i}" for i in range(1, 2500, 2)}
     calls = [(p, len(json.loads(c)["ids"])) for _, p, c in recorder.sent if "/segments/" in p]
@@ -301,7 +301,7 @@ async def test_the_emulator_never_sees_more_than_the_burst_in_any_second(
 ) -> None:
     emu, url = emulator
     async with make_client(url, rate=100.0, burst=150, max_concurrency=16) as client:
-        results = await collect(client.sender(max_batch_items=1), [person(i) for i in range(320)])
+        results = await collect(Sender(client, max_batch_items=1), [person(i) for i in range(320)])
     assert all(r.accepted for r in results)
     per_second = emu.requests_per_second("track")
     assert max(per_second.values()) <= 150  # rate 100 + 50 of burst, and never rate + burst
@@ -324,7 +324,7 @@ async def test_input_is_pulled_lazily_and_results_stream_while_sending(
 
     async with make_client(url, max_concurrency=2) as client:
         consumed = 0
-        async for _ in client.sender(max_batch_items=10).send(source()):
+        async for _ in Sender(client, max_batch_items=10).send(source()):
             consumed += 1
             ahead.append(pulled - consumed)
     assert consumed == 3000
@@ -341,7 +341,7 @@ async def test_async_sources_and_closing_early(emulator: tuple[Emulator, str]) -
             yield person(i)
 
     async with make_client(url, max_concurrency=4) as client:
-        sender = client.sender(max_batch_items=50)
+        sender = Sender(client, max_batch_items=50)
         stream = sender.send(source())
         first = [await stream.__anext__() for _ in range(5)]
         await stream.aclose()  # cancels what is in flight, leaves nothing running
@@ -361,7 +361,7 @@ async def test_a_partial_batch_is_sent_when_the_source_is_slow(emulator: tuple[E
             yield person(i)
 
     async with make_client(url) as client:
-        results = await collect(client.sender(linger=0.0), trickle())
+        results = await collect(Sender(client, linger=0.0), trickle())
     assert len(results) == 200 and all(r.accepted for r in results)
 
 
@@ -369,7 +369,7 @@ async def test_an_unknown_operation_is_a_programming_error(emulator: tuple[Emula
     _, url = emulator
     async with make_client(url) as client:
         with pytest.raises(TypeError):
-            await collect(client.sender(), [person(1), "not an operation"])
+            await collect(Sender(client), [person(1), "not an operation"])
 
 
 async def test_a_server_slower_than_the_ceiling_is_met_by_slowing_down(
@@ -381,7 +381,7 @@ async def test_a_server_slower_than_the_ceiling_is_met_by_slowing_down(
     creds = Credentials(site_id="site", api_key="key", region="us", track_url=url)
     retry = RetrySettings(max_attempts=8, base_delay=0.01, max_delay=0.1)  # Retry-After honoured in full
     async with CustomerIOClient(creds, settings, retry=retry) as client:
-        sender = client.sender(max_batch_items=1)
+        sender = Sender(client, max_batch_items=1)
         results = await collect(sender, [person(i) for i in range(120)])
     assert all(r.accepted for r in results) and len(emu.state.people) == 120
     assert client.track_limiter.penalties >= 1
@@ -393,6 +393,6 @@ async def test_a_server_slower_than_the_ceiling_is_met_by_slowing_down(
 async def test_nothing_to_send_sends_nothing(emulator: tuple[Emulator, str]) -> None:
     emu, url = emulator
     async with make_client(url) as client:
-        sender = client.sender()
+        sender = Sender(client)
         assert await collect(sender, []) == []
     assert sender.stats.requests == 0 and emu.stats.items == 0

@@ -9,10 +9,9 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from conftest import DBT_CIO, DbtProject, RunningEmulator, run_cli
+from conftest import DBT_CIO, DbtProject, RunningEmulator, open_state, run_cli
 
 from dbt_cio.project import DbtArgs, Project
-from dbt_cio.warehouse import StateStore
 
 PEOPLE = 30_000
 VARS = f"{{bulk_people: {PEOPLE}}}"
@@ -33,7 +32,7 @@ def _expected(n: int) -> dict[str, object]:
 def _state_keys(project: DbtProject) -> set[str]:
     args = DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target, vars=VARS)
     with Project.load(args) as p:
-        return set(StateStore(p).state_keys("cio_bulk_people"))
+        return set(open_state(p).store.state_keys("cio_bulk_people"))
 
 
 def _kill_mid_sync(

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import math
 
-from conftest import DbtProject, RunningEmulator, run_cli
+from conftest import DbtProject, RunningEmulator, open_state, run_cli
 
 from dbt_cio.project import DbtArgs, Project
-from dbt_cio.warehouse import StateStore
 
 HOSTILE_SQL = """
 select '1' as person_id, 'plain' as label, cast(1.5 as double precision) as score, cast('{"a": [1, 2]}' as json) as doc
@@ -44,7 +43,7 @@ def _rejections(project: DbtProject, sync: str) -> dict[str, str]:
     with Project.load(
         DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)
     ) as p:
-        return {r["sync_key"]: r["reason"] for r in StateStore(p).rejections(sync)}
+        return {r["sync_key"]: r["reason"] for r in open_state(p).records.rejections(sync)}
 
 
 def test_hostile_rows_are_sent_faithfully_or_rejected_with_a_reason(

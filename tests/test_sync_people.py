@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from conftest import DbtProject, RunningEmulator, run_cli
+from conftest import DbtProject, RunningEmulator, open_state, run_cli
 
 from dbt_cio.project import DbtArgs, Project
-from dbt_cio.warehouse import StateStore
 
 
 def _unix(text: str) -> int:
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp())
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
 
 
 def _people(emulator: RunningEmulator) -> dict[str, dict]:
@@ -23,7 +22,7 @@ def _rejections(project: DbtProject, sync_name: str) -> list[dict]:
     with Project.load(
         DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)
     ) as p:
-        return StateStore(p).rejections(sync_name)
+        return open_state(p).records.rejections(sync_name)
 
 
 def test_first_sync_creates_every_person_then_a_rerun_sends_nothing(

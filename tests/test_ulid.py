@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from dbt_cio.ulid import CROCKFORD_ALPHABET, MAX_TIMESTAMP_MS, encode, event_ulid
+from dbt_cio.customerio.ulid import CROCKFORD_ALPHABET, MAX_TIMESTAMP_MS, encode, event_ulid
 
 ULID_PATTERN = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 

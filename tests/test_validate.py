@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from dbt_cio.contract import Identifier, NamedRef, Sync
+from dbt_cio.contract.model import Identifier, NamedRef, Sync
+from dbt_cio.contract.resolve import MODE_DEFAULTS, blocks_of, load_syncs
+from dbt_cio.contract.schema import SCHEMA_PATH, load_schema
 from dbt_cio.errors import ConfigError
-from dbt_cio.validate import MODE_DEFAULTS, SCHEMA_PATH, blocks_of, load_schema, load_syncs
 
 COLUMNS: dict[str, list[str]] = {
     "people": ["customer_id", "email", "first_name", "plan"],

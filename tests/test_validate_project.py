@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from conftest import DbtProject
 
-from dbt_cio.contract import SYNC_TYPES, Identifier, NamedRef, Sync
+from dbt_cio.contract.model import SYNC_TYPES, Identifier, NamedRef, Sync
+from dbt_cio.contract.resolve import blocks_of, load_syncs
 from dbt_cio.errors import ConfigError
-from dbt_cio.validate import blocks_of, load_syncs
 
 ColumnsOf = Callable[[Mapping[str, Any]], Sequence[str] | None]
 

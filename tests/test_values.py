@@ -11,9 +11,15 @@ from typing import Any
 
 import pytest
 
-from dbt_cio.values import MAX_SAFE_INTEGER, ValueRejected, identifier_text, to_json, to_unix_seconds
+from dbt_cio.customerio.values import (
+    MAX_SAFE_INTEGER,
+    ValueRejected,
+    identifier_text,
+    to_json,
+    to_unix_seconds,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T_2024_07_01_10 = 1719828000  # 2024-07-01T10:00:00Z
 
 

@@ -14,14 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from conftest import DbtProject
+from conftest import DbtProject, open_state
 
-from dbt_cio.changes import RowChange
-from dbt_cio.contract import Identifier, NamedRef, Sync
+from dbt_cio.contract.model import Identifier, NamedRef, Sync
 from dbt_cio.errors import DuplicateKeyError, SyncLockedError, WarehouseError
 from dbt_cio.project import DbtArgs, Project
-from dbt_cio.sql import Dialect, key_text, seq_ranges, stage_ranges, value_hash
-from dbt_cio.warehouse import StateStore, table_suffix
+from dbt_cio.warehouse.changes import RowChange
+from dbt_cio.warehouse.schema import StateSchema
+from dbt_cio.warehouse.sql import Dialect, key_text, seq_ranges, stage_ranges, value_hash
+from dbt_cio.warehouse.state import StateStore
+from dbt_cio.warehouse.tables import table_suffix
 
 PEOPLE_COLUMNS = ("customer_id", "email", "first_name", "last_name", "plan", "lifetime_value", "signed_up_at",
                   "is_active")  # fmt: skip
@@ -36,11 +38,11 @@ CUSTOMERS = """customer_id,email,first_name,last_name,plan,lifetime_value,signed
 
 
 @contextmanager
-def opened(project: DbtProject) -> Iterator[tuple[Project, StateStore]]:
+def opened(project: DbtProject) -> Iterator[tuple[Project, StateSchema]]:
     with Project.load(
         DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)
     ) as p:
-        yield p, StateStore(p)
+        yield p, open_state(p)
 
 
 def relation(p: Project, model: str) -> str:
@@ -90,32 +92,32 @@ def commit_all(store: StateStore, sync: Sync) -> None:
 
 
 def test_first_run_adds_every_row_and_an_unchanged_rerun_is_empty(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, store):
+    with opened(built_project) as (p, st):
         sync = people(p)
-        summary = store.compute_diff(sync)
+        summary = st.store.compute_diff(sync)
         assert (summary.added, summary.changed, summary.removed, summary.null_keys) == (6, 0, 0, 0)
         assert summary.table.endswith(f'"diff__{table_suffix("cio_people")}"')
-        changes = all_changes(store, sync)
+        changes = all_changes(st.store, sync)
         assert [c.key for c in changes] == ["1", "2", "3", "4", "5", "6"]  # key order
         ada = changes[0]
         assert ada.change == "added" and set(ada.values) == set(PEOPLE_COLUMNS)
         assert ada.values["email"] == "ada@example.com" and ada.values["is_active"] is True
         assert changes[4].values["lifetime_value"] is None
-        assert store.state_keys(sync) == {}  # computing a diff changes no state (dry run)
+        assert st.store.state_keys(sync.name) == {}  # computing a diff changes no state (dry run)
 
-        commit_all(store, sync)
-        assert set(store.state_keys(sync)) == {"1", "2", "3", "4", "5", "6"}
-        again = store.compute_diff(sync)
-        assert again.total == 0 and all_changes(store, sync) == []
+        commit_all(st.store, sync)
+        assert set(st.store.state_keys(sync.name)) == {"1", "2", "3", "4", "5", "6"}
+        again = st.store.compute_diff(sync)
+        assert again.total == 0 and all_changes(st.store, sync) == []
         # hashes are deterministic: a third diff with no commit in between is still empty
-        assert store.compute_diff(sync).total == 0
+        assert st.store.compute_diff(sync).total == 0
 
 
 def test_edited_inserted_and_deleted_rows_are_exactly_the_diff(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, store):
+    with opened(built_project) as (p, st):
         sync = people(p)
-        store.compute_diff(sync)
-        commit_all(store, sync)
+        st.store.compute_diff(sync)
+        commit_all(st.store, sync)
     lines = CUSTOMERS.splitlines()
     lines[2] = lines[2].replace(",free,", ",pro,")  # customer 2 changes plan
     lines[5] = lines[5].replace(",Liskov,free,,", ",Liskov,free,10,")  # 5: null -> 10
@@ -124,70 +126,70 @@ def test_edited_inserted_and_deleted_rows_are_exactly_the_diff(built_project: Db
     built_project.write_seed("customers", "\n".join(lines) + "\n")
     built_project.dbt("seed", "--full-refresh", "--select", "customers")
     built_project.dbt("run", "--select", "cio_people")
-    with opened(built_project) as (p, store):
+    with opened(built_project) as (p, st):
         sync = people(p)
-        summary = store.compute_diff(sync)
+        summary = st.store.compute_diff(sync)
         assert (summary.added, summary.changed, summary.removed) == (1, 2, 1)
-        changes = all_changes(store, sync)
+        changes = all_changes(st.store, sync)
         assert by_change(changes) == {"added": {"7"}, "changed": {"2", "5"}, "removed": {"3"}}
         removed = next(c for c in changes if c.change == "removed")
         assert removed.values == {"customer_id": "3"}
         changed = next(c for c in changes if c.key == "2")
         assert changed.values["plan"] == "pro"
-        commit_all(store, sync)
-        assert set(store.state_keys(sync)) == {"1", "2", "4", "5", "6", "7"}
-        assert store.compute_diff(sync).total == 0
+        commit_all(st.store, sync)
+        assert set(st.store.state_keys(sync.name)) == {"1", "2", "4", "5", "6", "7"}
+        assert st.store.compute_diff(sync).total == 0
 
 
 def test_partial_commit_resumes_and_rejected_keys_come_back(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, store):
+    with opened(built_project) as (p, st):
         sync = people(p)
-        store.compute_diff(sync)
-        pages = list(store.iter_changes(sync, page_size=4))
+        st.store.compute_diff(sync)
+        pages = list(st.store.iter_changes(sync, page_size=4))
         assert [len(page) for page in pages] == [4, 2]  # paged by _cio_seq ranges
-        run_id = store.start_run(sync)
+        run_id = st.records.start_run(sync.name)
         first = pages[0]
         # 1 and 2 acknowledged (one commit each), 3 rejected, 4 never answered (run stopped)
         assert [c.seq for c in first] == [1, 2, 3, 4]
-        store.commit(sync, [first[0].seq], run_id=run_id)
-        store.commit(sync, [first[1].seq], run_id=run_id)
-        store.record_rejections(sync, run_id, [("3", "email is invalid", "email")])
-        store.finish_run(
-            run_id, outcome="rejected", counts={"added": 6, "accepted": 2, "rejected": 1, "requests": 1}
+        st.store.commit(sync, [first[0].seq], run_id=run_id)
+        st.store.commit(sync, [first[1].seq], run_id=run_id)
+        st.records.record_rejections(sync.name, run_id, [("3", "email is invalid", "email")])
+        st.records.finish_run(
+            run_id, status="rejected", counts={"added": 6, "accepted": 2, "rejected": 1, "requests": 1}
         )
         # an acknowledgement of a row the diff does not hold is ignored
-        store.commit(sync, [0, 7, 10_000])
+        st.store.commit(sync, [0, 7, 10_000])
 
-        summary = store.compute_diff(sync)
+        summary = st.store.compute_diff(sync)
         assert (summary.added, summary.changed, summary.removed) == (4, 0, 0)
-        assert {c.key for c in all_changes(store, sync)} == {"3", "4", "5", "6"}
-        assert set(store.state_keys(sync)) == {"1", "2"}
+        assert {c.key for c in all_changes(st.store, sync)} == {"3", "4", "5", "6"}
+        assert set(st.store.state_keys(sync.name)) == {"1", "2"}
 
-        [rejection] = store.rejections(sync)
+        [rejection] = st.records.rejections(sync.name)
         assert (rejection["run_id"], rejection["sync_key"], rejection["reason"], rejection["field"]) == (
             run_id, "3", "email is invalid", "email")  # fmt: skip
-        [run] = store.runs(sync)
+        [run] = st.records.runs(sync.name)
         assert (run["outcome"], run["added"], run["accepted"], run["rejected"]) == ("rejected", 6, 2, 1)
         assert run["other_counts"] == '{"requests": 1}' and run["finished_at"] is not None
 
 
 def test_composite_keys_and_collections(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, store):
+    with opened(built_project) as (p, st):
         rel = members(p)
-        assert store.compute_diff(rel).added == 5
-        changes = all_changes(store, rel)
+        assert st.store.compute_diff(rel).added == 5
+        changes = all_changes(st.store, rel)
         acme1 = next(c for c in changes if c.values["customer_id"] == "1")
         assert acme1.key == "acme\x1f1" and acme1.values == {
             "company_id": "acme",
             "customer_id": "1",
             "role": "admin",
         }
-        commit_all(store, rel)
+        commit_all(st.store, rel)
 
         coll = products(p)
-        assert store.compute_diff(coll).added == 3
-        commit_all(store, coll)
-        rows = [row for page in store.iter_rows(coll, page_size=2) for row in page]
+        assert st.store.compute_diff(coll).added == 3
+        commit_all(st.store, coll)
+        rows = [row for page in st.store.iter_rows(coll, page_size=2) for row in page]
         assert [r["sku"] for r in rows] == ["sku-1", "sku-2", "sku-3"] and set(rows[0]) == set(coll.columns)
     built_project.write_seed("memberships", "company_id,customer_id,role\nacme,1,owner\nacme,2,member\n"
                                             "globex,3,admin\ninitech,4,owner\n")  # fmt: skip
@@ -195,26 +197,26 @@ def test_composite_keys_and_collections(built_project: DbtProject) -> None:
                                          "sku-2,Gadget,29.50,false\nsku-3,Gizmo,,true\n")  # fmt: skip
     built_project.dbt("seed", "--full-refresh", "--select", "memberships", "products")
     built_project.dbt("run", "--select", "cio_company_members", "cio_products")
-    with opened(built_project) as (p, store):
+    with opened(built_project) as (p, st):
         rel = members(p)
-        store.compute_diff(rel)
-        changes = all_changes(store, rel)
+        st.store.compute_diff(rel)
+        changes = all_changes(st.store, rel)
         assert by_change(changes) == {"added": set(), "changed": {"acme\x1f1"}, "removed": {"initech\x1f6"}}
         gone = next(c for c in changes if c.change == "removed")
         assert gone.values == {"company_id": "initech", "customer_id": "6"}
         coll = products(p)
         # a collection row that changed is removed + added (its key is the whole row)
-        summary = store.compute_diff(coll)  # a null is a value here, not a missing key
+        summary = st.store.compute_diff(coll)  # a null is a value here, not a missing key
         assert (summary.added, summary.removed, summary.null_keys) == (2, 2, 0)
-        assert {c.change for c in all_changes(store, coll)} == {"added", "removed"}
+        assert {c.change for c in all_changes(st.store, coll)} == {"added", "removed"}
         gizmo = next(
-            c for c in all_changes(store, coll) if c.change == "added" and c.values["sku"] == "sku-3"
+            c for c in all_changes(st.store, coll) if c.change == "added" and c.values["sku"] == "sku-3"
         )
         assert gizmo.values["price"] is None
 
 
 def test_duplicate_keys_fail_the_sync_before_anything_is_written(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, store):
+    with opened(built_project) as (p, st):
         # keyed by company alone, cio_company_members holds acme twice and initech twice
         sync = Sync(
             name="companies_by_member", model="cio_company_members", unique_id="model.x.cio_company_members",
@@ -222,15 +224,17 @@ def test_duplicate_keys_fail_the_sync_before_anything_is_written(built_project: 
             object_type_id="1", object_id="company_id", attributes={"role": "role"},
         )  # fmt: skip
         with pytest.raises(DuplicateKeyError) as info:
-            store.compute_diff(sync)
+            st.store.compute_diff(sync)
         assert info.value.count == 2 and info.value.sample == ["acme", "initech"]
         assert "companies_by_member" in str(info.value) and "deduplicate" in str(info.value)
-        assert store.state_keys(sync) == {}
-        assert p.adapter.get_relation(store.database, store.schema, "diff__companies_by_member") is None
+        assert st.store.state_keys(sync.name) == {}
+        assert (
+            p.adapter.get_relation(st.tables.database, st.tables.schema, "diff__companies_by_member") is None
+        )
 
 
 def test_null_keys_are_left_out_and_reported(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, store):
+    with opened(built_project) as (p, st):
         # cio_orders keyed by anonymous_id: only order o-1004 has one; the four others have a null key
         sync = Sync(
             name="anonymous_orders", model="cio_orders", unique_id="model.x.cio_orders",
@@ -238,53 +242,53 @@ def test_null_keys_are_left_out_and_reported(built_project: DbtProject) -> None:
             columns=("order_id", "customer_id", "anonymous_id", "event_name", "amount", "ordered_at"),
             object_type_id="2", object_id="anonymous_id", attributes={"order": "order_id"},
         )  # fmt: skip
-        summary = store.compute_diff(sync)
+        summary = st.store.compute_diff(sync)
         assert (summary.added, summary.null_keys) == (1, 4)
         assert len(summary.null_key_sample) == 4
         assert {row["order_id"] for row in summary.null_key_sample} == {
             "o-1001", "o-1002", "o-1003", "o-1005"}  # fmt: skip
         assert all(row["anonymous_id"] is None for row in summary.null_key_sample)
-        assert [c.key for c in all_changes(store, sync)] == ["anon-77"]
+        assert [c.key for c in all_changes(st.store, sync)] == ["anon-77"]
 
 
 def test_a_missing_column_names_sync_relation_column_and_fix(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, store):
+    with opened(built_project) as (p, st):
         sync = people(p, attributes={"email": "email", "tier": "loyalty_tier"})
         with pytest.raises(WarehouseError) as info:
-            store.compute_diff(sync)
+            st.store.compute_diff(sync)
         message = str(info.value)
         assert "cio_people" in message and "loyalty_tier" in message and sync.relation in message
         assert "run dbt again" in message
         unbuilt = people(p, relation=relation(p, "cio_people").replace("cio_people", "cio_people_unbuilt"))
         with pytest.raises(WarehouseError, match="dbt run --select cio_people"):
-            store.compute_diff(unbuilt)
+            st.store.compute_diff(unbuilt)
 
 
 def test_full_refresh_forgets_state_and_keeps_meta(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, store):
+    with opened(built_project) as (p, st):
         sync = people(p)
-        assert store.forget("cio_people") is False  # nothing to forget yet
-        store.compute_diff(sync)
-        commit_all(store, sync)
-        store.set_meta(sync, "segment_id", "42")
-        assert store.forget("cio_people") is True
-        assert store.state_keys(sync) == {}
-        assert store.compute_diff(sync).added == 6
-        assert store.get_meta(sync, "segment_id") == "42"
-        store.set_meta(sync, "segment_id", None)
-        assert store.get_meta(sync, "segment_id") is None
+        assert st.store.forget("cio_people") is False  # nothing to forget yet
+        st.store.compute_diff(sync)
+        commit_all(st.store, sync)
+        st.records.set_meta(sync.name, "segment_id", "42")
+        assert st.store.forget("cio_people") is True
+        assert st.store.state_keys(sync.name) == {}
+        assert st.store.compute_diff(sync).added == 6
+        assert st.records.get_meta(sync.name, "segment_id") == "42"
+        st.records.set_meta(sync.name, "segment_id", None)
+        assert st.records.get_meta(sync.name, "segment_id") is None
 
 
 def test_a_second_run_of_the_same_sync_is_refused(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, store):
-        with store.lock("cio_people"):
-            with pytest.raises(SyncLockedError) as info, StateStore(p).lock("cio_people"):
+    with opened(built_project) as (p, st):
+        with st.locks.hold("cio_people"):
+            with pytest.raises(SyncLockedError) as info, open_state(p).locks.hold("cio_people"):
                 pass  # pragma: no cover
             message = str(info.value)
             assert "cio_people" in message and "pid" in message and "delete from" in message
-            with StateStore(p).lock("cio_orders"):  # other syncs are not blocked
+            with open_state(p).locks.hold("cio_orders"):  # other syncs are not blocked
                 pass
-        with store.lock("cio_people"):  # released on exit
+        with st.locks.hold("cio_people"):  # released on exit
             pass
 
 
@@ -292,10 +296,10 @@ def test_locks_of_dead_processes_and_expired_heartbeats_are_taken_over(built_pro
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     now = [1_000_000.0]
-    with opened(built_project) as (p, store):
-        store = StateStore(p, lock_ttl=60, clock=lambda: now[0])
-        store.ensure()
-        table = store.relation("locks")
+    with opened(built_project) as (p, st):
+        st = open_state(p, lock_ttl=60, clock=lambda: now[0])
+        st.tables.ensure()
+        table = st.tables.relation("locks")
 
         def insert(token: str, host: str, pid: int, heartbeat: float) -> None:
             ms = int(heartbeat * 1000)
@@ -309,26 +313,26 @@ def test_locks_of_dead_processes_and_expired_heartbeats_are_taken_over(built_pro
         import socket
 
         insert("crashed", socket.gethostname(), dead.pid, now[0])  # SIGKILLed a moment ago on this host
-        with store.lock("s"):
+        with st.locks.hold("s"):
             pass
         insert("elsewhere", "another-host", 1, now[0] - 30)  # another host, heartbeat 30s ago: live
-        with pytest.raises(SyncLockedError) as info, store.lock("s"):
+        with pytest.raises(SyncLockedError) as info, st.locks.hold("s"):
             pass  # pragma: no cover
         assert "another-host" in str(info.value)
         now[0] += 31  # 61s without a heartbeat: past the 60s TTL
-        with store.lock("s"):
-            store.heartbeat("s")
+        with st.locks.hold("s"):
+            st.locks.heartbeat("s")
 
 
 def test_state_schema_follows_the_var(built_project: DbtProject) -> None:
     args = DbtArgs(project_dir=built_project.path, profiles_dir=built_project.path, target=built_project.target,
                    vars={"dbt_cio_state_schema": f"{built_project.schema}_custom_state"})  # fmt: skip
     with Project.load(args) as p:
-        store = StateStore(p)
-        assert store.schema == f"{built_project.schema}_custom_state"
+        st = open_state(p)
+        assert st.tables.schema == f"{built_project.schema}_custom_state"
         sync = people(p)
-        assert store.compute_diff(sync).added == 6
-        assert p.adapter.get_relation(store.database, store.schema, "diff__cio_people") is not None
+        assert st.store.compute_diff(sync).added == 6
+        assert p.adapter.get_relation(st.tables.database, st.tables.schema, "diff__cio_people") is not None
 
 
 def test_a_second_process_is_refused_while_a_sync_runs(dbt_project: DbtProject) -> None:
@@ -336,17 +340,17 @@ def test_a_second_process_is_refused_while_a_sync_runs(dbt_project: DbtProject) 
     child = (
         "import sys\n"
         "from dbt_cio.project import DbtArgs, Project\n"
-        "from dbt_cio.warehouse import StateStore\n"
+        "from dbt_cio.warehouse.schema import StateSchema\n"
         "from dbt_cio.errors import DbtCioError\n"
         "try:\n"
         f"    with Project.load(DbtArgs(project_dir={str(dbt_project.path)!r}, profiles_dir={str(dbt_project.path)!r},"
         f" target={dbt_project.target!r})) as p:\n"
-        "        with StateStore(p).lock('cio_people'):\n"
+        "        with StateSchema.open(p.session, p.state_schema).locks.hold('cio_people'):\n"
         "            print('LOCKED')\n"
         "except DbtCioError as exc:\n"
         "    print(type(exc).__name__, exc)\n"
     )
-    with opened(dbt_project) as (_p, store), store.lock("cio_people"):
+    with opened(dbt_project) as (_p, st), st.locks.hold("cio_people"):
         out = subprocess.run(
             [sys.executable, "-c", child], capture_output=True, text=True, timeout=300, check=False
         ).stdout

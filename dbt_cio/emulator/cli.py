@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from dbt_cio.emulator.emulator import Emulator
 
 #: Well-known development credentials: not secrets, they only open the local emulator.
 DEV_SITE_ID = "dbt-cio-dev-site"
@@ -158,7 +161,9 @@ def emulator_command(**kw: Any) -> None:
     asyncio.run(_serve(emu, kw["host"], kw["port"], kw["api_key"], kw["app_api_key"]))
 
 
-async def _serve(emu: Any, host: str, port: int, api_key: str, app_api_key: str) -> None:
+async def _serve(emu: Emulator, host: str, port: int, api_key: str, app_api_key: str) -> None:
+    from dbt_cio.emulator.serving import serve
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -166,7 +171,7 @@ async def _serve(emu: Any, host: str, port: int, api_key: str, app_api_key: str)
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
             pass
-    async with emu.serve(host, port) as base_url:
+    async with serve(emu, host, port) as base_url:
         click.echo(f"Customer.io emulator listening on {base_url} (region {emu.region})")
         for line in _exports(base_url, emu.site_id, api_key, app_api_key):
             click.echo(line)

@@ -198,9 +198,10 @@ async def batch(request: web.Request) -> web.Response:
     if error is not None:
         return error
     try:
-        sized = batch_items(body.decode("utf-8"))
+        parsed = batch_items(body.decode("utf-8"))
     except UnicodeDecodeError:
-        sized = None
+        parsed = None
+    sized: list[tuple[Any, int | None]] | None = None if parsed is None else list(parsed)
     if sized is None:  # not the plain {"batch": [...]} shape: parse it whole, measure items one by one
         payload, error = _parse(body)
         if error is not None:

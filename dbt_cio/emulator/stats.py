@@ -19,6 +19,10 @@ class RequestStats:
 
     def __init__(self, clock: Callable[[], float] = time.time):
         self._clock = clock
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every count."""
         self.per_second: dict[str, Counter[int]] = defaultdict(Counter)
         self.statuses: Counter[int] = Counter()
         self.dropped = 0

@@ -156,6 +156,10 @@ class State:
     """
 
     def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything (the same object stays in use, so references to it stay valid)."""
         self.people: dict[str, Person] = {}  # by cio_id
         self.events: list[Event] = []
         self.objects: dict[ObjectKey, CioObject] = {}

@@ -396,12 +396,12 @@ class ItemSchemas:
         schemas = doc["components"]["schemas"]
         self._validators: dict[tuple[str, str], Any] = {}
         for key, name in SCHEMA_NAMES.items():
-            schema = {"$ref": f"urn:cio-track#/components/schemas/{name}"}
-            self._validators[key] = Draft202012Validator(schema, registry=registry)
+            ref = {"$ref": f"urn:cio-track#/components/schemas/{name}"}
+            self._validators[key] = Draft202012Validator(ref, registry=registry)
         self._anonymous: dict[str, Any] = {}
         for action in EVENT_ACTIONS:
             action_part = schemas[f"person_{action}"]["allOf"][1]
-            schema = {
+            schema: dict[str, Any] = {
                 "allOf": [
                     {
                         "type": "object",

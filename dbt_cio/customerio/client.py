@@ -24,18 +24,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from dbt_cio import __version__
-from dbt_cio.credentials import Credentials
+from dbt_cio._version import __version__
+from dbt_cio.customerio.credentials import Credentials, env_prefix
+from dbt_cio.customerio.limits import MAX_SEGMENT_IDS, check_collection
+from dbt_cio.customerio.ratelimit import MAX_RETRY_AFTER, RateLimiter, RateSettings
+from dbt_cio.customerio.stats import Stats
 from dbt_cio.errors import AuthError, TerminalError, TransientError, UsageError
-from dbt_cio.limits import MAX_SEGMENT_IDS, check_collection
-from dbt_cio.ratelimit import MAX_RETRY_AFTER, RateLimiter, RateSettings
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from dbt_cio.sender import Sender
-
-__all__ = ["DEFAULT_TIMEOUT", "CustomerIOClient", "RetrySettings", "Stats", "error_for_status"]
+__all__ = ["DEFAULT_TIMEOUT", "CustomerIOClient", "RetrySettings", "error_for_status"]
 
 DEFAULT_TIMEOUT = 30.0
 API = Literal["track", "app"]
@@ -67,24 +66,6 @@ class RetrySettings:
         if retry_after is not None:
             backoff = max(backoff, min(retry_after, self.max_retry_after))
         return backoff
-
-
-@dataclass
-class Stats:
-    """Live counters, readable at any time (a progress bar polls them).
-
-    A client keeps one for its whole life; each :class:`~dbt_cio.sender.Sender` keeps its own for its
-    run, so a caller that sends several syncs through one client can report each sync's figures.
-    """
-
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
-    errors: int = 0
-    bytes_sent: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    failed: int = 0
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -147,8 +128,20 @@ def error_for_status(status: int, raw: bytes, retry_after: float | None, what: s
     return TerminalError(f"{what} failed with {status}{suffix}", status=status)
 
 
-def _unwrap(data: Any, key: str) -> Any:
-    return data[key] if isinstance(data, dict) and key in data else data
+def _unwrap(data: Any, key: str) -> dict[str, Any]:
+    """The object under ``key`` (the App API wraps answers: ``{"segment": {...}}``), or the answer itself."""
+    inner = data[key] if isinstance(data, dict) and key in data else data
+    if not isinstance(inner, dict):
+        raise TerminalError(
+            f"Customer.io's App API answered without the expected {key!r} object", status=None
+        )
+    return inner
+
+
+def _unwrap_list(data: Any, key: str) -> list[dict[str, Any]]:
+    """The objects listed under ``key`` (``{"segments": [...]}``), or in the answer itself."""
+    inner = data[key] if isinstance(data, dict) and key in data else data
+    return [entry for entry in inner if isinstance(entry, dict)] if isinstance(inner, list) else []
 
 
 class CustomerIOClient:
@@ -216,12 +209,6 @@ class CustomerIOClient:
             session, self._session = self._session, None
             await session.close()
 
-    def sender(self, **options: Any) -> Sender:
-        """A :class:`~dbt_cio.sender.Sender` over this client (options go to its constructor)."""
-        from dbt_cio.sender import Sender
-
-        return Sender(self, **options)
-
     # -- one request ---------------------------------------------------------------------------------
 
     async def request(
@@ -249,11 +236,7 @@ class CustomerIOClient:
         if base is None:
             base = self.track_url if api == "track" else self.app_url
         if api == "app" and not self.credentials.app_api_key:
-            prefix = (
-                "CUSTOMERIO_"
-                if self.credentials.workspace == "default"
-                else (f"CUSTOMERIO_{self.credentials.workspace.upper().replace('-', '_')}_")
-            )
+            prefix = env_prefix(self.credentials.workspace)
             raise UsageError(f"this sync needs the App API: set {prefix}APP_API_KEY in the environment.")
         limiter = self.track_limiter if api == "track" else self.app_limiter
         await limiter.acquire()
@@ -271,7 +254,7 @@ class CustomerIOClient:
                 raw = await resp.read()
                 location = resp.headers.get("Location", "")
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             self._count(stats, "errors")
             raise TransientError(f"{what} timed out after {self.timeout:g}s") from None
         except aiohttp.ClientError as exc:
@@ -317,9 +300,9 @@ class CustomerIOClient:
                 await asyncio.sleep(self.retry.delay(attempt, exc.retry_after, self._rng))
 
     def _count(self, extra: Stats | None, name: str, n: int = 1) -> None:
-        setattr(self.stats, name, getattr(self.stats, name) + n)
+        self.stats.add(name, n)
         if extra is not None:
-            setattr(extra, name, getattr(extra, name) + n)
+            extra.add(name, n)
 
     # -- region --------------------------------------------------------------------------------------
 
@@ -388,7 +371,7 @@ class CustomerIOClient:
 
     async def list_segments(self) -> list[dict[str, Any]]:
         """Every segment of the workspace (manual and data-driven)."""
-        return list(_unwrap(await self._app("GET", "/v1/segments"), "segments") or [])
+        return _unwrap_list(await self._app("GET", "/v1/segments"), "segments")
 
     async def get_segment(self, segment_id: int) -> dict[str, Any] | None:
         """One segment, or ``None`` when it does not exist."""
@@ -407,7 +390,7 @@ class CustomerIOClient:
         return _unwrap(data, "segment")
 
     async def list_collections(self) -> list[dict[str, Any]]:
-        return list(_unwrap(await self._app("GET", "/v1/collections"), "collections") or [])
+        return _unwrap_list(await self._app("GET", "/v1/collections"), "collections")
 
     async def create_collection(self, name: str, data: Sequence[Any]) -> dict[str, Any]:
         """Create a collection from rows; return it (with its ``id``)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Generic, TypeVar
 
-from dbt_cio.limits import MAX_BATCH_BYTES
+from dbt_cio.customerio.limits import MAX_BATCH_BYTES
 
 __all__ = ["BATCH_OVERHEAD", "BatchPacker", "batch_body", "pack"]
 

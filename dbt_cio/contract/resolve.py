@@ -1,18 +1,10 @@
-"""Check every ``meta.customerio`` block of a project and resolve each into a :class:`~dbt_cio.contract.Sync`.
+"""Find ``meta.customerio`` blocks in manifest nodes, check them against the project, resolve each into a :class:`Sync`.
 
-The contract lives in ``dbt_cio/schema/customerio.schema.json`` (JSON Schema 2020-12, the file users read).
 Checking runs in three steps, and every problem of every model is collected before anything is raised:
-
-1. **Shape** — the value is one block or a non-empty list of blocks, and each block has a known ``type``.
-2. **Schema** — the block is validated against the per-type subschema (``$defs/<type>``) chosen by
-   ``type``, so an unknown key is reported with the keys allowed *for that type*. jsonschema's own
-   messages are replaced by ours (see :func:`_message`): each says what was found and what is allowed.
-   A subschema may carry ``x-errors`` (wording per failing keyword) and ``x-hints`` (why a key is not
-   allowed); jsonschema ignores both.
-3. **Project** — what a schema cannot see: every named column exists in the model (case-insensitively;
-   the manifest's documented columns when there are any, else the relation's columns from the
-   warehouse), sync names are unique across the project, attribute names fit Customer.io's 150 bytes,
-   and no attribute clashes with what the sync sets itself.
+steps 1 and 2 (shape and schema) are :func:`dbt_cio.contract.schema.schema_problems`; step 3, here, is
+**project**: what a schema cannot see — every named column exists in the model (case-insensitively), sync
+names are unique across the project, attribute names fit Customer.io's 150 bytes, and no attribute clashes
+with what the sync sets itself.
 
 The attribute clash rule, kept simple on purpose: only ``type: person`` sets attributes of its own.
 A person attribute may not be named ``_update`` (dbt-cio sets it for ``mode: update``) or ``cio_id``
@@ -29,22 +21,19 @@ becomes the attribute name) except the sync's key columns and the columns used f
 
 from __future__ import annotations
 
-import difflib
-import functools
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from dbt_cio.contract import DEFAULT_WORKSPACE, SYNC_TYPES, Identifier, NamedRef, Sync
+from dbt_cio.contract.model import SYNC_TYPES, Identifier, NamedRef, Sync
+from dbt_cio.contract.schema import schema_problems, show
+from dbt_cio.customerio.credentials import DEFAULT_WORKSPACE
+from dbt_cio.customerio.limits import MAX_ATTRIBUTE_NAME_BYTES, MAX_EVENT_NAME_BYTES
 from dbt_cio.errors import ConfigError, ConfigProblem
 
-__all__ = ["SCHEMA_PATH", "blocks_of", "load_schema", "load_syncs"]
+__all__ = ["MODE_DEFAULTS", "ROLE_KEYS", "blocks_of", "has_block", "load_syncs"]
 
-SCHEMA_PATH = Path(__file__).parent / "schema" / "customerio.schema.json"
 ROOT_PATH = "meta.customerio"
-MAX_ATTRIBUTE_NAME_BYTES = 150
-MAX_EVENT_NAME_BYTES = 100
+
 
 # Columns each type uses for a role other than "attribute": never part of the default attributes.
 ROLE_KEYS: Mapping[str, tuple[str, ...]] = {
@@ -73,149 +62,6 @@ PERSON_RESERVED = {
     "cio_id": "Customer.io assigns it",
 }
 
-_TYPE_WORDS = {
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "object": "a mapping",
-    "array": "a list",
-    "null": "null",
-}
-
-
-# --------------------------------------------------------------------------------------------- schema
-
-
-@functools.cache
-def load_schema() -> Mapping[str, Any]:
-    """The contract's JSON Schema, as shipped in the package."""
-    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return schema
-
-
-@functools.cache
-def _validator(sync_type: str) -> Any:
-    """A validator for one type's subschema (``$defs/<type>``), with the whole file to resolve refs."""
-    from jsonschema import Draft202012Validator  # heavy-ish import, kept off the CLI's --help path
-
-    schema = {k: v for k, v in load_schema().items() if k != "oneOf"}
-    schema["$ref"] = f"#/$defs/{sync_type}"
-    return Draft202012Validator(schema)
-
-
-def _show(value: Any) -> str:
-    """A found value, as a short phrase for a message."""
-    if isinstance(value, bool):
-        return f"{'true' if value else 'false'} (a boolean)"
-    if isinstance(value, str):
-        return repr(value if len(value) <= 60 else value[:57] + "...")
-    if isinstance(value, (int, float)):
-        return f"{value} (a number)"
-    if value is None:
-        return "null (no value)"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return repr(value)
-
-
-def _join_path(base: str, parts: Iterable[Any]) -> str:
-    out = base
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
-
-
-def _allowed_keys_phrase(schema: Mapping[str, Any]) -> str:
-    keys = ", ".join(schema.get("properties", {}))
-    title = schema.get("title")
-    return f"allowed keys for {title} are: {keys}" if title else f"allowed keys are: {keys}"
-
-
-def _messages(error: Any, block_path: str) -> list[tuple[str, str]]:
-    """Turn one jsonschema error into our (path, message) pairs: what was found, what is allowed."""
-    path = _join_path(block_path, error.absolute_path)
-    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
-    keyword = error.validator
-    value = error.validator_value
-    found = error.instance
-    custom = schema.get("x-errors", {}).get(keyword)
-    if custom:
-        return [(path, custom.format(found=_show(found)))]
-    if keyword == "additionalProperties":
-        allowed = list(schema.get("properties", {}))
-        hints = schema.get("x-hints", {})
-        out = []
-        for key in found:
-            if key in allowed:
-                continue
-            why = f": {hints[key]}" if key in hints else ""
-            guess = difflib.get_close_matches(str(key), allowed, n=1)
-            mean = f" (did you mean {guess[0]!r}?)" if guess and not why else ""
-            out.append(
-                (_join_path(path, [key]), f"unknown key {key!r}{why}{mean}; {_allowed_keys_phrase(schema)}")
-            )
-        return out
-    if keyword == "required":
-        out = []
-        for key in value:
-            if key in found:
-                continue
-            prop = schema.get("properties", {}).get(key, {})
-            what = _describe(prop)
-            title = schema.get("title")
-            where = f"{title} requires it" if title else "it is required"
-            out.append((path, f"missing key {key!r}; {where}" + (f" ({what})" if what else "")))
-        return out
-    if keyword == "type":
-        types = value if isinstance(value, list) else [value]
-        expected = " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in types)
-        if schema.get("minLength") == 1 and "column" in schema.get("description", ""):
-            expected = "a column name (a string)"
-        return [(path, f"found {_show(found)}; expected {expected}")]
-    if keyword in ("enum", "const"):
-        allowed = value if keyword == "enum" else [value]
-        return [(path, f"found {_show(found)}; allowed: {', '.join(str(a) for a in allowed)}")]
-    if keyword == "minLength":
-        return [(path, f"found {_show(found)}; expected a non-empty string")]
-    if keyword == "maxLength":
-        return [(path, f"found {len(found)} characters; at most {value} allowed")]
-    if keyword == "minimum":
-        return [(path, f"found {_show(found)}; expected at least {value}")]
-    if keyword == "uniqueItems":
-        return [(path, "found a column listed more than once; list each column once")]
-    if keyword == "pattern":
-        return [(path, f"found {_show(found)}; expected a value matching {value}")]
-    return [(path, error.message)]
-
-
-def _describe(prop: Mapping[str, Any]) -> str:
-    """The first sentence of a property's description, for 'missing key' messages."""
-    text = str(prop.get("description", ""))
-    first = text.split(". ")[0].rstrip(".")
-    return first[:1].lower() + first[1:] if first else ""
-
-
-def _schema_problems(block: Any, block_path: str) -> list[tuple[str, str]]:
-    """Steps 1 and 2 for one block: its shape, its type, then its per-type subschema."""
-    if not isinstance(block, Mapping):
-        return [(block_path, f"found {_show(block)}; expected a mapping (one sync block)")]
-    sync_type = block.get("type")
-    if "type" not in block:
-        return [(block_path, f"missing key 'type'; allowed: {', '.join(SYNC_TYPES)}")]
-    if not isinstance(sync_type, str) or sync_type not in SYNC_TYPES:
-        return [(f"{block_path}.type", f"found {_show(sync_type)}; allowed: {', '.join(SYNC_TYPES)}")]
-    out: list[tuple[str, str]] = []
-    errors = sorted(_validator(sync_type).iter_errors(block), key=lambda e: [str(p) for p in e.absolute_path])
-    for error in errors:
-        for item in _messages(error, block_path):
-            if item not in out:
-                out.append(item)
-    return out
-
-
 # --------------------------------------------------------------------------------------------- nodes
 
 
@@ -232,6 +78,11 @@ def blocks_of(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if isinstance(value, list):
         return list(value)
     return [value]
+
+
+def has_block(node: Mapping[str, Any]) -> bool:
+    """Whether a manifest node declares a ``meta.customerio`` block (under ``config.meta`` or ``meta``)."""
+    return _raw_value(node) is not None
 
 
 def _raw_value(node: Mapping[str, Any]) -> Any:
@@ -346,7 +197,7 @@ class _Resolver:
             )
             self.add(
                 where,
-                f"attribute name {_show(attr)} is {size} bytes; Customer.io allows at most "
+                f"attribute name {show(attr)} is {size} bytes; Customer.io allows at most "
                 f"{MAX_ATTRIBUTE_NAME_BYTES}: {fix}",
             )
 
@@ -449,7 +300,7 @@ def load_syncs(
             continue
         found: list[tuple[str, str]] = []
         blocks = _split_blocks(value, found)
-        valid = [(path, block) for path, block in blocks if not _add(found, _schema_problems(block, path))]
+        valid = [(path, block) for path, block in blocks if not _add(found, schema_problems(block, path))]
         named = _claim_names(node, valid, taken, found)
         columns = _model_columns(node, blocks, columns_of, found)
         if columns is not None:
@@ -480,7 +331,7 @@ def _split_blocks(value: Any, found: list[tuple[str, str]]) -> list[tuple[str, A
         if not value:
             found.append((ROOT_PATH, "found an empty list; expected one block or a list of blocks"))
         return [(f"{ROOT_PATH}[{i}]", block) for i, block in enumerate(value)]
-    found.append((ROOT_PATH, f"found {_show(value)}; expected a mapping (one block) or a list of blocks"))
+    found.append((ROOT_PATH, f"found {show(value)}; expected a mapping (one block) or a list of blocks"))
     return []
 
 

@@ -29,16 +29,40 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
-from dbt_cio.batching import BatchPacker, batch_body
-from dbt_cio.client import CustomerIOClient, Stats
+from dbt_cio.customerio.batching import BatchPacker, batch_body
+from dbt_cio.customerio.limits import MAX_BATCH_BYTES, MAX_SEGMENT_IDS, check_identifier, check_item
+from dbt_cio.customerio.operations import BatchItem, Operation, Result, SegmentChange
+from dbt_cio.customerio.ratelimit import RateSettings
+from dbt_cio.customerio.stats import Stats
 from dbt_cio.errors import AuthError, TerminalError, TransientError
-from dbt_cio.limits import MAX_BATCH_BYTES, MAX_SEGMENT_IDS, check_identifier, check_item
-from dbt_cio.operations import BatchItem, Operation, Result, SegmentChange
 
-__all__ = ["DEFAULT_LINGER", "Sender"]
+__all__ = ["DEFAULT_LINGER", "Sender", "TrackAPI"]
+
+R = TypeVar("R")
+
+
+class TrackAPI(Protocol):
+    """The few calls the sender needs from a Track API client (:class:`~dbt_cio.customerio.client.CustomerIOClient`).
+
+    ``post_batch`` returns the per-item errors of a 207 (empty on a 200) and raises the
+    :mod:`dbt_cio.errors` classes for anything else; ``stats`` are the client's lifetime counters.
+    """
+
+    @property
+    def rate_settings(self) -> RateSettings: ...
+
+    @property
+    def stats(self) -> Stats: ...
+
+    async def post_batch(self, body: bytes, stats: Stats | None = None) -> list[dict[str, Any]]: ...
+
+    async def change_segment(
+        self, segment_id: int, id_type: str, ids: Sequence[str], add: bool, stats: Stats | None = None
+    ) -> None: ...
+
 
 DEFAULT_LINGER = 1.0  # seconds an open batch may wait for more items before it is sent anyway
 _SPLIT_STATUSES = frozenset({400, 413})
@@ -57,16 +81,17 @@ _DONE = _Done()
 _accepted = tuple.__new__  # builds a Result from a full tuple of its fields: the hot path, a row each
 
 
-class Sender:
-    """Sends operations through one :class:`CustomerIOClient`; see the module docstring for the steps.
+class Sender(Generic[R]):
+    """Sends operations through one Track API client; see the module docstring for the steps.
 
-    ``stats`` holds this sender's live :class:`~dbt_cio.client.Stats` (requests, retries, 429s seen, items
-    accepted, rejected and failed), readable at any time; the client's ``stats`` add up all its senders.
+    ``R`` is the type of the operations' ``ref`` (handed back in their results). ``stats`` holds this
+    sender's live :class:`~dbt_cio.customerio.stats.Stats` (requests, retries, 429s seen, items accepted,
+    rejected and failed), readable at any time; the client's ``stats`` add up all its senders.
     """
 
     def __init__(
         self,
-        client: CustomerIOClient,
+        client: TrackAPI,
         *,
         max_batch_bytes: int = MAX_BATCH_BYTES,
         max_batch_items: int | None = None,
@@ -78,7 +103,9 @@ class Sender:
         self.linger = linger
         self.stats = Stats()
 
-    async def send(self, ops: AsyncIterable[Operation] | Iterable[Operation]) -> AsyncIterator[Result]:
+    async def send(
+        self, ops: AsyncIterable[Operation[R]] | Iterable[Operation[R]]
+    ) -> AsyncIterator[Result[R]]:
         """Send every operation; yield one :class:`Result` per operation as it is acknowledged.
 
         Raises :class:`AuthError` as soon as Customer.io refuses the credentials (results already yielded
@@ -89,18 +116,16 @@ class Sender:
                 yield result
 
     async def send_chunks(
-        self, ops: AsyncIterable[Operation] | Iterable[Operation]
-    ) -> AsyncIterator[list[Result]]:
+        self, ops: AsyncIterable[Operation[R]] | Iterable[Operation[R]]
+    ) -> AsyncIterator[list[Result[R]]]:
         """As :meth:`send`, a list at a time: the results of one request, or a run of local rejections."""
         concurrency = self.client.rate_settings.max_concurrency
-        queue: asyncio.Queue[list[Result] | BaseException | _Done] = asyncio.Queue(
-            maxsize=concurrency * 2 + 2
-        )
+        queue: _Queue[R] = asyncio.Queue(maxsize=concurrency * 2 + 2)
         slots = asyncio.Semaphore(concurrency)
         tasks: set[asyncio.Task[None]] = set()
         outstanding = 0  # request tasks started whose results are not yet taken from the queue
 
-        async def run(job: Any) -> None:
+        async def run(job: _Job[R]) -> None:
             try:
                 await queue.put(await job)
             except asyncio.CancelledError:
@@ -110,7 +135,7 @@ class Sender:
             finally:
                 slots.release()
 
-        async def dispatch(job: Any) -> None:
+        async def dispatch(job: _Job[R]) -> None:
             nonlocal outstanding
             try:
                 await slots.acquire()
@@ -142,7 +167,7 @@ class Sender:
                 task.cancel()
             await asyncio.gather(reader, *tasks, return_exceptions=True)
 
-    def _count(self, results: list[Result]) -> None:
+    def _count(self, results: list[Result[R]]) -> None:
         accepted = sum(1 for r in results if r.accepted)
         failed = sum(1 for r in results if r.retryable and not r.accepted)
         for stats in (self.stats, self.client.stats):
@@ -153,7 +178,10 @@ class Sender:
     # -- steps 1 to 3: pull, check, pack -------------------------------------------------------------
 
     async def _read(
-        self, ops: AsyncIterable[Operation] | Iterable[Operation], queue: Any, dispatch: Any
+        self,
+        ops: AsyncIterable[Operation[R]] | Iterable[Operation[R]],
+        queue: _Queue[R],
+        dispatch: _Dispatch[R],
     ) -> None:
         try:
             await self._read_all(ops, queue, dispatch)
@@ -165,15 +193,18 @@ class Sender:
             await queue.put(_DONE)
 
     async def _read_all(
-        self, ops: AsyncIterable[Operation] | Iterable[Operation], queue: Any, dispatch: Any
+        self,
+        ops: AsyncIterable[Operation[R]] | Iterable[Operation[R]],
+        queue: _Queue[R],
+        dispatch: _Dispatch[R],
     ) -> None:
-        packer: BatchPacker[BatchItem] = BatchPacker(self.max_batch_bytes, self.max_batch_items)
-        groups: dict[_SegmentKey, list[SegmentChange]] = {}
-        rejected: list[Result] = []
+        packer: BatchPacker[BatchItem[R]] = BatchPacker(self.max_batch_bytes, self.max_batch_items)
+        groups: dict[_SegmentKey, list[SegmentChange[R]]] = {}
+        rejected: list[Result[R]] = []
         clock = time.monotonic
         opened = 0.0  # when the open batch got its first item
 
-        def admit(op: BatchItem) -> tuple[list[BatchItem], list[bytes]] | None:
+        def admit(op: BatchItem[R]) -> tuple[list[BatchItem[R]], list[bytes]] | None:
             """Steps 2 and 3 for one item (the hot path, kept free of awaits); return a closed batch."""
             nonlocal opened
             try:
@@ -195,7 +226,7 @@ class Sender:
                 return packer.take()  # the source is slow: do not let the open batch wait for ever
             return None
 
-        async def other(op: Operation) -> None:
+        async def other(op: Operation[R]) -> None:
             if not isinstance(op, SegmentChange):
                 raise TypeError(
                     f"the sender takes BatchItem or SegmentChange operations, not {type(op).__name__}"
@@ -217,7 +248,7 @@ class Sender:
                 await queue.put(rejected)
                 rejected = []
 
-        async def step(op: Operation) -> None:
+        async def step(op: Operation[R]) -> None:
             if isinstance(op, BatchItem):
                 closed = admit(op)
                 if closed is not None:
@@ -255,10 +286,10 @@ class Sender:
 
     # -- steps 4 and 5: send, settle -----------------------------------------------------------------
 
-    async def _send_batch(self, ops: list[BatchItem], parts: list[bytes]) -> _TaskResults:
+    async def _send_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> _TaskResults[R]:
         return _TaskResults(await self._settle_batch(ops, parts))
 
-    async def _settle_batch(self, ops: list[BatchItem], parts: list[bytes]) -> list[Result]:
+    async def _settle_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> list[Result[R]]:
         try:
             errors = await self.client.post_batch(batch_body(parts), self.stats)
         except AuthError:
@@ -278,19 +309,23 @@ class Sender:
             index = error.get("batch_index")
             if isinstance(index, int) and 0 <= index < len(ops):
                 refused.setdefault(index, error)
-        results = []
+        results: list[Result[R]] = []
         for i, op in enumerate(ops):
-            error = refused.get(i)
-            if error is None:
+            refusal = refused.get(i)
+            if refusal is None:
                 results.append(Result(op.ref, True))
             else:
-                reason = error.get("message") or error.get("reason") or "rejected by Customer.io"
-                if error.get("reason") and error.get("message") and error["reason"] not in error["message"]:
-                    reason = f"{error['reason']}: {error['message']}"
-                results.append(Result(op.ref, False, str(reason), error.get("field") or None, False))
+                reason = refusal.get("message") or refusal.get("reason") or "rejected by Customer.io"
+                if (
+                    refusal.get("reason")
+                    and refusal.get("message")
+                    and refusal["reason"] not in refusal["message"]
+                ):
+                    reason = f"{refusal['reason']}: {refusal['message']}"
+                results.append(Result(op.ref, False, str(reason), refusal.get("field") or None, False))
         return results
 
-    async def _send_segment(self, key: _SegmentKey, ops: list[SegmentChange]) -> _TaskResults:
+    async def _send_segment(self, key: _SegmentKey, ops: list[SegmentChange[R]]) -> _TaskResults[R]:
         segment_id, id_type, add = key
         ids = list(dict.fromkeys(op.identifier for op in ops))
         try:
@@ -304,5 +339,10 @@ class Sender:
         return _TaskResults(Result(op.ref, True) for op in ops)
 
 
-class _TaskResults(list):  # type: ignore[type-arg]
+class _TaskResults(list[Result[R]]):
     """The results of one request task (as opposed to local rejections), so the consumer can count tasks."""
+
+
+_Queue = asyncio.Queue[list[Result[R]] | BaseException | _Done]
+_Job = Coroutine[Any, Any, _TaskResults[R]]
+_Dispatch = Callable[[_Job[R]], Awaitable[None]]

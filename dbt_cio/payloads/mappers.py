@@ -33,40 +33,30 @@ limits (sizes, counts) are checked by the sender (``dbt_cio.limits``), not here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
-from dbt_cio.changes import RowChange
-from dbt_cio.contract import Sync
-from dbt_cio.errors import DbtCioError
-from dbt_cio.operations import BatchItem, Operation, SegmentChange
-from dbt_cio.ulid import event_ulid
-from dbt_cio.values import ValueRejected, identifier_text, to_json, to_unix_seconds
+from dbt_cio.contract.model import Sync
+from dbt_cio.customerio.limits import DEVICE_PLATFORMS
+from dbt_cio.customerio.operations import BatchItem, Operation, SegmentChange
+from dbt_cio.customerio.ulid import event_ulid
+from dbt_cio.customerio.values import ValueRejected, identifier_text, to_json, to_unix_seconds
+from dbt_cio.warehouse.changes import RowChange
 
-__all__ = [
-    "DEVICE_PLATFORMS",
-    "EVENT_ACTIONS",
-    "MAX_COLLECTION_BYTES",
-    "MAX_COLLECTION_ROW_BYTES",
-    "CollectionError",
-    "CollectionTooLarge",
-    "Mapper",
-    "RowRejected",
-    "collection_data",
-    "mapper_for",
-    "to_operations",
-]
+__all__ = ["EVENT_ACTIONS", "Mapper", "RowRejected", "mapper_for", "to_operations"]
 
 #: ``event_type`` of the contract -> the v2 action.
 EVENT_ACTIONS: Mapping[str, str] = {"track": "event", "page": "page", "screen": "screen"}
-#: The device platforms the Track API v2 accepts (``device.platform`` enum of the OpenAPI document).
-DEVICE_PLATFORMS: tuple[str, ...] = ("ios", "android")
-#: Customer.io's collection limits (10 KB a row, 10 MB in all), in decimal units: the safe side.
-MAX_COLLECTION_ROW_BYTES = 10_000
-MAX_COLLECTION_BYTES = 10_000_000
 
-Mapper = Callable[[RowChange, Any], "list[Operation]"]
-"""Maps one row change (and the caller's ``ref``) to the operations it needs; built by :func:`mapper_for`."""
+R = TypeVar("R")
+
+
+class Mapper(Protocol):
+    """Maps one row change to the operations it needs, each carrying the caller's ``ref``; built by
+    :func:`mapper_for`."""
+
+    def __call__(self, change: RowChange, ref: R, /) -> list[Operation[R]]: ...
+
 
 _PASS_THROUGH = frozenset({str, bool, type(None)})
 
@@ -84,17 +74,9 @@ class RowRejected(Exception):
         self.field = field
 
 
-class CollectionError(DbtCioError):
-    """A collection cannot be sent; nothing of it was sent."""
-
-
-class CollectionTooLarge(CollectionError):
-    """A collection row, or the whole collection, is over Customer.io's size limit."""
-
-
 def to_operations(
-    sync: Sync, change: RowChange, *, ref: Any, now: int, segment_id: int | None = None
-) -> list[Operation]:
+    sync: Sync, change: RowChange, *, ref: R, now: int, segment_id: int | None = None
+) -> list[Operation[R]]:
     """The operations one row change needs ([] when it needs none); see the module table.
 
     Convenience for one-off calls: it builds the sync's mapper every time. On the hot path build it once
@@ -161,8 +143,8 @@ def _timestamp(values: Mapping[str, Any], column: str, field: str) -> int | None
 
 
 def _item(
-    ref: Any, type_: str, identifiers: Mapping[Any, str], action: str, **fields: Any
-) -> list[Operation]:
+    ref: R, type_: str, identifiers: Mapping[Any, str], action: str, **fields: Any
+) -> list[Operation[R]]:
     """One batch item, as the one operation of a change."""
     return [BatchItem(ref, {"type": type_, "identifiers": identifiers, "action": action, **fields})]
 
@@ -187,7 +169,7 @@ def _person(sync: Sync, now: int, segment_id: int | None) -> Mapper:
     cleared: dict[str, Any] = {name: "" for name in sync.attributes}
     cleared["_update"] = True
 
-    def map_person(change: RowChange, ref: Any) -> list[Operation]:
+    def map_person(change: RowChange, ref: R) -> list[Operation[R]]:
         if change.change == "removed":
             if on_delete == "nothing":
                 return []
@@ -240,7 +222,7 @@ def _event(sync: Sync, now: int, segment_id: int | None) -> Mapper:
         "null or empty: the event names nobody"
     )
 
-    def map_event(change: RowChange, ref: Any) -> list[Operation]:
+    def map_event(change: RowChange, ref: R) -> list[Operation[R]]:
         if change.change != "added":
             return []  # append only: an event is sent once, when its row first appears
         values = change.values
@@ -301,7 +283,7 @@ def _object(sync: Sync, now: int, segment_id: int | None) -> Mapper:
     cleared = {name: "" for name in sync.attributes}
     id_field = "identifiers.object_id"
 
-    def map_object(change: RowChange, ref: Any) -> list[Operation]:
+    def map_object(change: RowChange, ref: R) -> list[Operation[R]]:
         values = change.values
         if change.change == "removed":
             if on_delete == "nothing":
@@ -329,7 +311,7 @@ def _relationship(sync: Sync, now: int, segment_id: int | None) -> Mapper:
     attrs = tuple(sync.attributes.items())
     mirror = sync.mode == "mirror"
 
-    def map_relationship(change: RowChange, ref: Any) -> list[Operation]:
+    def map_relationship(change: RowChange, ref: R) -> list[Operation[R]]:
         values = change.values
         removed = change.change == "removed"
         if removed and not mirror:
@@ -358,7 +340,7 @@ def _segment(sync: Sync, now: int, segment_id: int | None) -> Mapper:
     mirror = sync.mode == "mirror"
     target = segment_id
 
-    def map_segment(change: RowChange, ref: Any) -> list[Operation]:
+    def map_segment(change: RowChange, ref: R) -> list[Operation[R]]:
         kind = change.change
         if kind == "added" or (kind == "removed" and mirror):
             person = _identifier(change.values, id_column, id_field)
@@ -379,7 +361,7 @@ def _device(sync: Sync, now: int, segment_id: int | None) -> Mapper:
     attrs = tuple(sync.attributes.items())
     delete = sync.on_delete == "delete"
 
-    def map_device(change: RowChange, ref: Any) -> list[Operation]:
+    def map_device(change: RowChange, ref: R) -> list[Operation[R]]:
         values = change.values
         if change.change == "removed":
             if not delete:
@@ -443,59 +425,3 @@ _BUILDERS: dict[str, Callable[[Sync, int, int | None], Mapper]] = {
     "segment": _segment,
     "device": _device,
 }
-
-
-# --- collections ------------------------------------------------------------------------------------
-
-
-def collection_data(sync: Sync, rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Every row of a collection sync as the JSON-able dict of its mapped attributes, in model order.
-
-    A collection is replaced whole, so it is checked whole before anything is sent: a row over
-    :data:`MAX_COLLECTION_ROW_BYTES` or a collection over :data:`MAX_COLLECTION_BYTES` (as compact
-    UTF-8 JSON) raises :class:`CollectionTooLarge`; a value with no JSON form raises
-    :class:`CollectionError`. NaN and infinities become null, as for every other type.
-    """
-    attrs = tuple(sync.attributes.items()) or tuple((column, column) for column in sync.columns)
-    label = _collection_label(sync)
-    data: list[dict[str, Any]] = []
-    total = 2  # the enclosing "[]"
-    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-    for index, row in enumerate(rows):
-        try:
-            entry = {name: to_json(row[column]) for name, column in attrs}
-        except ValueRejected:
-            for _name, column in attrs:
-                try:
-                    to_json(row[column])
-                except ValueRejected as exc:
-                    raise CollectionError(
-                        f"sync '{sync.name}': {label} row {index} (0-based, model order), column '{column}': "
-                        f"{exc.reason}. Nothing was sent."
-                    ) from None
-            raise
-        size = len(encode(entry).encode())
-        if size > MAX_COLLECTION_ROW_BYTES:
-            raise CollectionTooLarge(
-                f"sync '{sync.name}': {label} row {index} (0-based, model order) is {size:,} bytes as JSON, "
-                f"over Customer.io's limit of {MAX_COLLECTION_ROW_BYTES:,} bytes per collection row. "
-                "Exclude or shorten columns in the model. Nothing was sent."
-            )
-        total += size + (1 if data else 0)  # the "," between rows
-        if total > MAX_COLLECTION_BYTES:
-            raise CollectionTooLarge(
-                f"sync '{sync.name}': {label} is over {total:,} bytes as JSON by row {index} (0-based), over "
-                f"Customer.io's limit of {MAX_COLLECTION_BYTES:,} bytes per collection. Filter rows or "
-                "exclude columns in the model. Nothing was sent."
-            )
-        data.append(entry)
-    return data
-
-
-def _collection_label(sync: Sync) -> str:
-    ref = sync.collection
-    if ref is not None and ref.name is not None:
-        return f"collection '{ref.name}'"
-    if ref is not None and ref.id is not None:
-        return f"collection {ref.id}"
-    return "the collection"

@@ -10,16 +10,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dbt_cio.changes import RowChange
-from dbt_cio.contract import Sync
-from dbt_cio.errors import DbtCioError, TerminalError
-from dbt_cio.operations import Operation, Result
-from dbt_cio.report import Reporter, SyncOutcome
+from dbt_cio.contract.model import Sync
+from dbt_cio.customerio.client import CustomerIOClient
+from dbt_cio.customerio.operations import BatchItem, Operation, Result
+from dbt_cio.customerio.sender import Sender
+from dbt_cio.engine.collections import replace_collection
+from dbt_cio.engine.context import SyncContext
+from dbt_cio.engine.results import SyncResult
+from dbt_cio.engine.segments import resolve_segment
+from dbt_cio.errors import DbtCioError
+from dbt_cio.payloads.mappers import RowRejected, mapper_for
+from dbt_cio.warehouse.changes import DiffSummary, RowChange
+from dbt_cio.warehouse.records import Rejection
 
-if TYPE_CHECKING:
-    from dbt_cio.sync import SyncOptions, WarehouseThread
+__all__ = ["COMMIT_EVERY", "COMMIT_SECONDS", "PAGE_SIZE", "SyncRun"]
 
 # A commit costs the warehouse a few statements whatever its size; acknowledged rows not yet committed
 # when the process dies are sent again by the next run (harmless: every operation is idempotent).
@@ -32,89 +38,81 @@ REJECTIONS_EVERY = 1_000
 
 
 class SyncRun:
-    """Runs one :class:`Sync` once."""
+    """Runs one :class:`Sync` once; ``client`` is None for a dry run (nothing is sent)."""
 
-    def __init__(
-        self,
-        sync: Sync,
-        store: Any,
-        wh: WarehouseThread,
-        client: Any,
-        options: SyncOptions,
-        reporter: Reporter,
-        outcome: SyncOutcome,
-    ):
+    def __init__(self, sync: Sync, ctx: SyncContext, client: CustomerIOClient | None, result: SyncResult):
         self.sync = sync
-        self.store = store
-        self.wh = wh
+        self.ctx = ctx
         self.client = client
-        self.options = options
-        self.reporter = reporter
-        self.outcome = outcome
+        self.result = result
         self._acks: list[int] = []  # the seq of each acknowledged diff row, until committed
-        self._rejections: list[tuple[str, str, str | None]] = []
+        self._rejections: list[Rejection] = []
         self._last_commit = time.monotonic()
         self._commit: asyncio.Future[None] | None = None  # the state commit in flight
 
     async def run(self) -> None:
-        sync, store, wh = self.sync, self.store, self.wh
-        lock = store.lock(sync.name)
-        await wh.call(lock.__enter__)
+        sync, ctx = self.sync, self.ctx
+        session, store = ctx.session, ctx.state.store
+        lock = ctx.state.locks.hold(sync.name)
+        await session.call(lock.__enter__)
         try:
-            if self.options.full_refresh and not self.options.dry_run:
-                await wh.call(store.forget, sync.name)
-            summary = await wh.call(store.compute_diff, sync)
-            self.outcome.added, self.outcome.changed = summary.added, summary.changed
-            self.outcome.removed = summary.removed
+            if ctx.options.full_refresh and not ctx.options.dry_run:
+                await session.call(store.forget, sync.name)
+            summary = await session.call(store.compute_diff, sync)
+            self.result.added, self.result.changed = summary.added, summary.changed
+            self.result.removed = summary.removed
             await self._check_block()
-            if self.options.dry_run:
+            if ctx.options.dry_run or self.client is None:
                 await self._dry_run()
                 return
-            self.outcome.run_id = run_id = await wh.call(store.start_run, sync)
-            before = _counters(self.client)
-            error: str | None = None
-            try:
-                for key_sample in _null_key_rejections(sync, summary):
-                    self._rejections.append(key_sample)
-                if sync.type == "collection":
-                    await self._send_collection(summary)
-                else:
-                    await self._send_rows(summary)
-            except TerminalError as exc:
-                error = str(exc)
-                raise
-            except DbtCioError as exc:
-                error = str(exc)
-                raise
-            finally:
-                await self._flush(force=True)
-                after = _counters(self.client)  # every request of this sync: Track and App API alike
-                self.outcome.requests, self.outcome.retries, self.outcome.throttled = (
-                    a - b for a, b in zip(after, before)
-                )
-                self.outcome.status = "error" if error else "rejected" if self.outcome.rejected else "success"
-                if error:
-                    self.outcome.message = error
-                await wh.call(store.finish_run, run_id, outcome=self.outcome, error=error)
+            await self._send(summary, self.client)
         finally:
-            await wh.call(lock.__exit__, None, None, None)
+            await session.call(lock.__exit__, None, None, None)
+
+    async def _send(self, summary: DiffSummary, client: CustomerIOClient) -> None:
+        """Send the diff and record the run (its row in ``runs``, however it ends)."""
+        ctx, sync, result = self.ctx, self.sync, self.result
+        result.run_id = run_id = await ctx.session.call(ctx.state.records.start_run, sync.name)
+        before = _counters(client)
+        error: str | None = None
+        try:
+            self._rejections.extend(_null_key_rejections(sync, summary))
+            if sync.type == "collection":
+                await replace_collection(sync, summary, ctx, client, result)
+            else:
+                await self._send_rows(summary, client)
+        except DbtCioError as exc:
+            error = str(exc)
+            raise
+        finally:
+            await self._flush(force=True)
+            after = _counters(client)  # every request of this sync: Track and App API alike
+            result.requests, result.retries, result.throttled = (a - b for a, b in zip(after, before))
+            result.status = "error" if error else "rejected" if result.rejected else "success"
+            if error:
+                result.message = error
+            await ctx.session.call(
+                ctx.state.records.finish_run,
+                run_id,
+                status=result.status,
+                counts=result.counts(),
+                error=error,
+            )
 
     # -- rows --------------------------------------------------------------------------------------------
-    async def _send_rows(self, summary: Any) -> None:
-        from dbt_cio.payloads import mapper_for
-
+    async def _send_rows(self, summary: DiffSummary, client: CustomerIOClient) -> None:
         sync = self.sync
         total = summary.total
         if total == 0:
             return
-        segment_id = await self._segment_id() if sync.type == "segment" else None
+        segment_id = None
+        if sync.type == "segment":
+            segment_id = await resolve_segment(sync, client, self.ctx)
         mapper = mapper_for(sync, now=int(time.time()), segment_id=segment_id)
-        progress = self.reporter.start_sync(sync.name, total)
-        sender = self.client.sender()
+        progress = self.ctx.observer.start_sync(sync.name, total)
+        sender: Sender[RowChange] = Sender(client)
 
-        async def operations() -> AsyncIterator[Operation]:
-            from dbt_cio.payloads import RowRejected
-
+        async def operations() -> AsyncIterator[Operation[RowChange]]:
             async for page in self._pages():
                 accepted = rejected = 0
                 for change in page:
@@ -140,25 +138,26 @@ class SyncRun:
             accepted = self._on_results(results)
             progress.advance(accepted=accepted, rejected=len(results) - accepted)
             await self._flush()
-        self.reporter.finish_sync(progress)
+        progress.finish()
 
     async def _pages(self) -> AsyncIterator[list[RowChange]]:
         """The diff a page at a time; the next page is read while the caller works on this one."""
-        iterator = await self.wh.call(lambda: iter(self.store.iter_changes(self.sync, page_size=PAGE_SIZE)))
+        session, store = self.ctx.session, self.ctx.state.store
+        iterator = await session.call(lambda: iter(store.iter_changes(self.sync, page_size=PAGE_SIZE)))
         sentinel: list[RowChange] = []
-        pending = asyncio.ensure_future(self.wh.call(next, iterator, sentinel))
+        pending = asyncio.ensure_future(session.call(next, iterator, sentinel))
         try:
             while True:
                 page = await pending
                 if page is sentinel:
                     return
-                pending = asyncio.ensure_future(self.wh.call(next, iterator, sentinel))
+                pending = asyncio.ensure_future(session.call(next, iterator, sentinel))
                 yield page
         finally:
             if not pending.done():
                 pending.cancel()
 
-    def _on_results(self, results: list[Result]) -> int:
+    def _on_results(self, results: list[Result[RowChange]]) -> int:
         """Take one acknowledgement's results; return how many were accepted."""
         acks = self._acks
         accepted = 0
@@ -168,30 +167,33 @@ class SyncRun:
                 accepted += 1
             else:
                 self._reject(result.ref, result.reason or "rejected by Customer.io", result.field)
-        self.outcome.accepted += accepted
-        self.outcome.sent += len(results)
+        self.result.accepted += accepted
+        self.result.sent += len(results)
         return accepted
 
     def _reject(self, change: RowChange, reason: str, field: str | None) -> None:
         self._rejections.append((change.key, reason, field))
-        self.outcome.rejected += 1
+        self.result.rejected += 1
 
     async def _flush(self, force: bool = False) -> None:
         """Commit acknowledged rows when due (in the background, one commit at a time), record rejections.
 
         ``force`` commits whatever is left and waits for it.
         """
+        ctx = self.ctx
         due = (
             force or len(self._acks) >= COMMIT_EVERY or time.monotonic() - self._last_commit >= COMMIT_SECONDS
         )
         if due and self._acks:
             acks, self._acks = self._acks, []
             await self._committed()
-            self._commit = asyncio.ensure_future(self.wh.call(self.store.commit, self.sync, acks))
+            self._commit = asyncio.ensure_future(ctx.session.call(ctx.state.store.commit, self.sync, acks))
             self._last_commit = time.monotonic()
         if self._rejections and (force or len(self._rejections) >= REJECTIONS_EVERY or due):
             rejections, self._rejections = self._rejections, []
-            await self.wh.call(self.store.record_rejections, self.sync, self.outcome.run_id, rejections)
+            await ctx.session.call(
+                ctx.state.records.record_rejections, self.sync.name, self.result.run_id, rejections
+            )
         if force:
             await self._committed()
 
@@ -209,37 +211,24 @@ class SyncRun:
         themselves (their values did not change), so a new mapping or destination reaches them only with
         ``--full-refresh``.
         """
-        sync, options = self.sync, self.options
+        sync, ctx = self.sync, self.ctx
         current = sync.fingerprint
-        previous = await self.wh.call(self.store.get_meta, sync.name, BLOCK_META_KEY)
-        if previous is not None and previous != current and not options.full_refresh:
-            self.reporter.note(
+        previous = await ctx.session.call(ctx.state.records.get_meta, sync.name, BLOCK_META_KEY)
+        if previous is not None and previous != current and not ctx.options.full_refresh:
+            ctx.observer.note(
                 f"sync '{sync.name}': the meta.customerio block of model '{sync.model}' changed since its last "
                 "sync. Rows synced before are sent again only when their values change; to send every row with "
                 f"the new block: dbt-cio sync --select {sync.model} --full-refresh"
             )
-        if previous != current and not options.dry_run:
-            await self.wh.call(self.store.set_meta, sync.name, BLOCK_META_KEY, current)
-
-    # -- segments ----------------------------------------------------------------------------------------
-    async def _segment_id(self) -> int:
-        from dbt_cio.segment import resolve_segment
-
-        return await resolve_segment(self.sync, self.client, self.store, self.wh)
-
-    # -- collections -------------------------------------------------------------------------------------
-    async def _send_collection(self, summary: Any) -> None:
-        from dbt_cio.collection import replace_collection
-
-        await replace_collection(self, summary)
+        if previous != current and not ctx.options.dry_run:
+            await ctx.session.call(ctx.state.records.set_meta, sync.name, BLOCK_META_KEY, current)
 
     # -- dry run -----------------------------------------------------------------------------------------
     async def _dry_run(self) -> None:
-        from dbt_cio.payloads import RowRejected, mapper_for
-
-        self.outcome.status = "dry-run"
-        if self.options.full_refresh:
-            self.outcome.message = (
+        result = self.result
+        result.status = "dry-run"
+        if self.ctx.options.full_refresh:
+            result.message = (
                 "with --full-refresh every row of the model would be sent again; the counts "
                 "above are the changes since the last sync"
             )
@@ -251,32 +240,35 @@ class SyncRun:
                 try:
                     ops = mapper(change, None)
                 except RowRejected as exc:
-                    self.outcome.samples.append({"key": change.key, "rejected": exc.reason})
+                    result.samples.append({"key": change.key, "rejected": exc.reason})
                     continue
                 for op in ops:
-                    self.outcome.samples.append(_describe(op))
-                if len(self.outcome.samples) >= DRY_RUN_SAMPLES:
+                    result.samples.append(_describe(op))
+                if len(result.samples) >= DRY_RUN_SAMPLES:
                     return
             return
 
 
-def _counters(client: Any) -> tuple[int, int, int]:
+def _counters(client: CustomerIOClient) -> tuple[int, int, int]:
     stats = client.stats
     return stats.requests, stats.retries, stats.throttled
 
 
-def _describe(op: Operation) -> dict[str, Any]:
-    from dbt_cio.operations import BatchItem
-
+def _describe(op: Operation[Any]) -> dict[str, Any]:
     if isinstance(op, BatchItem):
         return {"POST /api/v2/batch item": dict(op.item)}
     action = "add_customers" if op.add else "remove_customers"
     return {f"POST /api/v1/segments/{op.segment_id}/{action}?id_type={op.id_type}": {"ids": [op.identifier]}}
 
 
-def _null_key_rejections(sync: Sync, summary: Any) -> list[tuple[str, str, str | None]]:
-    count = getattr(summary, "null_keys", 0) or 0
-    if not count:
+def _null_key_rejections(sync: Sync, summary: DiffSummary) -> list[Rejection]:
+    if not summary.null_keys:
         return []
     cols = ", ".join(sync.key_columns)
-    return [("<null>", f"{count} row(s) have a null key ({cols}) and were not sent", sync.key_columns[0])]
+    return [
+        (
+            "<null>",
+            f"{summary.null_keys} row(s) have a null key ({cols}) and were not sent",
+            sync.key_columns[0],
+        )
+    ]

@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dbt_cio.contract import Sync
+from dbt_cio.contract.model import Sync
+from dbt_cio.customerio.client import CustomerIOClient
+from dbt_cio.engine.context import SyncContext
 from dbt_cio.errors import ConfigError, ConfigProblem
+
+__all__ = ["resolve_segment"]
 
 META_KEY = "segment_id"
 MANUAL = "manual"
@@ -25,8 +29,9 @@ def _is_manual(segment: Mapping[str, Any]) -> bool:
     return str(segment.get("type", MANUAL)).lower() == MANUAL
 
 
-async def resolve_segment(sync: Sync, client: Any, store: Any, wh: Any) -> int:
+async def resolve_segment(sync: Sync, client: CustomerIOClient, ctx: SyncContext) -> int:
     """Return the id of the manual segment this sync writes to, creating it once when named."""
+    session, records = ctx.session, ctx.state.records
     ref = sync.segment
     assert ref is not None
     if ref.id is not None:
@@ -47,7 +52,7 @@ async def resolve_segment(sync: Sync, client: Any, store: Any, wh: Any) -> int:
             )
         return int(ref.id)
 
-    remembered = await wh.call(store.get_meta, sync.name, META_KEY)
+    remembered = await session.call(records.get_meta, sync.name, META_KEY)
     if remembered:
         segment = await client.get_segment(int(remembered))
         if segment is not None and _is_manual(segment):
@@ -62,5 +67,5 @@ async def resolve_segment(sync: Sync, client: Any, store: Any, wh: Any) -> int:
             name, f"Managed by dbt-cio (model {sync.model}, sync {sync.name})"
         )
         segment_id = int(created["id"])
-    await wh.call(store.set_meta, sync.name, META_KEY, str(segment_id))
+    await session.call(records.set_meta, sync.name, META_KEY, str(segment_id))
     return segment_id

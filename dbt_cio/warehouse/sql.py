@@ -305,17 +305,19 @@ def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
     """
     if isinstance(seqs, range) and seqs.step == 1:
         return [(seqs.start, seqs.stop - 1)] if len(seqs) else []
+    ordered = iter(sorted(set(seqs)))
+    first = next(ordered, None)
+    if first is None:
+        return []
     ranges: list[tuple[int, int]] = []
-    lo = hi = None
-    for seq in sorted(set(seqs)):
-        if hi is not None and seq == hi + 1:
+    lo = hi = first
+    for seq in ordered:
+        if seq == hi + 1:
             hi = seq
             continue
-        if lo is not None:
-            ranges.append((lo, hi))  # type: ignore[arg-type]
+        ranges.append((lo, hi))
         lo = hi = seq
-    if lo is not None:
-        ranges.append((lo, hi))  # type: ignore[arg-type]
+    ranges.append((lo, hi))
     return ranges
 
 

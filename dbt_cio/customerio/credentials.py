@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 from urllib.parse import urlsplit
 
 from dbt_cio.errors import UsageError
@@ -25,6 +25,7 @@ from dbt_cio.errors import UsageError
 __all__ = [
     "APP_URLS",
     "DEFAULT_REGION",
+    "DEFAULT_WORKSPACE",
     "TRACK_URLS",
     "Credentials",
     "Region",
@@ -36,6 +37,7 @@ Region = Literal["us", "eu", "auto"]
 REGIONS: tuple[str, ...] = ("us", "eu", "auto")
 DEFAULT_REGION: Region = "auto"
 DEFAULT_WORKSPACE = "default"
+"""The workspace a sync uses unless its block names one; it reads the unprefixed variables."""
 
 TRACK_URLS: Mapping[str, str] = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
 APP_URLS: Mapping[str, str] = {"us": "https://api.customer.io", "eu": "https://api-eu.customer.io"}
@@ -159,7 +161,7 @@ class Credentials:
             site_id=env[prefix + "SITE_ID"],
             api_key=env[prefix + "API_KEY"],
             app_api_key=env.get(prefix + "APP_API_KEY") or None,
-            region=region,  # type: ignore[arg-type]
+            region=cast(Region, region),
             track_url=check_base_url(track_url, prefix + "TRACK_URL") if track_url else None,
             app_url=check_base_url(app_url, prefix + "APP_URL") if app_url else None,
             workspace=workspace,

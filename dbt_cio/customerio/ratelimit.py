@@ -49,6 +49,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dbt_cio.errors import SettingError
+
 __all__ = [
     "DEFAULT_APP_RATE",
     "DEFAULT_BURST",
@@ -64,17 +66,18 @@ DEFAULT_MAX_CONCURRENCY = 32
 DEFAULT_APP_RATE = 10.0
 DEFAULT_RECOVERY_SECONDS = 20.0
 DEFAULT_DECREASE = 0.5
-MAX_RETRY_AFTER = 60.0
-JITTER_SECONDS = 0.05  # the burst is reduced by this many seconds of requests, for arrival jitter  # a server asking for longer is treated as asking for this long
+MAX_RETRY_AFTER = 60.0  # a server asking for longer is treated as asking for this long
+JITTER_SECONDS = 0.05  # the burst is reduced by this many seconds of requests, for arrival jitter
 
 
 @dataclass(frozen=True)
 class RateSettings:
-    """How fast the client may talk to Customer.io.
+    """How fast the client may talk to Customer.io; checked when built (:class:`SettingError` names the setting).
 
     ``rate``/``burst`` govern the Track API (see :class:`RateLimiter`); ``app_rate`` the App API
     (10 requests/s, no burst). ``max_concurrency`` bounds requests in flight. ``rate=None`` lifts the
     Track ceiling entirely (benchmarks, emulator); ``burst=None`` means "no burst above the rate".
+    Use :meth:`from_flags` for values given by a user, where a missing burst follows the rate.
     """
 
     rate: float | None = DEFAULT_RATE
@@ -85,18 +88,37 @@ class RateSettings:
     decrease: float = DEFAULT_DECREASE
 
     def __post_init__(self) -> None:
-        if self.rate is not None and not self.rate > 0:
-            raise ValueError("rate must be positive (or None for no ceiling)")
-        if self.burst is not None and self.rate is not None and self.burst < self.rate:
-            raise ValueError("burst is the most requests in any one second: it must be at least rate")
+        if self.rate is not None and not (self.rate > 0 and math.isfinite(self.rate)):
+            raise SettingError("rate", f"must be a positive number of requests per second, got {self.rate:g}")
+        if self.burst is not None and self.rate is not None and not self.burst >= self.rate:
+            raise SettingError(
+                "burst",
+                f"is the most requests in any one second: it must be at least the rate ({self.rate:g}), "
+                f"got {self.burst:g}",
+            )
         if self.max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
+            raise SettingError("max_concurrency", f"must be at least 1, got {self.max_concurrency}")
         if not self.app_rate > 0:
-            raise ValueError("app_rate must be positive")
+            raise SettingError("app_rate", f"must be positive, got {self.app_rate:g}")
         if not 0 < self.decrease <= 1:
-            raise ValueError("decrease must be in (0, 1]")
+            raise SettingError("decrease", f"must be in (0, 1], got {self.decrease:g}")
         if self.recovery_seconds < 0:
-            raise ValueError("recovery_seconds must not be negative")
+            raise SettingError("recovery_seconds", f"must not be negative, got {self.recovery_seconds:g}")
+
+    @classmethod
+    def from_flags(
+        cls, rate: float | None = None, burst: float | None = None, max_concurrency: int | None = None
+    ) -> RateSettings:
+        """Settings from user-given values (None: the default). A rate above the default burst, with no
+        burst given, gets a burst equal to the rate, so ``--rate 1000`` alone is valid."""
+        rate = DEFAULT_RATE if rate is None else rate
+        if burst is None:
+            burst = max(DEFAULT_BURST, rate) if rate > 0 else DEFAULT_BURST
+        return cls(
+            rate=rate,
+            burst=burst,
+            max_concurrency=DEFAULT_MAX_CONCURRENCY if max_concurrency is None else max_concurrency,
+        )
 
     def track_limiter(self, clock: Callable[[], float] | None = None) -> RateLimiter:
         return RateLimiter(

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "DEVICE_PLATFORMS",
     "MAX_ATTRIBUTES",
     "MAX_ATTRIBUTE_NAME_BYTES",
     "MAX_ATTRIBUTE_VALUE_BYTES",
@@ -42,8 +43,10 @@ MAX_EVENT_DATA_BYTES = 100_000
 MAX_ITEM_BYTES = 32_000
 MAX_BATCH_BYTES = 500_000
 MAX_SEGMENT_IDS = 1000
-MAX_COLLECTION_BYTES = 10_000_000
-MAX_COLLECTION_ROW_BYTES = 10_000
+MAX_COLLECTION_BYTES = 10_000_000  # App API: a whole collection
+MAX_COLLECTION_ROW_BYTES = 10_000  # App API: one row of a collection
+DEVICE_PLATFORMS: tuple[str, ...] = ("ios", "android")
+"""The device platforms the Track API v2 accepts (``device.platform`` enum of the OpenAPI document)."""
 
 Problem = tuple[str, str]
 """``(reason, field)``: why an item is refused and where, e.g. ``("longer than 150 bytes", "identifiers.id")``."""
@@ -131,7 +134,7 @@ def _check_attributes(attributes: Any, field: str, total_limit: int | None, size
                     f"{field}.{name}",
                 )
             total += nbytes
-    if check_total and total > total_limit:  # type: ignore[operator]
+    if total_limit is not None and check_total and total > total_limit:
         return (f"attributes total more than {total_limit} bytes", field)
     return None
 

@@ -1,6 +1,7 @@
-"""The ``meta.customerio`` contract as Python values.
+"""The ``meta.customerio`` contract as Python values: :class:`Sync` and its parts.
 
-A model's block(s) are checked (``dbt_cio.validate``) and resolved into one :class:`Sync` per block:
+A model's block(s) are checked (:mod:`dbt_cio.contract.schema`) and resolved
+(:mod:`dbt_cio.contract.resolve`) into one :class:`Sync` per block:
 defaults applied, the attribute map made explicit, and the columns the sync reads named. Everything
 downstream (warehouse diff, payload mapping, sender) works from a :class:`Sync`, never from raw YAML.
 """
@@ -13,10 +14,21 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from dbt_cio.customerio.credentials import DEFAULT_WORKSPACE
+from dbt_cio.customerio.operations import IdType
+
+__all__ = ["SYNC_TYPES", "Identifier", "NamedRef", "Sync", "SyncType"]
+
 SyncType = Literal["person", "event", "object", "relationship", "segment", "device", "collection"]
-SYNC_TYPES: tuple[str, ...] = ("person", "event", "object", "relationship", "segment", "device", "collection")
-IdType = Literal["id", "email", "cio_id"]
-DEFAULT_WORKSPACE = "default"
+SYNC_TYPES: tuple[SyncType, ...] = (
+    "person",
+    "event",
+    "object",
+    "relationship",
+    "segment",
+    "device",
+    "collection",
+)
 _NOT_SHAPING = frozenset({"name", "model", "unique_id", "relation", "columns"})
 
 

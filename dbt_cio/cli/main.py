@@ -1,0 +1,121 @@
+"""The ``dbt-cio`` commands: each builds the library's options, calls the library, and shows the result.
+
+This is the one place where exceptions and results become exit codes: 0 every row accepted, 1 rows rejected
+or a sync failed, 2 usage or configuration errors (see :mod:`dbt_cio.engine.results`). Heavy imports
+(dbt, aiohttp) happen inside the library calls, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from dbt_cio._version import __version__
+from dbt_cio.cli.params import dbt_args, dbt_flags, rate_flags, rate_settings
+from dbt_cio.errors import DbtCioError
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_INTERRUPTED = 130
+
+
+def _exit_codes(func: Callable[..., int]) -> Callable[..., None]:
+    """Turn dbt-cio errors into messages and exit codes (the only place that does)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            code = func(*args, **kwargs)
+        except DbtCioError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo(
+                "Interrupted: acknowledged rows are committed; the next run resends the rest.", err=True
+            )
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dbt-cio")
+def cli() -> None:
+    """Keep Customer.io in step with your dbt project."""
+
+
+@cli.command()
+@dbt_flags
+@rate_flags
+@click.option("--full-refresh", is_flag=True, help="Forget the selected syncs' state and resend every row.")
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would be sent (counts and sample payloads); change nothing."
+)
+@click.option("--fail-fast", is_flag=True, help="Stop at the first sync that fails or has rejected rows.")
+@click.option(
+    "--emulator",
+    "use_emulator",
+    is_flag=True,
+    help="Send to a local Customer.io emulator started for this run, and show what arrived.",
+)
+@_exit_codes
+def sync(**kw: Any) -> int:
+    """Send what changed in the selected models to Customer.io."""
+    from dbt_cio.engine.options import SyncOptions
+    from dbt_cio.engine.runner import run_sync
+    from dbt_cio.report import Reporter
+
+    options = SyncOptions(
+        dbt=dbt_args(kw),
+        rate=rate_settings(kw),
+        full_refresh=kw["full_refresh"],
+        dry_run=kw["dry_run"],
+        fail_fast=kw["fail_fast"],
+        use_emulator=kw["use_emulator"],
+    )
+    reporter = Reporter()
+    result = run_sync(options, reporter)
+    if result.syncs:
+        reporter.summary(result.syncs, dry_run=result.dry_run)
+    if result.artifact is not None:
+        reporter.info(f"Run results written to {result.artifact}")
+    return result.exit_code
+
+
+@cli.command()
+@dbt_flags
+@_exit_codes
+def validate(**kw: Any) -> int:
+    """Check every meta.customerio block of the project; exit 2 on any error."""
+    from dbt_cio.engine.runner import validate_project
+    from dbt_cio.report import Reporter
+
+    syncs = validate_project(dbt_args(kw))
+    Reporter().info(f"OK: {len(syncs)} sync(s) configured correctly: " + ", ".join(s.name for s in syncs))
+    return 0
+
+
+def _add_emulator_command() -> None:
+    from dbt_cio.emulator.cli import emulator_command
+
+    cli.add_command(emulator_command, "emulator")
+
+
+_add_emulator_command()
+
+
+def main() -> None:
+    # dbt reads some settings from the environment; keep its own log files out of users' way.
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    cli(prog_name="dbt-cio")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,165 @@
+"""Every flag of the command line, defined once with its help text and environment variable.
+
+Flags follow dbt's names and meanings. ``--select`` and ``--exclude`` take dbt's multi-value form
+(``--select a b``) through :class:`MultiValueOption`. Values are turned into the library's frozen,
+checked configuration objects here (:func:`dbt_args`, :func:`rate_settings`), so a bad value is a usage
+error before anything is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from dbt_cio.errors import SettingError, UsageError
+
+if TYPE_CHECKING:
+    from click.parser import _OptionParser, _ParsingState
+
+    from dbt_cio.customerio.ratelimit import RateSettings
+    from dbt_cio.project import DbtArgs
+
+__all__ = ["MultiValueOption", "dbt_args", "dbt_flags", "rate_flags", "rate_settings"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The library's name of each rate setting -> the flag that sets it.
+RATE_FLAGS: Mapping[str, str] = {"rate": "--rate", "burst": "--burst", "max_concurrency": "--max-concurrency"}
+
+
+class MultiValueOption(click.Option):
+    """A repeatable option that also takes every following word up to the next option, as dbt's
+    ``--select`` does: ``--select a b --exclude c`` is ``--select a --select b --exclude c``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple", True)
+        super().__init__(*args, **kwargs)
+
+    def add_to_parser(self, parser: _OptionParser, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        prefixes = parser._opt_prefixes
+        for name in self.opts:
+            entry = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if entry is None:  # pragma: no cover - click registers every name of the option
+                continue
+            take_one = entry.process
+
+            def take_all(value: Any, state: _ParsingState, take_one: Any = take_one) -> None:
+                take_one(value, state)
+                while state.rargs and not _is_option(state.rargs[0], prefixes):
+                    take_one(state.rargs.pop(0), state)
+
+            entry.process = take_all  # type: ignore[method-assign]
+
+
+def _is_option(word: str, prefixes: set[str]) -> bool:
+    return len(word) > 1 and word[0] in prefixes
+
+
+def _apply(func: F, options: list[Callable[[F], F]]) -> F:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def dbt_flags(func: F) -> F:
+    """The dbt flags every command that reads a project takes."""
+    return _apply(
+        func,
+        [
+            click.option(
+                "--project-dir",
+                envvar="DBT_PROJECT_DIR",
+                type=click.Path(file_okay=False),
+                help="The dbt project directory (default: the current directory).",
+            ),
+            click.option(
+                "--profiles-dir",
+                envvar="DBT_PROFILES_DIR",
+                type=click.Path(file_okay=False),
+                help="Where profiles.yml lives (default: the project directory if it has one, else ~/.dbt).",
+            ),
+            click.option("--target", "-t", envvar="DBT_TARGET", help="The profile target to use."),
+            click.option(
+                "--profile", envvar="DBT_PROFILE", help="Override the profile named in dbt_project.yml."
+            ),
+            click.option(
+                "--vars", help="YAML string of variables, as in dbt (e.g. '{dbt_cio_state_schema: cio}')."
+            ),
+            click.option(
+                "--select",
+                "-s",
+                cls=MultiValueOption,
+                help="dbt selection of models to sync (default: every model with a meta.customerio block).",
+            ),
+            click.option("--exclude", cls=MultiValueOption, help="dbt selection of models to leave out."),
+            click.option("--selector", help="A named selector from selectors.yml."),
+            click.option(
+                "--state-schema",
+                envvar="DBT_CIO_STATE_SCHEMA",
+                help="Schema for dbt-cio's state tables (default: var dbt_cio_state_schema, else <target schema>_dbt_cio).",
+            ),
+        ],
+    )
+
+
+def rate_flags(func: F) -> F:
+    """How fast to talk to Customer.io."""
+    return _apply(
+        func,
+        [
+            click.option(
+                "--rate",
+                type=float,
+                default=None,
+                envvar="DBT_CIO_RATE",
+                show_envvar=True,
+                help="Sustained ceiling for Track API requests per second (default 150).",
+            ),
+            click.option(
+                "--burst",
+                type=int,
+                default=None,
+                envvar="DBT_CIO_BURST",
+                show_envvar=True,
+                help="Requests allowed in any one second (default 600, or the rate when it is higher).",
+            ),
+            click.option(
+                "--max-concurrency",
+                type=int,
+                default=None,
+                envvar="DBT_CIO_MAX_CONCURRENCY",
+                help="Requests in flight at once (default 32).",
+            ),
+        ],
+    )
+
+
+def dbt_args(kw: Mapping[str, Any]) -> DbtArgs:
+    """The dbt flags of a command as :class:`~dbt_cio.project.DbtArgs`."""
+    from dbt_cio.project import DbtArgs
+
+    return DbtArgs(
+        project_dir=kw["project_dir"],
+        profiles_dir=kw["profiles_dir"],
+        target=kw["target"],
+        profile=kw["profile"],
+        vars=kw["vars"],
+        select=tuple(part for value in kw["select"] for part in value.split()),
+        exclude=tuple(part for value in kw["exclude"] for part in value.split()),
+        selector=kw["selector"],
+        state_schema=kw["state_schema"],
+    )
+
+
+def rate_settings(kw: Mapping[str, Any]) -> RateSettings:
+    """The rate flags as :class:`~dbt_cio.customerio.ratelimit.RateSettings`; a bad value is a usage error
+    that names the flag."""
+    from dbt_cio.customerio.ratelimit import RateSettings
+
+    try:
+        return RateSettings.from_flags(kw["rate"], kw["burst"], kw["max_concurrency"])
+    except SettingError as exc:
+        raise UsageError(f"{RATE_FLAGS.get(exc.setting, exc.setting)} {exc.detail}") from None

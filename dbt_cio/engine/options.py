@@ -1,0 +1,42 @@
+"""A run's configuration: frozen, checked when built, at the edge (the CLI, or a Python caller).
+
+Settings that can be out of range are checked by their own objects when they are built
+(:class:`~dbt_cio.customerio.ratelimit.RateSettings` raises :class:`~dbt_cio.errors.SettingError`), so a
+bad value stops the command before the project is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from dbt_cio.customerio.ratelimit import RateSettings
+from dbt_cio.project import DbtArgs
+
+__all__ = ["SyncOptions"]
+
+
+def _environment() -> Mapping[str, str]:
+    return MappingProxyType(dict(os.environ))
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """Everything ``dbt-cio sync`` takes besides the project's own files.
+
+    ``dbt`` — the dbt-style arguments (project, profile, target, selection); ``rate`` — how fast to talk to
+    Customer.io; ``full_refresh`` — forget the selected syncs' state and resend every row; ``dry_run`` —
+    compute and show, send and commit nothing; ``fail_fast`` — stop at the first sync that fails or has
+    rejections; ``use_emulator`` — send to a local emulator started for the run; ``environ`` — where
+    credentials are read (default: a snapshot of ``os.environ`` taken when the options are built).
+    """
+
+    dbt: DbtArgs = field(default_factory=DbtArgs)
+    rate: RateSettings = field(default_factory=RateSettings)
+    full_refresh: bool = False
+    dry_run: bool = False
+    fail_fast: bool = False
+    use_emulator: bool = False
+    environ: Mapping[str, str] = field(default_factory=_environment, repr=False)  # holds secrets

@@ -1,0 +1,108 @@
+"""What a run did: one :class:`SyncResult` per sync, gathered in a :class:`RunResult`.
+
+The library entry (:func:`dbt_cio.run_sync`) returns a :class:`RunResult`; the CLI turns it into an exit
+code with :attr:`RunResult.exit_code`, the summary table and the run-results file read it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RunResult", "SyncResult", "SyncStatus"]
+
+EXIT_OK = 0
+"""Every selected sync succeeded (or had nothing to do)."""
+EXIT_FAILED = 1
+"""A sync failed or had rejected rows."""
+EXIT_USAGE = 2
+"""Usage or configuration error: nothing was run."""
+
+SyncStatus = Literal["pending", "success", "rejected", "error", "skipped", "dry-run"]
+OK_STATUSES: frozenset[str] = frozenset({"success", "skipped", "dry-run"})
+
+
+@dataclass
+class SyncResult:
+    """The result of one sync in one run.
+
+    ``added``/``changed``/``removed`` are the diff's counts; ``sent`` operations went to Customer.io, of which
+    ``accepted`` were acknowledged and ``rejected`` refused (locally or by Customer.io); ``requests``,
+    ``retries`` and ``throttled`` (429s seen) count HTTP calls. ``run_id`` names the run's row in the
+    state schema's ``runs`` table. ``samples`` holds the first operations a dry run would send.
+    """
+
+    name: str
+    model: str
+    type: str
+    status: SyncStatus = "pending"
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    elapsed_seconds: float = 0.0
+    run_id: str | None = None
+    message: str | None = None
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_STATUSES
+
+    def counts(self) -> dict[str, int]:
+        """The counts the ``runs`` table records."""
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "sent": self.sent,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The result of one ``dbt-cio sync``: every selected sync's :class:`SyncResult`, in run order.
+
+    ``artifact`` is the run-results file written for the run (None when nothing was selected).
+    """
+
+    syncs: tuple[SyncResult, ...]
+    started_at: datetime
+    elapsed_seconds: float
+    dry_run: bool = False
+    artifact: Path | None = None
+
+    def __iter__(self) -> Iterator[SyncResult]:
+        return iter(self.syncs)
+
+    def __getitem__(self, name: str) -> SyncResult:
+        """The result of the sync called ``name``."""
+        for result in self.syncs:
+            if result.name == name:
+                return result
+        raise KeyError(name)
+
+    @property
+    def success(self) -> bool:
+        """True when every sync succeeded, was skipped on purpose, or was a dry run."""
+        return all(result.ok for result in self.syncs)
+
+    @property
+    def exit_code(self) -> int:
+        """What the CLI exits with: 0 when :attr:`success`, else 1 (usage errors raise instead)."""
+        return EXIT_OK if self.success else EXIT_FAILED
+
+    @property
+    def run_ids(self) -> dict[str, str]:
+        """The run id of each sync that ran (its row in the state schema's ``runs`` table)."""
+        return {result.name: result.run_id for result in self.syncs if result.run_id}

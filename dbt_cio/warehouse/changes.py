@@ -1,0 +1,48 @@
+"""What a diff holds: one :class:`RowChange` per new, changed or removed row, and the :class:`DiffSummary`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+__all__ = ["ChangeKind", "DiffSummary", "RowChange"]
+
+ChangeKind = Literal["added", "changed", "removed"]
+
+
+class RowChange(NamedTuple):
+    """A row that is new, changed or gone since the last successful sync.
+
+    ``key`` is the sync key as text (composite keys joined, see :mod:`dbt_cio.warehouse.sql`). ``values``
+    maps column name to value as the database returned it: the key columns always; for added and changed
+    rows also the sync's value columns. Removed rows carry only the key columns, as text (from state).
+    ``seq`` numbers the row in its diff: acknowledging a row to the state store means naming its ``seq``.
+    (A named tuple: a million of them are made per million rows synced, and tuples are cheap.)
+    """
+
+    key: str
+    change: ChangeKind
+    values: Mapping[str, Any]
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class DiffSummary:
+    """What computing a diff found: counts, the diff table, and rows left out for a null key.
+
+    ``null_key_sample`` holds up to 5 such rows (key and value columns); the engine records them as
+    rejections ("key column X is null").
+    """
+
+    sync: str
+    table: str
+    added: int
+    changed: int
+    removed: int
+    null_keys: int = 0
+    null_key_sample: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def total(self) -> int:
+        return self.added + self.changed + self.removed

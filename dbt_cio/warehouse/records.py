@@ -1,0 +1,117 @@
+"""What dbt-cio records in the state schema besides state: runs, rejections, and per-sync metadata.
+
+``runs`` gets one row per run of a sync (started, then finished with its outcome and counts);
+``rejections`` one row per rejected key per run, with the reason and field; ``sync_meta`` keeps small
+key/value pairs across runs (the id of a segment or collection dbt-cio created, the block's fingerprint).
+Everything is appended or replaced in small statements: none of this is on the per-row path.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dbt_cio.warehouse import sql
+from dbt_cio.warehouse.tables import StateTables
+
+__all__ = ["Records", "Rejection"]
+
+_INSERT_ROWS = 1_000  # rows per multi-row insert statement
+Rejection = tuple[str, str, "str | None"]
+"""``(key, reason, field)`` of one rejected row."""
+
+
+class Records:
+    """The ``runs``, ``rejections`` and ``sync_meta`` tables of one state schema."""
+
+    def __init__(self, tables: StateTables) -> None:
+        self.tables = tables
+        self.session = tables.session
+
+    def start_run(self, sync: str) -> str:
+        """Record the start of a run of ``sync``; returns its run id (a uuid4 hex string)."""
+        self.tables.ensure()
+        run_id = uuid.uuid4().hex
+        d = self.session.dialect
+        with self.session.transaction("recording the run", sync):
+            self.session.execute(sql.insert_values(d, self.tables.relation("runs"), ["run_id", "sync_name", "started_at"],
+                                                   [(run_id, sync, sql.Raw(d.now))]))  # fmt: skip
+        return run_id
+
+    def finish_run(
+        self, run_id: str, *, status: str, counts: Mapping[str, int] | None = None, error: str | None = None
+    ) -> None:
+        """Record how a run ended. Counts named in ``sql.RUN_COUNTS`` get columns; others go in ``other_counts``."""
+        d = self.session.dialect
+        rest = dict(counts or {})
+        assignments = {"finished_at": d.now, "outcome": d.literal(status), "error": d.literal(_clip(error))}
+        for name in sql.RUN_COUNTS:
+            if name in rest:
+                assignments[name] = d.literal(int(rest.pop(name)))
+        if rest:
+            assignments["other_counts"] = d.literal(json.dumps(rest, sort_keys=True))
+        with self.session.transaction("recording the end of the run"):
+            self.session.execute(
+                sql.update(self.tables.relation("runs"), assignments, f"run_id = {d.literal(run_id)}")
+            )
+
+    def record_rejections(self, sync: str, run_id: str | None, rows: Sequence[Rejection]) -> None:
+        """Append ``(key, reason, field)`` rows to the rejections table."""
+        if not rows:
+            return
+        self.tables.ensure()
+        d = self.session.dialect
+        columns = ["run_id", "sync_name", "sync_key", "reason", "field", "rejected_at"]
+        with self.session.transaction("recording rejections", sync):
+            for i in range(0, len(rows), _INSERT_ROWS):
+                values = [(run_id, sync, key, _clip(reason), field_, sql.Raw(d.now))
+                          for key, reason, field_ in rows[i : i + _INSERT_ROWS]]  # fmt: skip
+                self.session.execute(
+                    sql.insert_values(d, self.tables.relation("rejections"), columns, values)
+                )
+
+    def rejections(self, sync: str, run_id: str | None = None) -> list[dict[str, Any]]:
+        """The recorded rejections of a sync (of one run if given), oldest first."""
+        d = self.session.dialect
+        where = f"sync_name = {d.literal(sync)}" + (f" and run_id = {d.literal(run_id)}" if run_id else "")
+        cols, rows = self.session.query(
+            f"select run_id, sync_key, reason, field, rejected_at from {self.tables.relation('rejections')} "
+            f"where {where} order by rejected_at, sync_key", "reading rejections", sync,
+        )  # fmt: skip
+        return [dict(zip([c.lower() for c in cols], row)) for row in rows]
+
+    def runs(self, sync: str) -> list[dict[str, Any]]:
+        """The recorded runs of a sync, oldest first."""
+        d = self.session.dialect
+        cols, rows = self.session.query(
+            f"select * from {self.tables.relation('runs')} where sync_name = {d.literal(sync)} order by started_at",
+            "reading runs", sync,
+        )  # fmt: skip
+        return [dict(zip([c.lower() for c in cols], row)) for row in rows]
+
+    def get_meta(self, sync: str, key: str) -> str | None:
+        self.tables.ensure()
+        d = self.session.dialect
+        _cols, rows = self.session.query(
+            f"select meta_value from {self.tables.relation('sync_meta')} "
+            f"where sync_name = {d.literal(sync)} and meta_key = {d.literal(key)}", "reading sync meta", sync,
+        )  # fmt: skip
+        return None if not rows or rows[0][0] is None else str(rows[0][0])
+
+    def set_meta(self, sync: str, key: str, value: str | None) -> None:
+        self.tables.ensure()
+        d = self.session.dialect
+        table = self.tables.relation("sync_meta")
+        with self.session.transaction("writing sync meta", sync):
+            self.session.execute(
+                f"delete from {table} where sync_name = {d.literal(sync)} and meta_key = {d.literal(key)}"
+            )
+            if value is not None:
+                self.session.execute(sql.insert_values(d, table, ["sync_name", "meta_key", "meta_value", "updated_at"],
+                                                       [(sync, key, value, sql.Raw(d.now))]))  # fmt: skip
+
+
+def _clip(text: str | None, limit: int = 2000) -> str | None:
+    return None if text is None else text[:limit]

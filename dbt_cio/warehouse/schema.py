@@ -1,0 +1,40 @@
+"""Everything dbt-cio keeps in one state schema, opened together: tables, per-sync state, records, locks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dbt_cio.warehouse.locks import DEFAULT_LOCK_TTL, SyncLocks
+from dbt_cio.warehouse.records import Records
+from dbt_cio.warehouse.session import WarehouseSession
+from dbt_cio.warehouse.state import StateStore
+from dbt_cio.warehouse.tables import StateTables
+
+__all__ = ["StateSchema"]
+
+
+@dataclass(frozen=True)
+class StateSchema:
+    """One state schema's parts; build it with :meth:`open` (which creates nothing yet)."""
+
+    tables: StateTables
+    store: StateStore
+    records: Records
+    locks: SyncLocks
+
+    @classmethod
+    def open(
+        cls,
+        session: WarehouseSession,
+        schema: str,
+        database: str | None = None,
+        *,
+        lock_ttl: float = DEFAULT_LOCK_TTL,
+        clock: Callable[[], float] = time.time,
+    ) -> StateSchema:
+        """The state schema ``schema`` (in ``database``) of ``session``; ``clock`` drives lock expiry."""
+        tables = StateTables(session, schema, database)
+        locks = SyncLocks(tables, lock_ttl=lock_ttl, clock=clock)
+        return cls(tables, StateStore(tables, locks), Records(tables), locks)

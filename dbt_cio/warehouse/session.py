@@ -1,0 +1,236 @@
+"""One dbt adapter as dbt-cio uses it: connection, transactions, queries, error translation, SQL dialect.
+
+This is the only module that calls the adapter. Everything else in the warehouse layer (state, records,
+locks) is built on the public surface of :class:`WarehouseSession`, never on the adapter itself.
+
+dbt adapter connections belong to the thread that opened them. A session therefore owns one
+:class:`~dbt_cio.warehouse.thread.WarehouseThread`: code on the event loop hands warehouse work over with
+:meth:`WarehouseSession.call`, synchronous code with :meth:`WarehouseSession.run`. The methods that touch the
+warehouse must be called from one thread only (the session's thread, or the caller's own in a script or test);
+a connection is opened for that thread on first use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from dbt_cio.errors import WarehouseError, gist
+from dbt_cio.warehouse.sql import Dialect
+from dbt_cio.warehouse.thread import WarehouseThread
+
+if TYPE_CHECKING:  # heavy imports stay out of `--help`
+    from dbt.adapters.base.impl import BaseAdapter
+
+__all__ = ["CONNECTION_NAME", "Rows", "WarehouseSession"]
+
+CONNECTION_NAME = "dbt_cio"
+T = TypeVar("T")
+Rows = tuple[list[str], list[tuple[Any, ...]]]
+"""A query's answer: its column names, and its rows as tuples straight from the driver."""
+
+
+class WarehouseSession:
+    """The warehouse through one registered dbt adapter (see the module docstring).
+
+    ``target`` describes the connection in messages, e.g. ``target 'dev' (duckdb)``; it never holds a secret.
+    """
+
+    def __init__(self, adapter: BaseAdapter, *, target: str = "the target") -> None:
+        self.adapter = adapter
+        self.target = target
+        self._thread: WarehouseThread | None = None
+        self._dialect: Dialect | None = None
+
+    def __repr__(self) -> str:
+        return f"WarehouseSession({self.target})"
+
+    # -- the warehouse thread ------------------------------------------------------------------------------
+
+    @property
+    def thread(self) -> WarehouseThread:
+        if self._thread is None:
+            self._thread = WarehouseThread()
+        return self._thread
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on the session's thread and wait for it (from synchronous code)."""
+        return self.thread.run(fn, *args, **kwargs)
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on the session's thread without blocking the event loop."""
+        return await self.thread.call(fn, *args, **kwargs)
+
+    def close(self) -> None:
+        """Close every connection (of any thread), let go of an embedded database file, stop the thread."""
+        try:
+            if self._thread is not None:
+                self._thread.run(self.disconnect)
+            else:
+                self.disconnect()
+        finally:
+            if self._thread is not None:
+                self._thread.close()
+                self._thread = None
+
+    # -- connection ----------------------------------------------------------------------------------------
+
+    @property
+    def adapter_type(self) -> str:
+        return str(self.adapter.type())
+
+    def connect(self) -> None:
+        """Open a connection for the calling thread unless it has one."""
+        connections = self.adapter.connections
+        if connections.get_if_exists() is not None:
+            return
+        try:
+            self.adapter.acquire_connection(CONNECTION_NAME).handle  # noqa: B018 -- opens a lazy handle now
+        except Exception as exc:  # any driver's error: translate at the boundary
+            connections.clear_thread_connection()
+            raise WarehouseError(
+                f"could not connect to {self.target}: {gist(exc)}. "
+                "Check the profile (dbt debug) and that no other process holds the database."
+            ) from exc
+
+    def disconnect(self) -> None:
+        """Close every connection the adapter opened (in any thread); the session can connect again."""
+        self.adapter.cleanup_connections()
+        _release_embedded_database(self.adapter)
+
+    # -- statements ----------------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, step: str, sync: str | None = None) -> Iterator[None]:
+        """One warehouse transaction; any failure rolls back and becomes a WarehouseError naming the step."""
+        self.connect()
+        conns = self.adapter.connections
+        if conns.get_thread_connection().transaction_open:
+            conns.commit()
+        try:
+            conns.begin()
+            yield
+            conns.commit()
+        except (WarehouseError, KeyboardInterrupt, GeneratorExit):
+            conns.rollback_if_open()
+            raise
+        except Exception as exc:
+            conns.rollback_if_open()
+            who = f"sync '{sync}': " if sync else ""
+            raise WarehouseError(f"{who}{step} failed in the warehouse: {gist(exc)}") from exc
+
+    def execute(self, statement: str) -> None:
+        """Run one statement inside the current transaction (see :meth:`transaction`)."""
+        conns = self.adapter.connections
+        if hasattr(conns, "add_query"):
+            conns.add_query(statement, auto_begin=False)
+        else:  # adapters without a DB-API cursor (e.g. BigQuery)
+            self.adapter.execute(statement)
+
+    def fetch(self, statement: str) -> Rows:
+        """Run a query inside the current transaction; rows straight from the DB-API cursor (no agate)."""
+        conns = self.adapter.connections
+        if hasattr(conns, "add_query"):
+            _conn, cursor = conns.add_query(statement, auto_begin=False)
+            description = cursor.description or ()
+            names = [col[0] for col in description]
+            rows = [tuple(row) for row in cursor.fetchall()]
+            return names, _decode_json_columns(description, rows)
+        _response, table = self.adapter.execute(statement, fetch=True)  # adapters without a DB-API cursor
+        return list(table.column_names), [tuple(row) for row in table.rows]
+
+    def query(self, statement: str, step: str, sync: str | None = None) -> Rows:
+        """:meth:`fetch` in a transaction of its own; failures name ``step`` (and the sync)."""
+        with self.transaction(step, sync):
+            return self.fetch(statement)
+
+    # -- relations and dialect -----------------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> Dialect:
+        """The SQL fragments of this warehouse, rendered once by dbt's cross-database macros."""
+        if self._dialect is None:
+            self.connect()
+            self._dialect = Dialect.render(self.adapter_type, self.render_macro)
+        return self._dialect
+
+    def render_macro(self, name: str, **kwargs: Any) -> str:
+        """Render one dbt macro (through the project's dispatch, so overrides apply) to text."""
+        return str(self.adapter.execute_macro(name, kwargs=kwargs))
+
+    def relation(self, database: str | None, schema: str, identifier: str | None = None) -> str:
+        """The rendered, quoted name of a relation (or of a schema, without ``identifier``)."""
+        return str(self.adapter.Relation.create(database=database, schema=schema, identifier=identifier))
+
+    def quote(self, name: str) -> str:
+        return str(self.adapter.quote(name))
+
+    def create_schema(self, database: str | None, schema: str) -> None:
+        self.connect()
+        try:
+            self.adapter.create_schema(self.adapter.Relation.create(database=database, schema=schema))
+        except Exception as exc:
+            raise WarehouseError(f"cannot create the schema {schema}: {gist(exc)}") from exc
+
+    def table_names(self, database: str | None, schema: str) -> set[str] | None:
+        """The lower-cased names of the relations in a schema, asked of the warehouse (dbt's cache may be
+        stale); None when the schema does not exist or cannot be listed."""
+        self.connect()
+        relation = self.adapter.Relation.create(database=database, schema=schema).without_identifier()
+        try:
+            with self.transaction("listing the state tables"):
+                found = self.adapter.list_relations_without_caching(relation)
+        except WarehouseError:
+            return None
+        return {str(r.identifier).lower() for r in found}
+
+    def columns_of(self, database: str | None, schema: str, identifier: str, model: str) -> list[str] | None:
+        """A relation's columns as the warehouse reports them, in order; None when it does not exist."""
+        self.connect()
+        try:
+            found = self.adapter.get_relation(database, schema, identifier)
+            if found is None:
+                return None
+            return [column.name for column in self.adapter.get_columns_in_relation(found)]
+        except Exception as exc:
+            where = self.relation(database, schema, identifier)
+            raise WarehouseError(
+                f"could not read the columns of {where} for model '{model}': {gist(exc)}"
+            ) from exc
+
+
+def _decode_json_columns(description: Sequence[Any], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Parse JSON columns that the driver hands back as text (DuckDB does; psycopg2 already parses them).
+
+    A JSON column is sent to Customer.io as the JSON value it holds, not as a string of JSON.
+    """
+    json_cols = [i for i, col in enumerate(description) if str(col[1]).upper() == "JSON"]
+    if not json_cols or not rows:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in json_cols:
+            if isinstance(values[i], str):
+                try:
+                    values[i] = json.loads(values[i])
+                except ValueError:
+                    pass  # not valid JSON after all: send the text as it is
+        out.append(tuple(values))
+    return out
+
+
+def _release_embedded_database(adapter: BaseAdapter) -> None:
+    """Let go of an embedded database file once every connection is closed.
+
+    dbt-duckdb keeps its database open for the life of the process (``keep_open``); closing it lets
+    other processes (``dbt run``, the next sync) open the file. Other adapters need nothing here.
+    """
+    manager: Any = type(adapter.connections)
+    env = getattr(manager, "_ENV", None)
+    if adapter.type() == "duckdb" and env is not None and hasattr(env, "close"):
+        with manager._LOCK:
+            env.close()
+            manager._ENV = None

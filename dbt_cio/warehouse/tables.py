@@ -1,0 +1,89 @@
+"""The state schema: where dbt-cio keeps everything it writes, and the tables every sync shares.
+
+Everything lives in one schema of its own, the *state schema* (default ``<target schema>_dbt_cio``, see
+:attr:`dbt_cio.project.Project.state_schema`)::
+
+    state__<sync>   one row per synced key: key text, key column texts, hash of the values sent, when, run
+    diff__<sync>    this run's diff (recreated by every diff): key, added/changed/removed, values
+    acks__<sync>    scratch: the acknowledged diff rows (``_cio_seq`` ranges) of the commit in progress
+    rows__<sync>    scratch: a numbered snapshot of a whole model (collections)
+    runs            one row per run (appended)                    } dbt_cio.warehouse.records
+    rejections      one row per rejected key per run (appended)   }
+    sync_meta       per-sync key/value pairs kept across runs     }
+    locks           one row per running sync (dbt_cio.warehouse.locks)
+
+Sync names become identifiers by lower-casing and replacing every character outside ``[a-z0-9_]`` with
+``_``; when that changed the name (or it is longer than 40 characters) the first 8 hex digits of the
+name's md5 are appended so that two names never share tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import NamedTuple
+
+from dbt_cio.warehouse import sql
+from dbt_cio.warehouse.session import WarehouseSession
+
+__all__ = ["StateTables", "SyncTables", "table_suffix"]
+
+
+def table_suffix(sync_name: str) -> str:
+    """The identifier-safe form of a sync name used in table names (see the module docstring)."""
+    safe = re.sub(r"[^a-z0-9_]", "_", sync_name.lower())
+    if safe != sync_name or len(safe) > 40:
+        safe = f"{safe[:40]}_{hashlib.md5(sync_name.encode()).hexdigest()[:8]}"
+    return safe
+
+
+class SyncTables(NamedTuple):
+    """The rendered names of one sync's own tables."""
+
+    state: str
+    diff: str
+    acks: str
+    rows: str
+
+
+class StateTables:
+    """The state schema of one session: names its tables and creates the shared ones once."""
+
+    def __init__(self, session: WarehouseSession, schema: str, database: str | None = None) -> None:
+        self.session = session
+        self.schema = schema
+        self.database = database
+        self._ensured = False
+
+    def __repr__(self) -> str:
+        return f"StateTables({self.relation_of_schema()})"
+
+    def relation(self, table: str) -> str:
+        """The rendered, quoted name of one of our tables."""
+        return self.session.relation(self.database, self.schema, table)
+
+    def relation_of_schema(self) -> str:
+        return self.session.relation(self.database, self.schema)
+
+    def of_sync(self, sync_name: str) -> SyncTables:
+        suffix = table_suffix(sync_name)
+        return SyncTables(*(self.relation(f"{kind}__{suffix}") for kind in SyncTables._fields))
+
+    def ensure(self) -> None:
+        """Create the state schema and the shared tables if they do not exist yet (once per session)."""
+        if self._ensured:
+            return
+        session = self.session
+        d = session.dialect
+        session.create_schema(self.database, self.schema)
+        with session.transaction("creating the state tables"):
+            session.execute(sql.create_table(self.relation("runs"), sql.runs_columns(d)))
+            session.execute(sql.create_table(self.relation("rejections"), sql.rejections_columns(d)))
+            session.execute(sql.create_table(self.relation("locks"), sql.locks_columns(d)))
+            session.execute(sql.create_table(self.relation("sync_meta"), sql.meta_columns(d)))
+        self._ensured = True
+
+    def exists(self, table: str) -> bool:
+        """Whether one of our tables exists (asked of the warehouse)."""
+        names = self.session.table_names(self.database, self.schema)
+        return names is not None and table.lower() in names
