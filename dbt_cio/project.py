@@ -38,8 +38,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from dbt_cio.contract.resolve import has_block
+from dbt_cio.contract.blocks import has_block
 from dbt_cio.errors import UsageError, gist
+from dbt_cio.run_results import DbtRunResults
 from dbt_cio.warehouse.session import WarehouseSession
 
 if TYPE_CHECKING:  # heavy imports stay out of `--help`
@@ -110,6 +111,7 @@ class Project:
     reparsed: bool = False
     _adapter: BaseAdapter | None = field(default=None, repr=False)
     _session: WarehouseSession | None = field(default=None, repr=False)
+    _tests: dict[str, list[str]] | None = field(default=None, repr=False)
 
     # -- loading --------------------------------------------------------------------------------------
 
@@ -226,6 +228,23 @@ class Project:
             for uid in sorted(self.manifest.nodes)
             if _is_model(self.manifest.nodes[uid].resource_type)
         ]
+
+    def tests_of(self, unique_id: str) -> list[str]:
+        """The unique ids of the tests (data and unit tests) that depend on the node ``unique_id``."""
+        if self._tests is None:
+            tests: dict[str, list[str]] = {}
+            candidates = [*self.manifest.nodes.values(), *getattr(self.manifest, "unit_tests", {}).values()]
+            for node in candidates:
+                if str(getattr(node.resource_type, "value", node.resource_type)) not in ("test", "unit_test"):
+                    continue
+                for parent in getattr(node.depends_on, "nodes", []) or []:
+                    tests.setdefault(parent, []).append(node.unique_id)
+            self._tests = tests
+        return sorted(self._tests.get(unique_id, []))
+
+    def run_results(self) -> DbtRunResults | None:
+        """The results of the last dbt command in ``target/run_results.json``; None when there are none."""
+        return DbtRunResults.read(self.target_dir / "run_results.json")
 
     def selected_nodes(self) -> tuple[list[dict[str, Any]], list[str]]:
         """The selected models that have a ``meta.customerio`` block, and notes about selected ones skipped."""

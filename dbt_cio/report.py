@@ -24,6 +24,14 @@ from dbt_cio.engine.results import SyncResult
 __all__ = ["Reporter", "SyncProgress"]
 
 LOG_WIDTH = 140
+_STYLES = {
+    "success": "green",
+    "warn": "yellow",
+    "dry-run": "cyan",
+    "skipped": "magenta",
+    "rejected": "yellow",
+    "aborted": "red",
+}
 
 
 class SyncProgress:
@@ -124,9 +132,7 @@ class Reporter:
             for column in ("accepted", "rejected", "requests", "seconds"):
                 table.add_column(column, justify="right")
         for o in outcomes:
-            style = {"success": "green", "dry-run": "cyan", "skipped": "dim", "rejected": "yellow"}.get(
-                o.status, "red"
-            )
+            style = _STYLES.get(o.status, "red")
             row = [
                 o.name,
                 o.type,
@@ -142,6 +148,12 @@ class Reporter:
         for o in outcomes:
             if o.message:
                 self.console.print(f"{o.name}: {o.message}", markup=False)
+            for reason in o.reasons:
+                self.console.print(
+                    f"  {reason.count:>7} × {reason.reason} (e.g. key {reason.sample_key})", markup=False
+                )
+            if o.rejections_sql:
+                self.console.print(f"  every rejection of this run: {o.rejections_sql}", markup=False)
             if dry_run and o.samples:
                 self.console.print(f"{o.name}: first payloads it would send:", markup=False)
                 for sample in o.samples:

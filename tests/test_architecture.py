@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dbt_cio.contract",),
     ("dbt_cio.warehouse",),
     ("dbt_cio.payloads",),
+    ("dbt_cio.run_results",),
     ("dbt_cio.project",),
     ("dbt_cio.engine",),
     ("dbt_cio.report",),

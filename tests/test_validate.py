@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from dbt_cio.contract.blocks import blocks_of
 from dbt_cio.contract.model import Identifier, NamedRef, Sync
-from dbt_cio.contract.resolve import MODE_DEFAULTS, blocks_of, load_syncs
+from dbt_cio.contract.resolve import MODE_DEFAULTS, load_syncs, resolve_syncs
 from dbt_cio.contract.schema import SCHEMA_PATH, load_schema
 from dbt_cio.errors import ConfigError
 
@@ -228,20 +229,45 @@ def test_columns_match_case_insensitively_and_keep_the_warehouse_spelling() -> N
     assert sync.columns == ("CUSTOMER_ID", "EMAIL", "PLAN")
 
 
-def test_documented_columns_win_over_the_warehouse() -> None:
-    def no_warehouse(n: Mapping[str, Any]) -> list[str] | None:
-        raise AssertionError("the warehouse must not be asked when the manifest documents columns")
+def test_the_built_table_wins_over_documented_columns() -> None:
+    """schema.yml often drifts from the model's SQL: the built table's columns are the truth."""
+    block = {"type": "person", "identifier": "customer_id", "attributes": {"plan": "plan"}}
+    drifted = node("people", block, documented=["customer_id", "email", "ghost"])
+    resolution = resolve_syncs([drifted], lambda n: ["customer_id", "email", "plan"])
+    (sync,) = resolution.syncs
+    assert sync.columns == ("customer_id", "email", "plan")
+    assert sync.attributes == {"plan": "plan"}  # a column missing from schema.yml is fine
+    [warning] = resolution.warnings
+    assert "ghost" in warning and "people" in warning  # a documented column the table lacks: a warning only
 
-    (sync,) = load_syncs(
-        [
-            node(
-                "people", {"type": "person", "identifier": "customer_id"}, documented=["customer_id", "email"]
-            )
-        ],
-        no_warehouse,
+    unbuilt = node(
+        "people", {"type": "person", "identifier": "customer_id"}, documented=["customer_id", "email"]
     )
+    (sync,) = load_syncs([unbuilt], lambda n: None)  # not built: the documented columns are checked
     assert sync.columns == ("customer_id", "email")
     assert sync.attributes == {"email": "email"}
+
+
+def test_an_unbuilt_model_without_documented_columns_waits_alone() -> None:
+    nodes = [
+        node("people", {"type": "person", "identifier": "customer_id"}),
+        node(
+            "nowhere",
+            [
+                {"type": "segment", "identifier": "x", "name": "a"},
+                {"type": "person", "identifier": "x", "name": "b"},
+            ],
+        ),
+    ]
+    resolution = resolve_syncs(nodes, lambda n: None if n["name"] == "nowhere" else ["customer_id", "email"])
+    assert [s.name for s in resolution.syncs] == ["people"]
+    assert [(u.sync, u.model, u.type) for u in resolution.unbuilt] == [
+        ("a", "nowhere", "segment"),
+        ("b", "nowhere", "person"),
+    ]
+    assert "dbt run --select nowhere" in resolution.unbuilt[0].message
+    with pytest.raises(ConfigError, match="dbt run --select nowhere"):
+        load_syncs(nodes, lambda n: None if n["name"] == "nowhere" else ["customer_id", "email"])
 
 
 def test_meta_falls_back_from_config_to_node_meta_and_models_without_blocks_are_skipped() -> None:
@@ -304,12 +330,15 @@ def test_email_attribute_beside_an_id_identifier_is_allowed() -> None:
 
 # ------------------------------------------------------------------------------------------ invalid blocks
 
-PERSON_KEYS = "type, sync_name, name, workspace, identifier, attributes, exclude, mode, on_delete"
+GUARDRAIL_KEYS = "max_added, max_changed, max_removed, on_rejections"
+PERSON_KEYS = (
+    f"type, sync_name, name, workspace, identifier, attributes, exclude, mode, on_delete, {GUARDRAIL_KEYS}"
+)
 EVENT_KEYS = (
     "type, sync_name, workspace, event_type, name, name_column, event_id, identifier, "
     "anonymous_id, timestamp, attributes, exclude"
 )
-SEGMENT_KEYS = "type, sync_name, name, workspace, segment, identifier, mode"
+SEGMENT_KEYS = f"type, sync_name, name, workspace, segment, identifier, mode, {GUARDRAIL_KEYS}"
 TYPES = "person, event, object, relationship, segment, device, collection"
 ORDER = {"type": "event", "identifier": "customer_id", "name_column": "event_name", "event_id": "order_id"}
 

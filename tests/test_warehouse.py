@@ -20,6 +20,7 @@ from dbt_cio.contract.model import Identifier, NamedRef, Sync
 from dbt_cio.errors import DuplicateKeyError, SyncLockedError, WarehouseError
 from dbt_cio.project import DbtArgs, Project
 from dbt_cio.warehouse.changes import RowChange
+from dbt_cio.warehouse.records import Rejection
 from dbt_cio.warehouse.schema import StateSchema
 from dbt_cio.warehouse.sql import Dialect, key_text, seq_ranges, stage_ranges, value_hash
 from dbt_cio.warehouse.state import StateStore
@@ -153,7 +154,7 @@ def test_partial_commit_resumes_and_rejected_keys_come_back(built_project: DbtPr
         assert [c.seq for c in first] == [1, 2, 3, 4]
         st.store.commit(sync, [first[0].seq], run_id=run_id)
         st.store.commit(sync, [first[1].seq], run_id=run_id)
-        st.records.record_rejections(sync.name, run_id, [("3", "email is invalid", "email")])
+        st.records.record_rejections(sync.name, run_id, [Rejection("3", "3", "email is invalid", "email")])
         st.records.finish_run(
             run_id, status="rejected", counts={"added": 6, "accepted": 2, "rejected": 1, "requests": 1}
         )
@@ -168,9 +169,22 @@ def test_partial_commit_resumes_and_rejected_keys_come_back(built_project: DbtPr
         [rejection] = st.records.rejections(sync.name)
         assert (rejection["run_id"], rejection["sync_key"], rejection["reason"], rejection["field"]) == (
             run_id, "3", "email is invalid", "email")  # fmt: skip
+        assert (rejection["key_display"], rejection["consecutive_runs"]) == ("3", 1)
         [run] = st.records.runs(sync.name)
         assert (run["outcome"], run["added"], run["accepted"], run["rejected"]) == ("rejected", 6, 2, 1)
         assert run["other_counts"] == '{"requests": 1}' and run["finished_at"] is not None
+
+        # the next run that rejects the key again counts a second run in a row; a key new to it starts at 1
+        later = st.records.start_run(sync.name)
+        assert st.records.previous_run(sync.name, later) == run_id
+        st.records.record_rejections(
+            sync.name,
+            later,
+            [Rejection("3", "3", "email is invalid", "email"), Rejection("4", "4", "too long", "email")],
+            previous_run=run_id,
+        )
+        again = {r["sync_key"]: r["consecutive_runs"] for r in st.records.rejections(sync.name, later)}
+        assert again == {"3": 2, "4": 1}
 
 
 def test_composite_keys_and_collections(built_project: DbtProject) -> None:
@@ -403,3 +417,21 @@ def test_acknowledged_rows_travel_as_a_few_ranges() -> None:
         "insert into acks (_cio_lo, _cio_hi) values\n    (1, 1),\n    (3, 5)",
         "insert into acks (_cio_lo, _cio_hi) values\n    (9, 10)",
     ]
+
+
+def test_tables_written_by_an_earlier_version_get_the_new_columns(built_project: DbtProject) -> None:
+    with opened(built_project) as (_p, st):
+        session = st.tables.session
+        session.create_schema(st.tables.database, st.tables.schema)
+        old = st.tables.relation("rejections")
+        with session.transaction("creating an old rejections table"):
+            session.execute(
+                f"create table {old} (run_id varchar, sync_name varchar, sync_key varchar, reason varchar)"
+            )
+            session.execute(f"insert into {old} values ('r0', 'cio_people', '3', 'old reason')")
+        st.tables.ensure()
+        names, rows = session.query(f"select * from {old}", "reading")
+        assert {"key_display", "consecutive_runs", "field", "rejected_at"} <= {n.lower() for n in names}
+        assert len(rows) == 1  # nothing lost
+        st.records.record_rejections("cio_people", "r1", [Rejection("4", "4", "new reason", None)])
+        assert {r["sync_key"] for r in st.records.rejections("cio_people")} == {"3", "4"}

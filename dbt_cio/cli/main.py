@@ -65,6 +65,16 @@ def cli() -> None:
     is_flag=True,
     help="Send to a local Customer.io emulator started for this run, and show what arrived.",
 )
+@click.option(
+    "--ignore-thresholds",
+    is_flag=True,
+    help="Let this run through even when a diff is over a row threshold (max_added, max_changed, max_removed).",
+)
+@click.option(
+    "--ignore-dbt-results",
+    is_flag=True,
+    help="Sync models even when dbt's last results (target/run_results.json) show a failed build or test.",
+)
 @_exit_codes
 def sync(**kw: Any) -> int:
     """Send what changed in the selected models to Customer.io."""
@@ -79,6 +89,8 @@ def sync(**kw: Any) -> int:
         dry_run=kw["dry_run"],
         fail_fast=kw["fail_fast"],
         use_emulator=kw["use_emulator"],
+        ignore_thresholds=kw["ignore_thresholds"],
+        ignore_dbt_results=kw["ignore_dbt_results"],
     )
     reporter = Reporter()
     result = run_sync(options, reporter)
@@ -97,8 +109,9 @@ def validate(**kw: Any) -> int:
     from dbt_cio.engine.runner import validate_project
     from dbt_cio.report import Reporter
 
-    syncs = validate_project(dbt_args(kw))
-    Reporter().info(f"OK: {len(syncs)} sync(s) configured correctly: " + ", ".join(s.name for s in syncs))
+    reporter = Reporter()
+    syncs = validate_project(dbt_args(kw), reporter)
+    reporter.info(f"OK: {len(syncs)} sync(s) configured correctly: " + ", ".join(s.name for s in syncs))
     return 0
 
 

@@ -2,5 +2,6 @@
 
 - ``model`` — :class:`~dbt_cio.contract.model.Sync`, one resolved block, which everything downstream uses;
 - ``schema`` — the shipped JSON Schema (``customerio.schema.json``) and its errors in our words;
-- ``resolve`` — finding blocks in manifest nodes, checking them against the project, building syncs.
+- ``blocks`` — where a model's blocks are, and the sync name each takes;
+- ``resolve`` — checking blocks against the model's columns and the project, building syncs.
 """

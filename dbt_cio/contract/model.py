@@ -17,7 +17,16 @@ from typing import Literal
 from dbt_cio.customerio.credentials import DEFAULT_WORKSPACE
 from dbt_cio.customerio.operations import IdType
 
-__all__ = ["SYNC_TYPES", "Identifier", "NamedRef", "Sync", "SyncType"]
+__all__ = [
+    "DEFAULT_MAX_REMOVED",
+    "SYNC_TYPES",
+    "Identifier",
+    "Limit",
+    "NamedRef",
+    "RejectionPolicy",
+    "Sync",
+    "SyncType",
+]
 
 SyncType = Literal["person", "event", "object", "relationship", "segment", "device", "collection"]
 SYNC_TYPES: tuple[SyncType, ...] = (
@@ -29,7 +38,58 @@ SYNC_TYPES: tuple[SyncType, ...] = (
     "device",
     "collection",
 )
-_NOT_SHAPING = frozenset({"name", "model", "unique_id", "relation", "columns"})
+RejectionPolicy = Literal["fail", "warn"]
+# What does not change what is sent, nor where: renaming a model or moving its schema, and the guardrails.
+_NOT_SHAPING = frozenset(
+    {
+        "name",
+        "model",
+        "unique_id",
+        "relation",
+        "columns",
+        "max_added",
+        "max_changed",
+        "max_removed",
+        "on_rejections",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A row threshold: at most ``count`` rows, or at most ``percent`` % of the rows the sync has synced.
+
+    ``floor`` rows or fewer never break it (the built-in default lets small edits through); a percentage
+    does not apply while nothing is synced yet. ``default`` marks the built-in one (not from the block).
+    """
+
+    count: int | None = None
+    percent: float | None = None
+    floor: int = 0
+    default: bool = False
+
+    @classmethod
+    def parse(cls, value: int | str) -> Limit:
+        """A block's value: an integer count, or a percentage such as ``"20%"`` (checked by the schema)."""
+        if isinstance(value, str):
+            return cls(percent=float(value.rstrip("%")))
+        return cls(count=int(value))
+
+    def allowed(self, synced: int) -> int | None:
+        """The most rows allowed when ``synced`` rows are synced; None when the limit does not apply."""
+        if self.count is not None:
+            return max(self.count, self.floor)
+        if self.percent is None or synced == 0:
+            return None
+        return max(int(synced * self.percent / 100), self.floor)
+
+    def __str__(self) -> str:
+        return f"{self.count}" if self.count is not None else f"{self.percent:g}%"
+
+
+DEFAULT_MAX_REMOVED = Limit(percent=20.0, floor=10, default=True)
+"""For syncs that remove, clear or delete (see :attr:`Sync.removes`): at most 20% of the synced rows, once
+more than 10 rows would be removed."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +145,22 @@ class Sync:
     token: str | None = None
     platform: str | None = None
     last_used: str | None = None
+    # guardrails
+    max_added: Limit | None = None
+    max_changed: Limit | None = None
+    max_removed: Limit | None = None
+    on_rejections: RejectionPolicy = "fail"
+
+    @property
+    def removes(self) -> bool:
+        """Whether a row leaving the model removes, clears or deletes something in Customer.io."""
+        if self.type in ("person", "object"):
+            return self.on_delete in ("clear", "delete")
+        if self.type == "device":
+            return self.on_delete == "delete"
+        if self.type in ("relationship", "segment"):
+            return self.mode == "mirror"
+        return self.type == "collection"  # a replaced collection loses the rows that left the model
 
     @property
     def key_columns(self) -> tuple[str, ...]:

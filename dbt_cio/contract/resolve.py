@@ -21,18 +21,26 @@ becomes the attribute name) except the sync's key columns and the columns used f
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from dbt_cio.contract.model import SYNC_TYPES, Identifier, NamedRef, Sync
+from dbt_cio.contract.blocks import ROOT_PATH, claim_names, documented_columns, raw_value, split_blocks
+from dbt_cio.contract.model import DEFAULT_MAX_REMOVED, Identifier, Limit, NamedRef, Sync
 from dbt_cio.contract.schema import schema_problems, show
 from dbt_cio.customerio.credentials import DEFAULT_WORKSPACE
 from dbt_cio.customerio.limits import MAX_ATTRIBUTE_NAME_BYTES, MAX_EVENT_NAME_BYTES
 from dbt_cio.errors import ConfigError, ConfigProblem
 
-__all__ = ["MODE_DEFAULTS", "ROLE_KEYS", "blocks_of", "has_block", "load_syncs"]
-
-ROOT_PATH = "meta.customerio"
+__all__ = [
+    "MODE_DEFAULTS",
+    "ROLE_KEYS",
+    "Resolution",
+    "Unbuilt",
+    "load_syncs",
+    "resolve_syncs",
+]
 
 
 # Columns each type uses for a role other than "attribute": never part of the default attributes.
@@ -55,54 +63,12 @@ MODE_DEFAULTS: Mapping[str, tuple[str | None, str | None]] = {
     "device": (None, "nothing"),
     "collection": ("replace", None),
 }
-# Types where `name` is the sync's name (for events it is the event name).
-NAME_NAMES_SYNC = frozenset(SYNC_TYPES) - {"event"}
 PERSON_RESERVED = {
     "_update": "dbt-cio sets it itself for mode: update",
     "cio_id": "Customer.io assigns it",
 }
 
 # --------------------------------------------------------------------------------------------- nodes
-
-
-def blocks_of(node: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The node's ``meta.customerio`` blocks: ``config.meta`` first (dbt >= 1.10), else ``meta``.
-
-    A single block comes back as a one-item list; no block as ``[]``. Items are returned as found, not
-    checked: :func:`load_syncs` reports a malformed value (a scalar comes back as a one-item list so that
-    callers still see the model opted in).
-    """
-    value = _raw_value(node)
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return list(value)
-    return [value]
-
-
-def has_block(node: Mapping[str, Any]) -> bool:
-    """Whether a manifest node declares a ``meta.customerio`` block (under ``config.meta`` or ``meta``)."""
-    return _raw_value(node) is not None
-
-
-def _raw_value(node: Mapping[str, Any]) -> Any:
-    config_meta = (node.get("config") or {}).get("meta") or {}
-    if isinstance(config_meta, Mapping) and config_meta.get("customerio") is not None:
-        return config_meta["customerio"]
-    meta = node.get("meta") or {}
-    return meta.get("customerio") if isinstance(meta, Mapping) else None
-
-
-def _documented_columns(node: Mapping[str, Any]) -> list[str]:
-    """Column names from the manifest (a dict keyed by name, or a list of names or dicts)."""
-    columns = node.get("columns") or {}
-    items = columns.values() if isinstance(columns, Mapping) else columns
-    out = []
-    for item in items:
-        name = item.get("name") if isinstance(item, Mapping) else item
-        if isinstance(name, str) and name:
-            out.append(name)
-    return out
 
 
 class _Columns:
@@ -238,7 +204,7 @@ class _Resolver:
         if self.problems:
             return None
         defaults = MODE_DEFAULTS[sync_type]
-        return Sync(
+        sync = Sync(
             name=sync_name,
             model=self.model,
             unique_id=str(self.node.get("unique_id")),
@@ -263,58 +229,115 @@ class _Resolver:
             token=roles.get("token"),
             platform=roles.get("platform"),
             last_used=roles.get("last_used"),
+            max_added=self.limit("max_added"),
+            max_changed=self.limit("max_changed"),
+            max_removed=self.limit("max_removed"),
+            on_rejections=block.get("on_rejections", "fail"),
         )
+        if sync.max_removed is None and sync.removes:
+            sync = dataclasses.replace(sync, max_removed=DEFAULT_MAX_REMOVED)
+        return sync
+
+    def limit(self, key: str) -> Limit | None:
+        value = self.block.get(key)
+        return None if value is None else Limit.parse(value)
 
     def named_ref(self, key: str) -> NamedRef:
         raw = self.block.get(key) or {"name": self.model}
         return NamedRef(id=raw.get("id"), name=raw.get("name"))
 
 
-def _sync_name(node: Mapping[str, Any], block: Mapping[str, Any]) -> str:
-    """``sync_name``, else ``name`` (but not for events: there it is the event name), else the model name."""
-    if "sync_name" in block:
-        return str(block["sync_name"])
-    if block.get("type") in NAME_NAMES_SYNC and "name" in block:
-        return str(block["name"])
-    return str(node.get("name"))
+@dataclass(frozen=True)
+class Unbuilt:
+    """A block whose model is not built and documents no columns: its sync cannot be resolved until it is."""
+
+    sync: str
+    model: str
+    type: str
+    message: str
 
 
-def load_syncs(
+@dataclass
+class Resolution:
+    """What :func:`resolve_syncs` found: the syncs, the blocks of unbuilt models, and warnings."""
+
+    syncs: list[Sync] = field(default_factory=list)
+    unbuilt: list[Unbuilt] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_syncs(
     nodes: Iterable[Mapping[str, Any]],
     columns_of: Callable[[Mapping[str, Any]], Sequence[str] | None],
-) -> list[Sync]:
+    *,
+    others: Iterable[Mapping[str, Any]] = (),
+    strict: bool = False,
+) -> Resolution:
     """Check every ``meta.customerio`` block of ``nodes`` and resolve each into a :class:`Sync`.
 
     ``nodes`` are manifest model nodes (JSON dicts); nodes without a block are skipped. A model's columns
-    are its documented columns in the manifest when it has any, else ``columns_of(node)``: the relation's
-    columns from the warehouse, or None when the relation does not exist. Every problem of every node is
-    collected first; then :class:`~dbt_cio.errors.ConfigError` lists them all.
+    are the built relation's (``columns_of(node)``, None when it is not built); a model that is not built is
+    checked against its documented columns, and without any it is listed in :attr:`Resolution.unbuilt`
+    (only its own syncs wait for ``dbt run``). A documented column missing from the built relation is a
+    warning: ``schema.yml`` often drifts from the model's SQL. ``others`` are the project's other models:
+    their sync names are taken too (names must be unique across the project), their problems are not
+    reported. Every problem of ``nodes`` is collected first; then :class:`~dbt_cio.errors.ConfigError`
+    lists them all. ``strict`` makes an unbuilt model a problem too (``dbt-cio validate``).
     """
     problems: list[ConfigProblem] = []
-    syncs: list[Sync] = []
+    resolution = Resolution()
     taken: dict[str, tuple[str, str]] = {}  # casefolded sync name -> (model, block path), across the project
+    for node in others:
+        value = raw_value(node)
+        if value is not None:
+            valid = [
+                (path, block) for path, block in split_blocks(value, []) if not schema_problems(block, path)
+            ]
+            claim_names(node, valid, taken, [])
 
     for node in nodes:
-        value = _raw_value(node)
+        value = raw_value(node)
         if value is None:
             continue
         found: list[tuple[str, str]] = []
-        blocks = _split_blocks(value, found)
+        blocks = split_blocks(value, found)
         valid = [(path, block) for path, block in blocks if not _add(found, schema_problems(block, path))]
-        named = _claim_names(node, valid, taken, found)
-        columns = _model_columns(node, blocks, columns_of, found)
-        if columns is not None:
+        named = claim_names(node, valid, taken, found)
+        columns = _model_columns(node, blocks, columns_of, found, resolution.warnings)
+        if columns is None and not found:
+            model = str(node.get("name"))
+            message = (
+                f"relation {node.get('relation_name')} does not exist: run `dbt run --select {model}` first"
+            )
+            if strict:
+                found.append((ROOT_PATH, message))
+            else:
+                resolution.unbuilt += [
+                    Unbuilt(name, model, str(block["type"]), message) for _p, block, name in named
+                ]
+        elif columns is not None:
             for path, block, name in named:
                 resolver = _Resolver(node, block, path, columns)
                 sync = resolver.resolve(name)
                 found += resolver.problems
                 if sync is not None:
-                    syncs.append(sync)
+                    resolution.syncs.append(sync)
         problems += [ConfigProblem(model=str(node.get("name")), path=p, message=m) for p, m in found]
 
     if problems:
         raise ConfigError(problems)
-    return syncs
+    return resolution
+
+
+def load_syncs(
+    nodes: Iterable[Mapping[str, Any]],
+    columns_of: Callable[[Mapping[str, Any]], Sequence[str] | None],
+    *,
+    others: Iterable[Mapping[str, Any]] = (),
+) -> list[Sync]:
+    """:func:`resolve_syncs`, strictly: a block whose model is not built (and documents no columns) is a
+    problem too, as ``dbt-cio validate`` reports it."""
+    return resolve_syncs(nodes, columns_of, others=others, strict=True).syncs
 
 
 def _add(found: list[tuple[str, str]], more: list[tuple[str, str]]) -> bool:
@@ -323,62 +346,15 @@ def _add(found: list[tuple[str, str]], more: list[tuple[str, str]]) -> bool:
     return bool(more)
 
 
-def _split_blocks(value: Any, found: list[tuple[str, str]]) -> list[tuple[str, Any]]:
-    """Step 1: one block or a non-empty list of blocks, each with its path."""
-    if isinstance(value, Mapping):
-        return [(ROOT_PATH, value)]
-    if isinstance(value, list):
-        if not value:
-            found.append((ROOT_PATH, "found an empty list; expected one block or a list of blocks"))
-        return [(f"{ROOT_PATH}[{i}]", block) for i, block in enumerate(value)]
-    found.append((ROOT_PATH, f"found {show(value)}; expected a mapping (one block) or a list of blocks"))
-    return []
-
-
-def _claim_names(
-    node: Mapping[str, Any],
-    valid: Sequence[tuple[str, Mapping[str, Any]]],
-    taken: dict[str, tuple[str, str]],
-    found: list[tuple[str, str]],
-) -> list[tuple[str, Mapping[str, Any], str]]:
-    """Give each valid block its sync name: distinct within the model's list, unique across the project.
-
-    Names are compared case-insensitively (they name state and log rows, which may live in a warehouse
-    that folds case). The first model to claim a name keeps it; later ones get the problem.
-    """
-    model = str(node.get("name"))
-    in_model: dict[str, str] = {}
-    named = []
-    for path, block in valid:
-        name = _sync_name(node, block)
-        folded = name.casefold()
-        if folded in in_model:
-            message = (
-                f"sync name {name!r} is already used by {in_model[folded]} of this model; "
-                "blocks in a list need distinct names: set sync_name on each block"
-            )
-            found.append((path, message))
-        elif folded in taken:
-            other_model, other_path = taken[folded]
-            message = (
-                f"sync name {name!r} is already used by model {other_model} ({other_path}); "
-                "sync names must be unique across the project: set sync_name on one of them"
-            )
-            found.append((path, message))
-        else:
-            in_model[folded] = path
-            named.append((path, block, name))
-    taken.update({folded: (model, path) for folded, path in in_model.items()})
-    return named
-
-
 def _model_columns(
     node: Mapping[str, Any],
     blocks: Sequence[tuple[str, Any]],
     columns_of: Callable[[Mapping[str, Any]], Sequence[str] | None],
     found: list[tuple[str, str]],
+    warnings: list[str],
 ) -> _Columns | None:
-    """The model's columns, or None (with a problem recorded) when they cannot be known."""
+    """The model's columns: the built relation's, else the documented ones; None when they cannot be known
+    (a problem is recorded, except when the model is simply not built)."""
     if not blocks:
         return None
     model = str(node.get("name"))
@@ -394,11 +370,15 @@ def _model_columns(
             )
         )
         return None
-    documented = _documented_columns(node)
-    if documented:
-        return _Columns(documented)
+    documented = documented_columns(node)
     columns = columns_of(node)
     if columns is None:
-        found.append((ROOT_PATH, f"relation {relation} does not exist: run `dbt run --select {model}` first"))
-        return None
-    return _Columns(list(columns))
+        return _Columns(documented) if documented else None
+    built = _Columns(list(columns))
+    drifted = [name for name in documented if built.find(name) is None]
+    if drifted:
+        warnings.append(
+            f"model {model}: documented column(s) {', '.join(drifted)} are not in {relation} "
+            "(schema.yml differs from the model's SQL); checked against the built table's columns instead"
+        )
+    return built

@@ -83,6 +83,12 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _connection_error(exc: BaseException) -> str:
+    """Why a connection failed, in a few words (aiohttp's text names the host and the cause)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:_MESSAGE_LIMIT] if text else type(exc).__name__
+
+
 def _message(raw: bytes) -> str:
     """The human part of an error body (Customer.io uses several shapes), shortened."""
     try:
@@ -256,10 +262,12 @@ class CustomerIOClient:
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
         except TimeoutError:
             self._count(stats, "errors")
-            raise TransientError(f"{what} timed out after {self.timeout:g}s") from None
+            raise TransientError(f"{what} to {base} timed out after {self.timeout:g}s") from None
         except aiohttp.ClientError as exc:
             self._count(stats, "errors")
-            raise TransientError(f"{what} failed: connection error ({type(exc).__name__})") from None
+            raise TransientError(
+                f"{what} to {base} failed: connection error ({_connection_error(exc)})"
+            ) from None
         if 200 <= status < 300:
             try:
                 return status, json.loads(raw) if raw.strip() else None

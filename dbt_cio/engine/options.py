@@ -29,8 +29,10 @@ class SyncOptions:
     ``dbt`` — the dbt-style arguments (project, profile, target, selection); ``rate`` — how fast to talk to
     Customer.io; ``full_refresh`` — forget the selected syncs' state and resend every row; ``dry_run`` —
     compute and show, send and commit nothing; ``fail_fast`` — stop at the first sync that fails or has
-    rejections; ``use_emulator`` — send to a local emulator started for the run; ``environ`` — where
-    credentials are read (default: a snapshot of ``os.environ`` taken when the options are built).
+    rejections; ``use_emulator`` — send to a local emulator started for the run; ``ignore_thresholds`` — let
+    diffs over a row threshold through, for this run; ``ignore_dbt_results`` — sync models that dbt's last
+    results would hold back; ``environ`` — where credentials are read (default: a snapshot of ``os.environ``
+    taken when the options are built).
     """
 
     dbt: DbtArgs = field(default_factory=DbtArgs)
@@ -39,4 +41,6 @@ class SyncOptions:
     dry_run: bool = False
     fail_fast: bool = False
     use_emulator: bool = False
+    ignore_thresholds: bool = False
+    ignore_dbt_results: bool = False
     environ: Mapping[str, str] = field(default_factory=_environment, repr=False)  # holds secrets

@@ -12,17 +12,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RunResult", "SyncResult", "SyncStatus"]
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RejectionReason", "RunResult", "SyncResult", "SyncStatus"]
 
 EXIT_OK = 0
 """Every selected sync succeeded (or had nothing to do)."""
 EXIT_FAILED = 1
-"""A sync failed or had rejected rows."""
+"""A sync failed, was aborted or held back, or had rejected rows (unless ``on_rejections: warn``)."""
 EXIT_USAGE = 2
 """Usage or configuration error: nothing was run."""
 
-SyncStatus = Literal["pending", "success", "rejected", "error", "skipped", "dry-run"]
-OK_STATUSES: frozenset[str] = frozenset({"success", "skipped", "dry-run"})
+SyncStatus = Literal["pending", "success", "warn", "rejected", "error", "aborted", "skipped", "dry-run"]
+"""``success`` every row accepted; ``warn`` rows rejected under ``on_rejections: warn``; ``rejected`` rows
+rejected; ``error`` the sync failed; ``aborted`` a row threshold stopped it before anything was sent;
+``skipped`` it was held back (dbt's results) or not reached; ``dry-run`` nothing was sent on purpose."""
+OK_STATUSES: frozenset[str] = frozenset({"success", "warn", "dry-run"})
+
+
+@dataclass(frozen=True)
+class RejectionReason:
+    """One reason rows of a sync were rejected: how many, and one key as an example."""
+
+    reason: str
+    count: int
+    sample_key: str
 
 
 @dataclass
@@ -32,7 +44,8 @@ class SyncResult:
     ``added``/``changed``/``removed`` are the diff's counts; ``sent`` operations went to Customer.io, of which
     ``accepted`` were acknowledged and ``rejected`` refused (locally or by Customer.io); ``requests``,
     ``retries`` and ``throttled`` (429s seen) count HTTP calls. ``run_id`` names the run's row in the
-    state schema's ``runs`` table. ``samples`` holds the first operations a dry run would send.
+    state schema's ``runs`` table. ``reasons`` are the most common rejection reasons and ``rejections_sql``
+    the query that reads them all. ``samples`` holds the first operations a dry run would send.
     """
 
     name: str
@@ -51,6 +64,8 @@ class SyncResult:
     elapsed_seconds: float = 0.0
     run_id: str | None = None
     message: str | None = None
+    reasons: list[RejectionReason] = field(default_factory=list)
+    rejections_sql: str | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -94,7 +109,8 @@ class RunResult:
 
     @property
     def success(self) -> bool:
-        """True when every sync succeeded, was skipped on purpose, or was a dry run."""
+        """True when every sync succeeded (rejections under ``on_rejections: warn`` included), or was a dry
+        run that would succeed."""
         return all(result.ok for result in self.syncs)
 
     @property

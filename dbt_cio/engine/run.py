@@ -18,12 +18,13 @@ from dbt_cio.customerio.operations import BatchItem, Operation, Result
 from dbt_cio.customerio.sender import Sender
 from dbt_cio.engine.collections import replace_collection
 from dbt_cio.engine.context import SyncContext
+from dbt_cio.engine.guardrails import abort_message, breaches
+from dbt_cio.engine.rejections import RejectionTally
 from dbt_cio.engine.results import SyncResult
 from dbt_cio.engine.segments import resolve_segment
 from dbt_cio.errors import DbtCioError
 from dbt_cio.payloads.mappers import RowRejected, mapper_for
 from dbt_cio.warehouse.changes import DiffSummary, RowChange
-from dbt_cio.warehouse.records import Rejection
 
 __all__ = ["COMMIT_EVERY", "COMMIT_SECONDS", "PAGE_SIZE", "SyncRun"]
 
@@ -38,7 +39,11 @@ REJECTIONS_EVERY = 1_000
 
 
 class SyncRun:
-    """Runs one :class:`Sync` once; ``client`` is None for a dry run (nothing is sent)."""
+    """Runs one :class:`Sync` once; ``client`` is None for a dry run (nothing is sent).
+
+    The run's row in the ``runs`` table is the caller's (``result.run_id``): it is written however the run
+    ends, also when it fails before reaching this class.
+    """
 
     def __init__(self, sync: Sync, ctx: SyncContext, client: CustomerIOClient | None, result: SyncResult):
         self.sync = sync
@@ -46,7 +51,8 @@ class SyncRun:
         self.client = client
         self.result = result
         self._acks: list[int] = []  # the seq of each acknowledged diff row, until committed
-        self._rejections: list[Rejection] = []
+        self._rejections = RejectionTally(sync.key_columns)
+        self._previous_run: str | None = None  # the run whose rejections the consecutive counts continue
         self._last_commit = time.monotonic()
         self._commit: asyncio.Future[None] | None = None  # the state commit in flight
 
@@ -61,6 +67,13 @@ class SyncRun:
             summary = await session.call(store.compute_diff, sync)
             self.result.added, self.result.changed = summary.added, summary.changed
             self.result.removed = summary.removed
+            found = [] if ctx.options.ignore_thresholds else breaches(sync, summary)
+            if found:
+                self.result.status = "aborted"
+                self.result.message = abort_message(sync, found, dry_run=ctx.options.dry_run)
+                if ctx.options.dry_run:
+                    await self._samples()
+                return
             await self._check_block()
             if ctx.options.dry_run or self.client is None:
                 await self._dry_run()
@@ -70,13 +83,20 @@ class SyncRun:
             await session.call(lock.__exit__, None, None, None)
 
     async def _send(self, summary: DiffSummary, client: CustomerIOClient) -> None:
-        """Send the diff and record the run (its row in ``runs``, however it ends)."""
+        """Send the diff; set the result's status, counts and message however it ends."""
         ctx, sync, result = self.ctx, self.sync, self.result
-        result.run_id = run_id = await ctx.session.call(ctx.state.records.start_run, sync.name)
+        if result.run_id is not None:
+            self._previous_run = await ctx.session.call(
+                ctx.state.records.previous_run, sync.name, result.run_id
+            )
         before = _counters(client)
         error: str | None = None
         try:
-            self._rejections.extend(_null_key_rejections(sync, summary))
+            if summary.null_keys:
+                cols = ", ".join(sync.key_columns)
+                reason = f"{summary.null_keys} row(s) have a null key ({cols}) and were not sent"
+                self._rejections.add("<null>", reason, sync.key_columns[0], count=summary.null_keys)
+                result.rejected += summary.null_keys
             if sync.type == "collection":
                 await replace_collection(sync, summary, ctx, client, result)
             else:
@@ -88,16 +108,24 @@ class SyncRun:
             await self._flush(force=True)
             after = _counters(client)  # every request of this sync: Track and App API alike
             result.requests, result.retries, result.throttled = (a - b for a, b in zip(after, before))
-            result.status = "error" if error else "rejected" if result.rejected else "success"
-            if error:
-                result.message = error
-            await ctx.session.call(
-                ctx.state.records.finish_run,
-                run_id,
-                status=result.status,
-                counts=result.counts(),
-                error=error,
-            )
+            self._conclude(error)
+
+    def _conclude(self, error: str | None) -> None:
+        """The result's status and message, from how the sending ended and what was rejected."""
+        result, sync = self.result, self.sync
+        if self._rejections.total:
+            result.reasons = self._rejections.top()
+            if result.run_id is not None:
+                result.rejections_sql = self.ctx.state.records.rejections_sql(result.run_id)
+        if error:
+            result.status, result.message = "error", error
+        elif result.rejected and sync.on_rejections == "warn":
+            result.status = "warn"
+            result.message = f"{self._rejections.summary()} (on_rejections: warn, so the run goes on)"
+        elif result.rejected:
+            result.status, result.message = "rejected", self._rejections.summary()
+        else:
+            result.status = "success"
 
     # -- rows --------------------------------------------------------------------------------------------
     async def _send_rows(self, summary: DiffSummary, client: CustomerIOClient) -> None:
@@ -172,7 +200,7 @@ class SyncRun:
         return accepted
 
     def _reject(self, change: RowChange, reason: str, field: str | None) -> None:
-        self._rejections.append((change.key, reason, field))
+        self._rejections.add(change.key, reason, field)
         self.result.rejected += 1
 
     async def _flush(self, force: bool = False) -> None:
@@ -190,9 +218,12 @@ class SyncRun:
             self._commit = asyncio.ensure_future(ctx.session.call(ctx.state.store.commit, self.sync, acks))
             self._last_commit = time.monotonic()
         if self._rejections and (force or len(self._rejections) >= REJECTIONS_EVERY or due):
-            rejections, self._rejections = self._rejections, []
             await ctx.session.call(
-                ctx.state.records.record_rejections, self.sync.name, self.result.run_id, rejections
+                ctx.state.records.record_rejections,
+                self.sync.name,
+                self.result.run_id,
+                self._rejections.take(),
+                self._previous_run,
             )
         if force:
             await self._committed()
@@ -232,6 +263,11 @@ class SyncRun:
                 "with --full-refresh every row of the model would be sent again; the counts "
                 "above are the changes since the last sync"
             )
+        await self._samples()
+
+    async def _samples(self) -> None:
+        """The first operations the diff would send (a dry run shows them)."""
+        result = self.result
         if self.sync.type == "collection":
             return
         mapper = mapper_for(self.sync, now=int(time.time()), segment_id=0)
@@ -259,16 +295,3 @@ def _describe(op: Operation[Any]) -> dict[str, Any]:
         return {"POST /api/v2/batch item": dict(op.item)}
     action = "add_customers" if op.add else "remove_customers"
     return {f"POST /api/v1/segments/{op.segment_id}/{action}?id_type={op.id_type}": {"ids": [op.identifier]}}
-
-
-def _null_key_rejections(sync: Sync, summary: DiffSummary) -> list[Rejection]:
-    if not summary.null_keys:
-        return []
-    cols = ", ".join(sync.key_columns)
-    return [
-        (
-            "<null>",
-            f"{summary.null_keys} row(s) have a null key ({cols}) and were not sent",
-            sync.key_columns[0],
-        )
-    ]

@@ -25,20 +25,21 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dbt_cio.contract.model import Sync
-from dbt_cio.contract.resolve import load_syncs
+from dbt_cio.contract.resolve import Unbuilt, resolve_syncs
 from dbt_cio.customerio.client import CustomerIOClient
-from dbt_cio.customerio.credentials import Credentials
+from dbt_cio.customerio.credentials import Credentials, env_prefix
 from dbt_cio.engine.artifacts import write_run_results
 from dbt_cio.engine.context import SyncContext
 from dbt_cio.engine.observer import LogObserver, Observer
 from dbt_cio.engine.options import SyncOptions
 from dbt_cio.engine.results import RunResult, SyncResult
 from dbt_cio.engine.run import SyncRun
-from dbt_cio.errors import AuthError, DbtCioError
+from dbt_cio.errors import AuthError, DbtCioError, UsageError
 from dbt_cio.project import DbtArgs, Project
+from dbt_cio.run_results import held_back
 from dbt_cio.warehouse.schema import StateSchema
 
 if TYPE_CHECKING:
@@ -48,13 +49,25 @@ __all__ = ["run_sync", "validate_project"]
 
 
 def validate_project(dbt: DbtArgs | None = None, observer: Observer | None = None) -> list[Sync]:
-    """Check every ``meta.customerio`` block of the project; return the resolved syncs.
+    """Check the ``meta.customerio`` blocks of the selected models (every model with a block when nothing is
+    selected); return the resolved syncs. Warnings (e.g. documented columns missing from the built table)
+    go to ``observer``.
 
-    Raises :class:`~dbt_cio.errors.ConfigError` listing every problem of every model at once.
+    Raises :class:`~dbt_cio.errors.ConfigError` listing every problem of every model at once; a model that
+    is not built (and documents no columns) is one of them, as its columns cannot be checked.
     """
+    observer = observer or LogObserver()
     project = Project.load(dbt or DbtArgs())
     try:
-        return project.session.run(load_syncs, project.all_nodes(), project.columns_of)
+        nodes, others, notes = _selection(project)
+        for note in notes:
+            observer.note(note)
+        resolution = project.session.run(
+            lambda: resolve_syncs(nodes, project.columns_of, others=others, strict=True)
+        )
+        for warning in resolution.warnings:
+            observer.note(warning)
+        return resolution.syncs
     finally:
         project.close()
 
@@ -75,17 +88,22 @@ def run_sync(options: SyncOptions | None = None, observer: Observer | None = Non
     session = project.session
     with ExitStack() as stack:
         stack.callback(project.close)
-        nodes, notes = project.selected_nodes()
+        nodes, others, notes = _selection(project)
         for note in notes:
             observer.note(note)
-        syncs = session.run(load_syncs, nodes, project.columns_of)
-        if not syncs:
+        resolution = session.run(lambda: resolve_syncs(nodes, project.columns_of, others=others))
+        for warning in resolution.warnings:
+            observer.note(warning)
+        syncs, unbuilt = resolution.syncs, resolution.unbuilt
+        if not syncs and not unbuilt:
             observer.info("Nothing to sync: no selected model has a meta.customerio block.")
             return RunResult((), started_at, time.monotonic() - t0, dry_run=options.dry_run)
         environ = dict(options.environ)
         emulator = None
         if options.use_emulator and not options.dry_run:
             emulator = stack.enter_context(_emulator(environ, observer))
+        credentials = {} if options.dry_run else _credentials(syncs, environ)
+        holds = {} if options.ignore_dbt_results else _held_back(project, syncs, observer)
         state = StateSchema.open(session, project.state_schema, project.database)
         session.run(state.tables.ensure)
         ctx = SyncContext(session, state, options, observer)
@@ -94,7 +112,7 @@ def run_sync(options: SyncOptions | None = None, observer: Observer | None = Non
         gc.collect()
         gc.freeze()
         try:
-            results = asyncio.run(_run_all(syncs, ctx, environ))
+            results = asyncio.run(_run_all(syncs, unbuilt, holds, credentials, ctx))
         finally:
             gc.unfreeze()  # so that everything is released normally at exit
         if emulator is not None:
@@ -113,6 +131,57 @@ def run_sync(options: SyncOptions | None = None, observer: Observer | None = Non
         },
     )
     return RunResult(tuple(results), started_at, elapsed, dry_run=options.dry_run, artifact=path)
+
+
+def _selection(project: Project) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """The selected models with a block, the project's other models (their sync names are taken), notes."""
+    nodes, notes = project.selected_nodes()
+    chosen = {node["unique_id"] for node in nodes}
+    others = [node for node in project.all_nodes() if node["unique_id"] not in chosen]
+    return nodes, others, notes
+
+
+def _credentials(syncs: Sequence[Sync], environ: Mapping[str, str]) -> dict[str, Credentials]:
+    """Every workspace's credentials, read before anything runs: a missing key is a usage error (exit 2)."""
+    found: dict[str, Credentials] = {}
+    for workspace in sorted({sync.workspace for sync in syncs}):
+        found[workspace] = credentials = Credentials.from_env(workspace, environ=environ)
+        needs_app = [
+            s.name for s in syncs if s.workspace == workspace and s.type in ("segment", "collection")
+        ]
+        if needs_app and not credentials.app_api_key:
+            raise UsageError(
+                f"sync(s) {', '.join(needs_app)} need Customer.io's App API (segments and collections): set "
+                f"{env_prefix(workspace)}APP_API_KEY in the environment."
+            )
+    return found
+
+
+def _held_back(project: Project, syncs: Sequence[Sync], observer: Observer) -> dict[str, str]:
+    """The syncs dbt's last results hold back, with why; says once which results gate the run."""
+    results = project.run_results()
+    if results is None:
+        observer.note(
+            "no target/run_results.json: dbt's results do not gate this run. Run dbt build (or dbt run and "
+            "dbt test) before dbt-cio sync, so that a model that fails to build or to pass its tests is held back."
+        )
+        return {}
+    if results.target is not None and results.target != project.target_name:
+        observer.note(
+            f"dbt's results in {results.describe()} are for target '{results.target}', not "
+            f"'{project.target_name}': they do not gate this run."
+        )
+        return {}
+    observer.info(f"dbt's results gate this run: {results.describe()}")
+    holds = {}
+    for sync in syncs:
+        why = held_back(sync.unique_id, sync.relation, project.tests_of(sync.unique_id), results)
+        if why is not None:
+            holds[sync.name] = (
+                f"held back, nothing sent: {why}. Fix the model or its data and run dbt again, or sync "
+                "anyway with --ignore-dbt-results."
+            )
+    return holds
 
 
 @contextmanager
@@ -152,50 +221,95 @@ def _show_emulator(emulator: Emulator, observer: Observer) -> None:
     observer.info("Arrived in the emulator: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
-async def _run_all(syncs: Sequence[Sync], ctx: SyncContext, environ: Mapping[str, str]) -> list[SyncResult]:
-    results: list[SyncResult] = []
+async def _run_all(
+    syncs: Sequence[Sync],
+    unbuilt: Sequence[Unbuilt],
+    holds: Mapping[str, str],
+    credentials: Mapping[str, Credentials],
+    ctx: SyncContext,
+) -> list[SyncResult]:
+    """Run each sync in turn; every sync of a real run leaves its row in the ``runs`` table, however it ends."""
+    results = [SyncResult(name=s.name, model=s.model, type=s.type) for s in syncs]
+    results += [
+        SyncResult(name=u.sync, model=u.model, type=u.type, status="error", message=u.message)
+        for u in unbuilt
+    ]
     clients: dict[str, CustomerIOClient] = {}
+    unreachable: dict[str, DbtCioError] = {}  # workspace -> why connecting failed (the next syncs fail fast)
+    stop: str | None = None  # why the syncs not reached yet are not run
     try:
         with ctx.observer.progress():
-            for sync in syncs:
-                result = SyncResult(name=sync.name, model=sync.model, type=sync.type)
-                results.append(result)
+            for index, result in enumerate(results):
                 t0 = time.monotonic()
+                if not ctx.options.dry_run:
+                    try:
+                        result.run_id = await ctx.session.call(ctx.state.records.start_run, result.name)
+                    except DbtCioError as exc:
+                        result.status, result.message = "error", str(exc)
+                        continue
                 try:
-                    client = None
-                    if not ctx.options.dry_run:
-                        client = clients.get(sync.workspace)
-                        if client is None:
-                            client = clients[sync.workspace] = await _connect(sync.workspace, ctx, environ)
-                    await SyncRun(sync, ctx, client, result).run()
+                    if stop is not None:
+                        result.status, result.message = "skipped", stop
+                    elif result.status == "pending" and result.name in holds:
+                        result.status, result.message = "skipped", holds[result.name]
+                    elif result.status == "pending":
+                        sync = syncs[index]
+                        client = None
+                        if not ctx.options.dry_run:
+                            client = await _client(sync.workspace, credentials, clients, unreachable, ctx)
+                        await SyncRun(sync, ctx, client, result).run()
                 except AuthError as exc:
                     result.status, result.message = "error", str(exc)
-                    raise
+                    stop = "not run: Customer.io refused the credentials"
                 except DbtCioError as exc:
                     result.status, result.message = "error", str(exc)
                 finally:
                     result.elapsed_seconds = time.monotonic() - t0
-                if ctx.options.fail_fast and not result.ok:
-                    _skip_the_rest(syncs, results, "not run: --fail-fast")
-                    break
-    except AuthError:
-        _skip_the_rest(syncs, results, "not run: Customer.io refused the credentials")
+                    if result.run_id is not None:
+                        await _finish(ctx, result)
+                if ctx.options.fail_fast and not result.ok and stop is None:
+                    stop = "not run: --fail-fast"
     finally:
         for client in clients.values():
             await client.close()
     return results
 
 
-def _skip_the_rest(syncs: Sequence[Sync], results: list[SyncResult], message: str) -> None:
-    """Record every sync not reached yet as skipped, saying why."""
-    for rest in syncs[len(results) :]:
-        results.append(
-            SyncResult(name=rest.name, model=rest.model, type=rest.type, status="skipped", message=message)
+async def _finish(ctx: SyncContext, result: SyncResult) -> None:
+    """Write how the sync ended to its row in ``runs`` (a failure to do so is reported, never hidden)."""
+    assert result.run_id is not None
+    error = None if result.ok else result.message
+    try:
+        await ctx.session.call(
+            ctx.state.records.finish_run,
+            result.run_id,
+            status=result.status,
+            counts=result.counts(),
+            error=error,
         )
+    except DbtCioError as exc:
+        ctx.observer.note(f"sync '{result.name}': its run could not be recorded: {exc}")
 
 
-async def _connect(workspace: str, ctx: SyncContext, environ: Mapping[str, str]) -> CustomerIOClient:
-    credentials = Credentials.from_env(workspace, environ=environ)
-    client = CustomerIOClient(credentials, ctx.options.rate)
-    await client.__aenter__()
+async def _client(
+    workspace: str,
+    credentials: Mapping[str, Credentials],
+    clients: dict[str, CustomerIOClient],
+    unreachable: dict[str, DbtCioError],
+    ctx: SyncContext,
+) -> CustomerIOClient:
+    """The workspace's connected client (one per workspace and run); a failed connection fails fast after."""
+    if workspace in unreachable:
+        raise unreachable[workspace]
+    client = clients.get(workspace)
+    if client is None:
+        client = CustomerIOClient(credentials[workspace], ctx.options.rate)
+        try:
+            await client.__aenter__()
+        except AuthError:
+            raise
+        except DbtCioError as exc:
+            unreachable[workspace] = exc
+            raise
+        clients[workspace] = client
     return client

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["ChangeKind", "DiffSummary", "RowChange"]
+from dbt_cio.warehouse.sql import KEY_SEPARATOR, NULL_MARKER
+
+__all__ = ["ChangeKind", "DiffSummary", "RowChange", "readable_key"]
 
 ChangeKind = Literal["added", "changed", "removed"]
 
@@ -32,7 +34,7 @@ class DiffSummary:
     """What computing a diff found: counts, the diff table, and rows left out for a null key.
 
     ``null_key_sample`` holds up to 5 such rows (key and value columns); the engine records them as
-    rejections ("key column X is null").
+    rejections ("key column X is null"). ``synced`` is how many keys the state held before this run.
     """
 
     sync: str
@@ -40,9 +42,21 @@ class DiffSummary:
     added: int
     changed: int
     removed: int
+    synced: int = 0
     null_keys: int = 0
     null_key_sample: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def total(self) -> int:
         return self.added + self.changed + self.removed
+
+
+def readable_key(key: str, columns: Sequence[str]) -> str:
+    """A key text as a person reads it: a single key as it is, a composite key as ``col=value, col=value``
+    (the texts are joined by a control character in state, see :mod:`dbt_cio.warehouse.sql`)."""
+    parts = key.split(KEY_SEPARATOR)
+    if len(columns) <= 1 or len(parts) != len(columns):
+        return ", ".join("null" if part == NULL_MARKER else part for part in parts)
+    return ", ".join(
+        f"{column}={'null' if part == NULL_MARKER else part}" for column, part in zip(columns, parts)
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from dbt_cio.warehouse import sql
 from dbt_cio.warehouse.tables import StateTables
@@ -19,8 +19,15 @@ from dbt_cio.warehouse.tables import StateTables
 __all__ = ["Records", "Rejection"]
 
 _INSERT_ROWS = 1_000  # rows per multi-row insert statement
-Rejection = tuple[str, str, "str | None"]
-"""``(key, reason, field)`` of one rejected row."""
+
+
+class Rejection(NamedTuple):
+    """One rejected row: its key as in state, the same key as a person reads it, why, and where."""
+
+    key: str
+    display: str
+    reason: str
+    field: str | None = None
 
 
 class Records:
@@ -57,30 +64,67 @@ class Records:
                 sql.update(self.tables.relation("runs"), assignments, f"run_id = {d.literal(run_id)}")
             )
 
-    def record_rejections(self, sync: str, run_id: str | None, rows: Sequence[Rejection]) -> None:
-        """Append ``(key, reason, field)`` rows to the rejections table."""
+    def previous_run(self, sync: str, before: str) -> str | None:
+        """The run id of the sync's latest run before run ``before`` that sent or rejected rows."""
+        d = self.session.dialect
+        _cols, rows = self.session.query(
+            f"select run_id from {self.tables.relation('runs')} where sync_name = {d.literal(sync)} "
+            f"and run_id <> {d.literal(before)} and (sent > 0 or rejected > 0) order by started_at desc limit 1",
+            "reading the previous run",
+            sync,
+        )
+        return str(rows[0][0]) if rows else None
+
+    def record_rejections(
+        self, sync: str, run_id: str | None, rows: Sequence[Rejection], previous_run: str | None = None
+    ) -> None:
+        """Append rejected rows to the rejections table. A key also rejected in ``previous_run`` counts one more
+        consecutive run of rejections (``consecutive_runs``); otherwise it starts at 1."""
         if not rows:
             return
         self.tables.ensure()
         d = self.session.dialect
-        columns = ["run_id", "sync_name", "sync_key", "reason", "field", "rejected_at"]
-        with self.session.transaction("recording rejections", sync):
-            for i in range(0, len(rows), _INSERT_ROWS):
-                values = [(run_id, sync, key, _clip(reason), field_, sql.Raw(d.now))
-                          for key, reason, field_ in rows[i : i + _INSERT_ROWS]]  # fmt: skip
-                self.session.execute(
-                    sql.insert_values(d, self.tables.relation("rejections"), columns, values)
-                )
+        table = self.tables.relation("rejections")
+        columns = ["run_id", "sync_name", "sync_key", "key_display", "reason", "field", "rejected_at",
+                   "consecutive_runs"]  # fmt: skip
+        for i in range(0, len(rows), _INSERT_ROWS):
+            chunk = rows[i : i + _INSERT_ROWS]
+            before = self._consecutive(sync, previous_run, [r.key for r in chunk]) if previous_run else {}
+            values = [(run_id, sync, r.key, _clip(r.display), _clip(r.reason), r.field, sql.Raw(d.now),
+                       before.get(r.key, 0) + 1) for r in chunk]  # fmt: skip
+            with self.session.transaction("recording rejections", sync):
+                self.session.execute(sql.insert_values(d, table, columns, values))
+
+    def _consecutive(self, sync: str, run_id: str, keys: Sequence[str]) -> dict[str, int]:
+        """How many runs in a row each of ``keys`` had been rejected, as of run ``run_id``."""
+        d = self.session.dialect
+        listed = ", ".join(d.literal(key) for key in dict.fromkeys(keys))
+        _cols, rows = self.session.query(
+            f"select sync_key, consecutive_runs from {self.tables.relation('rejections')} "
+            f"where sync_name = {d.literal(sync)} and run_id = {d.literal(run_id)} and sync_key in ({listed})",
+            "reading earlier rejections",
+            sync,
+        )
+        return {str(key): int(count or 1) for key, count in rows}
 
     def rejections(self, sync: str, run_id: str | None = None) -> list[dict[str, Any]]:
         """The recorded rejections of a sync (of one run if given), oldest first."""
         d = self.session.dialect
         where = f"sync_name = {d.literal(sync)}" + (f" and run_id = {d.literal(run_id)}" if run_id else "")
         cols, rows = self.session.query(
-            f"select run_id, sync_key, reason, field, rejected_at from {self.tables.relation('rejections')} "
+            f"select run_id, sync_key, key_display, reason, field, rejected_at, consecutive_runs "
+            f"from {self.tables.relation('rejections')} "
             f"where {where} order by rejected_at, sync_key", "reading rejections", sync,
         )  # fmt: skip
         return [dict(zip([c.lower() for c in cols], row)) for row in rows]
+
+    def rejections_sql(self, run_id: str) -> str:
+        """The query a person runs to read every rejection of one run."""
+        d = self.session.dialect
+        return (
+            f"select sync_key, key_display, reason, field, consecutive_runs from {self.tables.relation('rejections')} "
+            f"where run_id = {d.literal(run_id)} order by sync_key"
+        )
 
     def runs(self, sync: str) -> list[dict[str, Any]]:
         """The recorded runs of a sync, oldest first."""

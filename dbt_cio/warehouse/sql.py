@@ -121,9 +121,11 @@ RUN_COUNTS = ("added", "changed", "removed", "null_keys", "sent", "accepted", "r
 
 
 def rejections_columns(d: Dialect) -> list[tuple[str, str]]:
+    """One row per rejected key per run: ``sync_key`` as in state, ``key_display`` as a person reads it,
+    and how many runs in a row the key has been rejected."""
     s = d.string_type
     return [("run_id", s), ("sync_name", s), ("sync_key", s), ("reason", s), ("field", s),
-            ("rejected_at", d.timestamp_type)]  # fmt: skip
+            ("rejected_at", d.timestamp_type), ("key_display", s), ("consecutive_runs", d.bigint_type)]  # fmt: skip
 
 
 def locks_columns(d: Dialect) -> list[tuple[str, str]]:
@@ -145,6 +147,15 @@ def acks_columns(d: Dialect) -> list[tuple[str, str]]:
 def create_table(relation: str, columns: Columns) -> str:
     body = ",\n    ".join(f"{name} {type_}" for name, type_ in columns)
     return f"create table if not exists {relation} (\n    {body}\n)"
+
+
+def add_column(relation: str, name: str, type_: str) -> str:
+    """Add a column to one of our tables (a table written by an earlier version of dbt-cio)."""
+    return f"alter table {relation} add column {name} {type_}"
+
+
+def count_rows(relation: str) -> str:
+    return f"select count(*) from {relation}"
 
 
 def drop_table(relation: str) -> str:

@@ -154,6 +154,8 @@ class StateStore:
             names = (*resolved.keys, *resolved.values)
             sample = tuple(dict(zip(names, row)) for row in rows)
         state = self._ensure_state(sync, len(cols.keys))
+        _cols, rows = self.session.query(sql.count_rows(state), "counting the synced keys", sync.name)
+        synced = int(rows[0][0])
         diff = self.tables.of_sync(sync.name).diff
         with self.session.transaction("computing the diff", sync.name):
             self.session.execute(sql.drop_table(diff))
@@ -170,7 +172,7 @@ class StateStore:
         counts = {str(change): int(n) for change, n in rows}
         return DiffSummary(
             sync=sync.name, table=diff, added=counts.get("added", 0), changed=counts.get("changed", 0),
-            removed=counts.get("removed", 0), null_keys=null_count, null_key_sample=sample,
+            removed=counts.get("removed", 0), synced=synced, null_keys=null_count, null_key_sample=sample,
         )  # fmt: skip
 
     def iter_changes(self, sync: Sync, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[list[RowChange]]:

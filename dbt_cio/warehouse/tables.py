@@ -76,12 +76,29 @@ class StateTables:
         session = self.session
         d = session.dialect
         session.create_schema(self.database, self.schema)
+        shared = {
+            "runs": sql.runs_columns(d),
+            "rejections": sql.rejections_columns(d),
+            "locks": sql.locks_columns(d),
+            "sync_meta": sql.meta_columns(d),
+        }
         with session.transaction("creating the state tables"):
-            session.execute(sql.create_table(self.relation("runs"), sql.runs_columns(d)))
-            session.execute(sql.create_table(self.relation("rejections"), sql.rejections_columns(d)))
-            session.execute(sql.create_table(self.relation("locks"), sql.locks_columns(d)))
-            session.execute(sql.create_table(self.relation("sync_meta"), sql.meta_columns(d)))
+            for table, columns in shared.items():
+                session.execute(sql.create_table(self.relation(table), columns))
+        for table, columns in shared.items():
+            self._add_missing_columns(table, columns)
         self._ensured = True
+
+    def _add_missing_columns(self, table: str, columns: sql.Columns) -> None:
+        """Bring a table written by an earlier version of dbt-cio up to date: add the columns it lacks."""
+        relation = self.relation(table)
+        names, _rows = self.session.query(sql.probe_columns(relation), f"reading the columns of {table}")
+        have = {name.lower() for name in names}
+        missing = [(name, type_) for name, type_ in columns if name.lower() not in have]
+        if missing:
+            with self.session.transaction(f"adding columns to {table}"):
+                for name, type_ in missing:
+                    self.session.execute(sql.add_column(relation, name, type_))
 
     def exists(self, table: str) -> bool:
         """Whether one of our tables exists (asked of the warehouse)."""
