@@ -282,7 +282,7 @@ class Project:
                 spec = parse_difference(list(self.args.select) or None, list(self.args.exclude) or None)
             graph = Compiler(self.config).compile(self.manifest, write=False)
             selector = NodeSelector(graph, self.manifest)
-            if "warn_on_no_nodes" in inspect.signature(selector.get_selected).parameters:  # dbt >= 1.9
+            if "warn_on_no_nodes" in inspect.signature(selector.get_selected).parameters:  # dbt >= 1.10
                 return set(selector.get_selected(spec, warn_on_no_nodes=False))
             return set(selector.get_selected(spec))
         except DbtBaseException as exc:
@@ -332,7 +332,9 @@ def _runtime_config(flags: Any) -> RuntimeConfig:
         raise UsageError(f"no dbt_project.yml in {project_dir.resolve()}: pass --project-dir")
     try:
         profile = load_profile(str(project_dir), flags.VARS, flags.PROFILE, flags.TARGET, None)
-        project = load_project(str(project_dir), flags.VERSION_CHECK, profile, flags.VARS, validate=True)
+        # validate= (dbt_project.yml against dbt's JSON schema, as dbt's CLI does) is new in dbt 1.10
+        extra = {"validate": True} if "validate" in inspect.signature(load_project).parameters else {}
+        project = load_project(str(project_dir), flags.VERSION_CHECK, profile, flags.VARS, **extra)
         return RuntimeConfig.from_parts(project, profile, flags)
     except DbtBaseException as exc:
         raise UsageError(f"dbt could not load the project or profile: {exc}") from exc
@@ -395,9 +397,13 @@ def _read_manifest(path: Path) -> Manifest:
     from dbt_common.exceptions import DbtBaseException
 
     try:
-        return Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(str(path)))
+        writable = WritableManifest.read_and_check_versions(str(path))
+        manifest = Manifest.from_writable_manifest(writable)
     except DbtBaseException as exc:
         raise UsageError(f"cannot read {path}: {gist(exc)}. Run dbt parse (or dbt run) again.") from exc
+    # dbt < 1.10 drops the metadata (adapter_type included) in from_writable_manifest: keep the file's
+    manifest.metadata = writable.metadata
+    return manifest
 
 
 def _parse(args: DbtArgs) -> Manifest:
