@@ -42,6 +42,7 @@ from dbt_cio.contract.blocks import has_block
 from dbt_cio.errors import UsageError, gist
 from dbt_cio.run_results import DbtRunResults
 from dbt_cio.warehouse.session import WarehouseSession
+from dbt_cio.warehouse.state import STATE_MODES, StateMode
 
 if TYPE_CHECKING:  # heavy imports stay out of `--help`
     from dbt.adapters.base.impl import BaseAdapter
@@ -50,6 +51,10 @@ if TYPE_CHECKING:  # heavy imports stay out of `--help`
 
 STATE_SCHEMA_VAR = "dbt_cio_state_schema"
 """The dbt var (``--vars`` or ``vars:`` in dbt_project.yml) that overrides the state schema."""
+STATE_MODE_VAR = "dbt_cio_state_mode"
+"""The dbt var that says how state is written: ``auto`` (default), ``transactional`` or ``append_only``."""
+STATE_MODE_ENV = "DBT_CIO_STATE_MODE"
+"""The environment variable read when the var is not set."""
 STATE_SCHEMA_SUFFIX = "_dbt_cio"
 """The default state schema is the target schema plus this suffix, e.g. ``analytics_dbt_cio``."""
 
@@ -208,6 +213,18 @@ class Project:
         if value:
             return str(value)
         return f"{self.target_schema}{STATE_SCHEMA_SUFFIX}"
+
+    @property
+    def state_mode(self) -> StateMode:
+        """How the state schema is written: the dbt var ``dbt_cio_state_mode``, else the environment variable
+        ``DBT_CIO_STATE_MODE``, else ``auto``."""
+        value = str(self.var(STATE_MODE_VAR) or os.environ.get(STATE_MODE_ENV) or "auto")
+        for mode in STATE_MODES:
+            if value == mode:
+                return mode
+        raise UsageError(
+            f"var {STATE_MODE_VAR} (or {STATE_MODE_ENV}) is {value!r}: use one of {', '.join(STATE_MODES)} (auto unless you know why)"
+        )
 
     def var(self, name: str) -> Any:
         """A global dbt var: ``--vars`` first, then this project's ``vars:`` (scoped, then global)."""
@@ -418,4 +435,4 @@ def _parse(args: DbtArgs) -> Manifest:
     return result.result
 
 
-__all__: Sequence[str] = ["STATE_SCHEMA_VAR", "DbtArgs", "Project"]
+__all__: Sequence[str] = ["STATE_MODE_VAR", "STATE_SCHEMA_VAR", "DbtArgs", "Project"]

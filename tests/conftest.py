@@ -81,7 +81,9 @@ class DbtProject:
 
 
 def open_state(project: Project, **kwargs: Any) -> StateSchema:
-    """The state schema of a loaded project (tables, per-sync state, records, locks), used from this thread."""
+    """The state schema of a loaded project (tables, per-sync state, records, locks), used from this thread;
+    in the project's state mode unless ``mode=`` says otherwise."""
+    kwargs.setdefault("mode", project.state_mode)
     return StateSchema.open(project.session, project.state_schema, project.database, **kwargs)
 
 

@@ -147,7 +147,8 @@ def test_dry_run_shows_counts_and_payloads_and_changes_nothing(
 ) -> None:
     proc = run_cli(built_project, "sync", "--select", "cio_people", "--dry-run", env=emulator.env)
     assert "dry run" in proc.stdout and '"identify"' in proc.stdout
-    assert emulator.track_requests() == 0
+    assert emulator.track_requests() == 1  # the credentials check (GET /api/v1/accounts/region): a read
+    assert not emulator.state.people
     run_cli(built_project, "sync", "--select", "cio_people", env=emulator.env)
     assert len(_people(emulator)) == 6  # the dry run did not move the state
 

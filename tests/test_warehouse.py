@@ -19,11 +19,12 @@ from conftest import DbtProject, open_state
 from dbt_cio.contract.model import Identifier, NamedRef, Sync
 from dbt_cio.errors import DuplicateKeyError, SyncLockedError, WarehouseError
 from dbt_cio.project import DbtArgs, Project
+from dbt_cio.warehouse import sql
 from dbt_cio.warehouse.changes import RowChange
 from dbt_cio.warehouse.records import Rejection
 from dbt_cio.warehouse.schema import StateSchema
-from dbt_cio.warehouse.sql import Dialect, key_text, seq_ranges, stage_ranges, value_hash
-from dbt_cio.warehouse.state import StateStore
+from dbt_cio.warehouse.sql import Dialect, key_text, seq_ranges, value_hash
+from dbt_cio.warehouse.state import StateMode, StateStore
 from dbt_cio.warehouse.tables import table_suffix
 
 PEOPLE_COLUMNS = ("customer_id", "email", "first_name", "last_name", "plan", "lifetime_value", "signed_up_at",
@@ -38,12 +39,18 @@ CUSTOMERS = """customer_id,email,first_name,last_name,plan,lifetime_value,signed
 """
 
 
+@pytest.fixture(params=["transactional", "append_only"])
+def mode(request: pytest.FixtureRequest) -> StateMode:
+    """Both ways of writing state: in place with transactions and DELETE, and append-only (as on Spark)."""
+    return request.param  # type: ignore[no-any-return]
+
+
 @contextmanager
-def opened(project: DbtProject) -> Iterator[tuple[Project, StateSchema]]:
+def opened(project: DbtProject, mode: StateMode = "auto") -> Iterator[tuple[Project, StateSchema]]:
     with Project.load(
         DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)
     ) as p:
-        yield p, open_state(p)
+        yield p, open_state(p, mode=mode)
 
 
 def relation(p: Project, model: str) -> str:
@@ -89,11 +96,15 @@ def by_change(changes: list[RowChange]) -> dict[str, set[str]]:
 
 
 def commit_all(store: StateStore, sync: Sync) -> None:
+    """Acknowledge every row of the diff and fold it into the state, as a run that sent it all does."""
     store.commit(sync, [c.seq for c in all_changes(store, sync)])
+    store.fold(sync)
 
 
-def test_first_run_adds_every_row_and_an_unchanged_rerun_is_empty(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, st):
+def test_first_run_adds_every_row_and_an_unchanged_rerun_is_empty(
+    built_project: DbtProject, mode: StateMode
+) -> None:
+    with opened(built_project, mode) as (p, st):
         sync = people(p)
         summary = st.store.compute_diff(sync)
         assert (summary.added, summary.changed, summary.removed, summary.null_keys) == (6, 0, 0, 0)
@@ -114,8 +125,10 @@ def test_first_run_adds_every_row_and_an_unchanged_rerun_is_empty(built_project:
         assert st.store.compute_diff(sync).total == 0
 
 
-def test_edited_inserted_and_deleted_rows_are_exactly_the_diff(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, st):
+def test_edited_inserted_and_deleted_rows_are_exactly_the_diff(
+    built_project: DbtProject, mode: StateMode
+) -> None:
+    with opened(built_project, mode) as (p, st):
         sync = people(p)
         st.store.compute_diff(sync)
         commit_all(st.store, sync)
@@ -127,7 +140,7 @@ def test_edited_inserted_and_deleted_rows_are_exactly_the_diff(built_project: Db
     built_project.write_seed("customers", "\n".join(lines) + "\n")
     built_project.dbt("seed", "--full-refresh", "--select", "customers")
     built_project.dbt("run", "--select", "cio_people")
-    with opened(built_project) as (p, st):
+    with opened(built_project, mode) as (p, st):
         sync = people(p)
         summary = st.store.compute_diff(sync)
         assert (summary.added, summary.changed, summary.removed) == (1, 2, 1)
@@ -142,8 +155,10 @@ def test_edited_inserted_and_deleted_rows_are_exactly_the_diff(built_project: Db
         assert st.store.compute_diff(sync).total == 0
 
 
-def test_partial_commit_resumes_and_rejected_keys_come_back(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, st):
+def test_partial_commit_resumes_and_rejected_keys_come_back(
+    built_project: DbtProject, mode: StateMode
+) -> None:
+    with opened(built_project, mode) as (p, st):
         sync = people(p)
         st.store.compute_diff(sync)
         pages = list(st.store.iter_changes(sync, page_size=4))
@@ -160,6 +175,8 @@ def test_partial_commit_resumes_and_rejected_keys_come_back(built_project: DbtPr
         )
         # an acknowledgement of a row the diff does not hold is ignored
         st.store.commit(sync, [0, 7, 10_000])
+        # not folded yet (the run stopped), but already the state the next run starts from
+        assert set(st.store.state_keys(sync.name)) == {"1", "2"}
 
         summary = st.store.compute_diff(sync)
         assert (summary.added, summary.changed, summary.removed) == (4, 0, 0)
@@ -187,8 +204,8 @@ def test_partial_commit_resumes_and_rejected_keys_come_back(built_project: DbtPr
         assert again == {"3": 2, "4": 1}
 
 
-def test_composite_keys_and_collections(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, st):
+def test_composite_keys_and_collections(built_project: DbtProject, mode: StateMode) -> None:
+    with opened(built_project, mode) as (p, st):
         rel = members(p)
         assert st.store.compute_diff(rel).added == 5
         changes = all_changes(st.store, rel)
@@ -211,7 +228,7 @@ def test_composite_keys_and_collections(built_project: DbtProject) -> None:
                                          "sku-2,Gadget,29.50,false\nsku-3,Gizmo,,true\n")  # fmt: skip
     built_project.dbt("seed", "--full-refresh", "--select", "memberships", "products")
     built_project.dbt("run", "--select", "cio_company_members", "cio_products")
-    with opened(built_project) as (p, st):
+    with opened(built_project, mode) as (p, st):
         rel = members(p)
         st.store.compute_diff(rel)
         changes = all_changes(st.store, rel)
@@ -278,8 +295,8 @@ def test_a_missing_column_names_sync_relation_column_and_fix(built_project: DbtP
             st.store.compute_diff(unbuilt)
 
 
-def test_full_refresh_forgets_state_and_keeps_meta(built_project: DbtProject) -> None:
-    with opened(built_project) as (p, st):
+def test_full_refresh_forgets_state_and_keeps_meta(built_project: DbtProject, mode: StateMode) -> None:
+    with opened(built_project, mode) as (p, st):
         sync = people(p)
         assert st.store.forget("cio_people") is False  # nothing to forget yet
         st.store.compute_diff(sync)
@@ -299,7 +316,8 @@ def test_a_second_run_of_the_same_sync_is_refused(built_project: DbtProject) -> 
             with pytest.raises(SyncLockedError) as info, open_state(p).locks.hold("cio_people"):
                 pass  # pragma: no cover
             message = str(info.value)
-            assert "cio_people" in message and "pid" in message and "delete from" in message
+            assert "cio_people" in message and "pid" in message and "drop table" in message
+            assert "lock__cio_people" in message
             with open_state(p).locks.hold("cio_orders"):  # other syncs are not blocked
                 pass
         with st.locks.hold("cio_people"):  # released on exit
@@ -313,29 +331,65 @@ def test_locks_of_dead_processes_and_expired_heartbeats_are_taken_over(built_pro
     with opened(built_project) as (p, st):
         st = open_state(p, lock_ttl=60, clock=lambda: now[0])
         st.tables.ensure()
-        table = st.tables.relation("locks")
+        table = st.locks.table("s")
 
-        def insert(token: str, host: str, pid: int, heartbeat: float) -> None:
-            ms = int(heartbeat * 1000)
-            p.adapter.execute(
-                f"insert into {table} (sync_name, token, run_id, host, pid, acquired_ms, heartbeat_ms) "
-                f"values ('s', '{token}', null, '{host}', {pid}, {ms}, {ms})",
-                auto_begin=True,
-            )
-            p.adapter.connections.commit()
+        def insert(token: str, host: str, pid: int, at: float, event: str = "acquire") -> None:
+            with st.tables.session.transaction("writing a lock row"):
+                st.tables.session.execute(
+                    sql.create_table(
+                        st.tables.session.dialect, table, sql.lock_columns(st.tables.session.dialect)
+                    )
+                )
+                st.tables.session.execute(
+                    f"insert into {table} (token, run_id, host, pid, event, at_ms) "
+                    f"values ('{token}', null, '{host}', {pid}, '{event}', {int(at * 1000)})"
+                )
 
         import socket
 
         insert("crashed", socket.gethostname(), dead.pid, now[0])  # SIGKILLed a moment ago on this host
         with st.locks.hold("s"):
             pass
-        insert("elsewhere", "another-host", 1, now[0] - 30)  # another host, heartbeat 30s ago: live
+        assert not st.tables.exists("lock__s")  # the holder leaves no row behind, the dead one's included
+        insert("elsewhere", "another-host", 1, now[0] - 90)  # another host, acquired 90s ago...
+        insert("elsewhere", "another-host", 1, now[0] - 30, "heartbeat")  # ...heartbeat 30s ago: live
         with pytest.raises(SyncLockedError) as info, st.locks.hold("s"):
             pass  # pragma: no cover
         assert "another-host" in str(info.value)
         now[0] += 31  # 61s without a heartbeat: past the 60s TTL
         with st.locks.hold("s"):
             st.locks.heartbeat("s")
+        insert("gone", "another-host", 2, now[0])
+        insert("gone", "another-host", 2, now[0], "release")  # released: not in the way
+        with st.locks.hold("s"):
+            pass
+
+
+def test_of_two_racing_lock_takers_exactly_one_wins(built_project: DbtProject) -> None:
+    """Two processes that both found the lock free append their rows: whoever reads them picks the same winner
+    (the earliest acquire), and the loser's withdrawal does not free the lock."""
+    with opened(built_project) as (p, st):
+        st.tables.ensure()
+        d, session = st.tables.session.dialect, st.tables.session
+        table = st.locks.table("s")
+        with session.transaction("racing"):
+            session.execute(sql.create_table(d, table, sql.lock_columns(d)))
+            session.execute(
+                f"insert into {table} (token, run_id, host, pid, event, at_ms) values "
+                f"('late', null, 'host-b', 8, 'acquire', 2000), ('early', null, 'host-a', 7, 'acquire', 1000)"
+            )
+        clocked = open_state(p, clock=lambda: 3.0)
+        winner = clocked.locks.winner("s")
+        assert winner is not None and (winner.token, winner.host) == ("early", "host-a")
+        with session.transaction("the loser withdraws"):
+            session.execute(
+                f"insert into {table} (token, run_id, host, pid, event, at_ms) "
+                f"values ('late', null, 'host-b', 8, 'release', 2100)"
+            )
+        assert clocked.locks.winner("s") == winner
+        with pytest.raises(SyncLockedError) as info, clocked.locks.hold("s"):
+            pass  # pragma: no cover
+        assert "host-a" in str(info.value) and "pid 7" in str(info.value)
 
 
 def test_state_schema_follows_the_var(built_project: DbtProject) -> None:
@@ -412,11 +466,24 @@ def test_acknowledged_rows_travel_as_a_few_ranges() -> None:
     assert seq_ranges([]) == []
     assert seq_ranges([5, 3, 4, 9, 1, 10, 4]) == [(1, 1), (3, 5), (9, 10)]
     assert seq_ranges(range(1, 1_000_001)) == [(1, 1_000_000)] and seq_ranges(range(3, 3)) == []
-    statements = stage_ranges(_dialect(), "acks", [(1, 1), (3, 5), (9, 10)], per_statement=2)
-    assert statements == [
-        "insert into acks (_cio_lo, _cio_hi) values\n    (1, 1),\n    (3, 5)",
-        "insert into acks (_cio_lo, _cio_hi) values\n    (9, 10)",
-    ]
+
+
+def test_a_commit_is_one_insert_of_ranges_into_the_ledger(built_project: DbtProject, mode: StateMode) -> None:
+    with opened(built_project, mode) as (p, st):
+        sync = people(p)
+        st.store.compute_diff(sync)
+        sent: list[str] = []
+        session = st.tables.session
+        execute = session.execute
+        session.execute = lambda statement: sent.append(statement) or execute(statement)  # type: ignore[method-assign]
+        st.store.commit(sync, [5, 3, 4, 1, 4])
+        session.execute = execute  # type: ignore[method-assign]
+        assert len(sent) == 1 and sent[0].startswith("insert into") and "ledger__cio_people" in sent[0]
+        _cols, rows = session.query(
+            f"select _cio_lo, _cio_hi from {st.tables.of_sync(sync.name).ledger} order by _cio_lo", "reading"
+        )
+        assert [tuple(int(v) for v in row) for row in rows] == [(1, 1), (3, 5)]
+        assert set(st.store.state_keys(sync.name)) == {"1", "3", "4", "5"}
 
 
 def test_tables_written_by_an_earlier_version_get_the_new_columns(built_project: DbtProject) -> None:

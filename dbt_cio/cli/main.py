@@ -11,13 +11,14 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from dbt_cio._version import __version__
 from dbt_cio.cli.params import dbt_args, dbt_flags, rate_flags, rate_settings
-from dbt_cio.errors import DbtCioError
+from dbt_cio.errors import DbtCioError, UsageError
 
 __all__ = ["cli", "main"]
 
@@ -75,6 +76,11 @@ def cli() -> None:
     is_flag=True,
     help="Sync models even when dbt's last results (target/run_results.json) show a failed build or test.",
 )
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="With --dry-run: write every operation it would send to this file, one JSON object per line.",
+)
 @_exit_codes
 def sync(**kw: Any) -> int:
     """Send what changed in the selected models to Customer.io."""
@@ -91,7 +97,10 @@ def sync(**kw: Any) -> int:
         use_emulator=kw["use_emulator"],
         ignore_thresholds=kw["ignore_thresholds"],
         ignore_dbt_results=kw["ignore_dbt_results"],
+        output=Path(kw["output"]) if kw["output"] else None,
     )
+    if options.output is not None and not options.dry_run:
+        raise UsageError("--output writes what a dry run would send: add --dry-run")
     reporter = Reporter()
     result = run_sync(options, reporter)
     if result.syncs:

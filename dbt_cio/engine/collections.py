@@ -16,12 +16,13 @@ from dbt_cio.engine.results import SyncResult
 from dbt_cio.payloads.collections import collection_data
 from dbt_cio.warehouse.changes import DiffSummary
 
-__all__ = ["replace_collection"]
+__all__ = ["find_collection", "replace_collection"]
 
 META_KEY = "collection_id"
 
 
-async def _find_collection(sync: Sync, client: CustomerIOClient, ctx: SyncContext) -> int | None:
+async def find_collection(sync: Sync, client: CustomerIOClient, ctx: SyncContext) -> int | None:
+    """The id of the collection this sync replaces (by id, remembered id, or name); None when it is new."""
     ref = sync.collection
     assert ref is not None
     if ref.id is not None:
@@ -50,7 +51,7 @@ async def replace_collection(
     while (page := await session.call(next, iterator, None)) is not None:
         rows.extend(page)
     data = collection_data(sync, rows)
-    collection_id = await _find_collection(sync, client, ctx)
+    collection_id = await find_collection(sync, client, ctx)
     if collection_id is None:
         name = sync.collection.name if sync.collection is not None and sync.collection.name else sync.model
         created = await client.create_collection(name, data)

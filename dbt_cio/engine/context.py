@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import IO
 
 from dbt_cio.engine.observer import Observer
 from dbt_cio.engine.options import SyncOptions
@@ -14,9 +15,11 @@ __all__ = ["SyncContext"]
 
 @dataclass(frozen=True)
 class SyncContext:
-    """What every sync of a run shares: the warehouse side, the options and the observer."""
+    """What every sync of a run shares: the warehouse side, the options and the observer; ``output`` is
+    where a dry run writes every operation it would send (``--output FILE.jsonl``)."""
 
     session: WarehouseSession
     state: StateSchema
     options: SyncOptions
     observer: Observer
+    output: IO[str] | None = None

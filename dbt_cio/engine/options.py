@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 from dbt_cio.customerio.ratelimit import RateSettings
@@ -31,7 +32,8 @@ class SyncOptions:
     compute and show, send and commit nothing; ``fail_fast`` — stop at the first sync that fails or has
     rejections; ``use_emulator`` — send to a local emulator started for the run; ``ignore_thresholds`` — let
     diffs over a row threshold through, for this run; ``ignore_dbt_results`` — sync models that dbt's last
-    results would hold back; ``environ`` — where credentials are read (default: a snapshot of ``os.environ``
+    results would hold back; ``output`` — with ``dry_run``, write every operation that would be sent to this
+    file, one JSON object per line; ``environ`` — where credentials are read (default: a snapshot of ``os.environ``
     taken when the options are built).
     """
 
@@ -43,4 +45,5 @@ class SyncOptions:
     use_emulator: bool = False
     ignore_thresholds: bool = False
     ignore_dbt_results: bool = False
+    output: Path | None = None
     environ: Mapping[str, str] = field(default_factory=_environment, repr=False)  # holds secrets

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 from dbt_cio.contract.model import Sync
 from dbt_cio.customerio.client import CustomerIOClient
-from dbt_cio.customerio.operations import BatchItem, Operation, Result
+from dbt_cio.customerio.operations import Operation, Result
 from dbt_cio.customerio.sender import Sender
 from dbt_cio.engine.collections import replace_collection
 from dbt_cio.engine.context import SyncContext
+from dbt_cio.engine.dry_run import preview
 from dbt_cio.engine.guardrails import abort_message, breaches
 from dbt_cio.engine.rejections import RejectionTally
 from dbt_cio.engine.results import SyncResult
@@ -33,7 +33,6 @@ __all__ = ["COMMIT_EVERY", "COMMIT_SECONDS", "PAGE_SIZE", "SyncRun"]
 COMMIT_EVERY = 50_000  # acknowledged rows per state commit
 COMMIT_SECONDS = 2.0  # ...or this often, whichever comes first
 PAGE_SIZE = 10_000  # diff rows read per page
-DRY_RUN_SAMPLES = 3
 BLOCK_META_KEY = "block_fingerprint"  # sync_meta: the fingerprint of the block the sync last ran with
 REJECTIONS_EVERY = 1_000
 
@@ -55,32 +54,42 @@ class SyncRun:
         self._previous_run: str | None = None  # the run whose rejections the consecutive counts continue
         self._last_commit = time.monotonic()
         self._commit: asyncio.Future[None] | None = None  # the state commit in flight
+        self._diff: str | None = None  # where this run's diff is read (a table, or a query for a dry run)
 
     async def run(self) -> None:
         sync, ctx = self.sync, self.ctx
-        session, store = ctx.session, ctx.state.store
+        session = ctx.session
+        if ctx.options.dry_run:  # reads only: no lock (it would be written), nothing committed
+            await self._diff_and_send()
+            return
         lock = ctx.state.locks.hold(sync.name)
         await session.call(lock.__enter__)
         try:
-            if ctx.options.full_refresh and not ctx.options.dry_run:
-                await session.call(store.forget, sync.name)
-            summary = await session.call(store.compute_diff, sync)
-            self.result.added, self.result.changed = summary.added, summary.changed
-            self.result.removed = summary.removed
-            found = [] if ctx.options.ignore_thresholds else breaches(sync, summary)
-            if found:
-                self.result.status = "aborted"
-                self.result.message = abort_message(sync, found, dry_run=ctx.options.dry_run)
-                if ctx.options.dry_run:
-                    await self._samples()
-                return
-            await self._check_block()
-            if ctx.options.dry_run or self.client is None:
-                await self._dry_run()
-                return
-            await self._send(summary, self.client)
+            if ctx.options.full_refresh:
+                await session.call(ctx.state.store.forget, sync.name)
+            await self._diff_and_send()
         finally:
             await session.call(lock.__exit__, None, None, None)
+
+    async def _diff_and_send(self) -> None:
+        sync, ctx = self.sync, self.ctx
+        store = ctx.state.store
+        summary = await ctx.session.call(lambda: store.compute_diff(sync, dry_run=ctx.options.dry_run))
+        self._diff = summary.table
+        self.result.added, self.result.changed = summary.added, summary.changed
+        self.result.removed = summary.removed
+        found = [] if ctx.options.ignore_thresholds else breaches(sync, summary)
+        if found:
+            self.result.status = "aborted"
+            self.result.message = abort_message(sync, found, dry_run=ctx.options.dry_run)
+            if ctx.options.dry_run:
+                await self._samples()
+            return
+        await self._check_block()
+        if ctx.options.dry_run or self.client is None:
+            await self._dry_run()
+            return
+        await self._send(summary, self.client)
 
     async def _send(self, summary: DiffSummary, client: CustomerIOClient) -> None:
         """Send the diff; set the result's status, counts and message however it ends."""
@@ -105,7 +114,12 @@ class SyncRun:
             error = str(exc)
             raise
         finally:
-            await self._flush(force=True)
+            try:
+                await self._flush(force=True)
+            finally:
+                # Acknowledged rows become the state (what was committed to the ledger is safe even if this
+                # fails: the next run folds it before anything else).
+                await ctx.session.call(ctx.state.store.fold, sync)
             after = _counters(client)  # every request of this sync: Track and App API alike
             result.requests, result.retries, result.throttled = (a - b for a, b in zip(after, before))
             self._conclude(error)
@@ -136,6 +150,7 @@ class SyncRun:
         segment_id = None
         if sync.type == "segment":
             segment_id = await resolve_segment(sync, client, self.ctx)
+            assert segment_id is not None  # created when missing
         mapper = mapper_for(sync, now=int(time.time()), segment_id=segment_id)
         progress = self.ctx.observer.start_sync(sync.name, total)
         sender: Sender[RowChange] = Sender(client)
@@ -171,7 +186,9 @@ class SyncRun:
     async def _pages(self) -> AsyncIterator[list[RowChange]]:
         """The diff a page at a time; the next page is read while the caller works on this one."""
         session, store = self.ctx.session, self.ctx.state.store
-        iterator = await session.call(lambda: iter(store.iter_changes(self.sync, page_size=PAGE_SIZE)))
+        iterator = await session.call(
+            lambda: iter(store.iter_changes(self.sync, page_size=PAGE_SIZE, diff=self._diff))
+        )
         sentinel: list[RowChange] = []
         pending = asyncio.ensure_future(session.call(next, iterator, sentinel))
         try:
@@ -266,32 +283,10 @@ class SyncRun:
         await self._samples()
 
     async def _samples(self) -> None:
-        """The first operations the diff would send (a dry run shows them)."""
-        result = self.result
-        if self.sync.type == "collection":
-            return
-        mapper = mapper_for(self.sync, now=int(time.time()), segment_id=0)
-        async for page in self._pages():
-            for change in page:
-                try:
-                    ops = mapper(change, None)
-                except RowRejected as exc:
-                    result.samples.append({"key": change.key, "rejected": exc.reason})
-                    continue
-                for op in ops:
-                    result.samples.append(_describe(op))
-                if len(result.samples) >= DRY_RUN_SAMPLES:
-                    return
-            return
+        """What the diff would send (see :mod:`dbt_cio.engine.dry_run`)."""
+        await preview(self.sync, self.ctx, self.client, self.result, self._pages)
 
 
 def _counters(client: CustomerIOClient) -> tuple[int, int, int]:
     stats = client.stats
     return stats.requests, stats.retries, stats.throttled
-
-
-def _describe(op: Operation[Any]) -> dict[str, Any]:
-    if isinstance(op, BatchItem):
-        return {"POST /api/v2/batch item": dict(op.item)}
-    action = "add_customers" if op.add else "remove_customers"
-    return {f"POST /api/v1/segments/{op.segment_id}/{action}?id_type={op.id_type}": {"ids": [op.identifier]}}

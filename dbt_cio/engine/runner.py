@@ -25,7 +25,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from dbt_cio.contract.model import Sync
 from dbt_cio.contract.resolve import Unbuilt, resolve_syncs
@@ -100,13 +101,17 @@ def run_sync(options: SyncOptions | None = None, observer: Observer | None = Non
             return RunResult((), started_at, time.monotonic() - t0, dry_run=options.dry_run)
         environ = dict(options.environ)
         emulator = None
-        if options.use_emulator and not options.dry_run:
+        if options.use_emulator:
             emulator = stack.enter_context(_emulator(environ, observer))
-        credentials = {} if options.dry_run else _credentials(syncs, environ)
+        credentials = _credentials(syncs, environ)  # a dry run checks them too (by reading only)
         holds = {} if options.ignore_dbt_results else _held_back(project, syncs, observer)
-        state = StateSchema.open(session, project.state_schema, project.database)
-        session.run(state.tables.ensure)
-        ctx = SyncContext(session, state, options, observer)
+        state = StateSchema.open(session, project.state_schema, project.database, mode=project.state_mode)
+        if not options.dry_run:  # a dry run writes nothing: not even the state schema
+            session.run(state.tables.ensure)
+        output = None
+        if options.dry_run and options.output is not None:
+            output = stack.enter_context(_open_output(options.output))
+        ctx = SyncContext(session, state, options, observer, output)
         # dbt's parsed project is a large graph of objects that lives until the end: take it out of the
         # garbage collector's sight, or every full collection walks it again while millions of rows pass.
         gc.collect()
@@ -185,6 +190,17 @@ def _held_back(project: Project, syncs: Sequence[Sync], observer: Observer) -> d
 
 
 @contextmanager
+def _open_output(path: Path) -> Iterator[IO[str]]:
+    """The file a dry run writes every operation to (``--output``)."""
+    try:
+        handle = path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output {path}: cannot write the file: {exc.strerror}") from exc
+    with handle:
+        yield handle
+
+
+@contextmanager
 def _emulator(environ: dict[str, str], observer: Observer) -> Iterator[Emulator]:
     """Start a local Customer.io emulator for this run and point this run's credentials at it."""
     from dbt_cio.emulator import Emulator, EmulatorThread
@@ -254,9 +270,7 @@ async def _run_all(
                         result.status, result.message = "skipped", holds[result.name]
                     elif result.status == "pending":
                         sync = syncs[index]
-                        client = None
-                        if not ctx.options.dry_run:
-                            client = await _client(sync.workspace, credentials, clients, unreachable, ctx)
+                        client = await _client(sync.workspace, credentials, clients, unreachable, ctx)
                         await SyncRun(sync, ctx, client, result).run()
                 except AuthError as exc:
                     result.status, result.message = "error", str(exc)

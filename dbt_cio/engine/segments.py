@@ -29,8 +29,11 @@ def _is_manual(segment: Mapping[str, Any]) -> bool:
     return str(segment.get("type", MANUAL)).lower() == MANUAL
 
 
-async def resolve_segment(sync: Sync, client: CustomerIOClient, ctx: SyncContext) -> int:
-    """Return the id of the manual segment this sync writes to, creating it once when named."""
+async def resolve_segment(
+    sync: Sync, client: CustomerIOClient, ctx: SyncContext, *, create: bool = True
+) -> int | None:
+    """Return the id of the manual segment this sync writes to, creating it once when named; with
+    ``create=False`` (a dry run) nothing is created or remembered, and a segment not there yet is None."""
     session, records = ctx.session, ctx.state.records
     ref = sync.segment
     assert ref is not None
@@ -63,9 +66,12 @@ async def resolve_segment(sync: Sync, client: CustomerIOClient, ctx: SyncContext
             segment_id = int(segment["id"])
             break
     else:
+        if not create:
+            return None
         created = await client.create_segment(
             name, f"Managed by dbt-cio (model {sync.model}, sync {sync.name})"
         )
         segment_id = int(created["id"])
-    await session.call(records.set_meta, sync.name, META_KEY, str(segment_id))
+    if create:
+        await session.call(records.set_meta, sync.name, META_KEY, str(segment_id))
     return segment_id

@@ -1,13 +1,25 @@
 """Sync locks: two runs of the same sync never run at once, on any warehouse and across hosts.
 
-A lock is a row in the state schema's ``locks`` table (sync, token, run id, host, pid, acquired and
-heartbeat times in epoch milliseconds). Taking one is optimistic, because not every warehouse enforces
-unique constraints: drop abandoned rows, refuse if a live row remains, insert ours, then read back; if a
-live row older than ours is there (another process raced us), withdraw ours and refuse.
+A sync's lock lives in a table of its own, ``lock__<sync>``, and is **append-only**: taking, refreshing and
+giving up the lock each append one row (``acquire``, ``heartbeat``, ``release``: token, run id, host, pid, time
+in epoch milliseconds), so it works where tables have no DELETE or UPDATE and statements no transaction.
 
-A row is *abandoned* when its heartbeat is older than ``lock_ttl``, or when it was written
-on this host by a process that is gone (so a run killed with SIGKILL can be re-run at once), or by this
-very process without being held any more.
+Taking the lock, optimistically (not every warehouse enforces unique constraints):
+
+1. read the table: a token is *live* when it has no ``release`` row and is not *abandoned*; refuse if a
+   live token is there;
+2. append our ``acquire`` row;
+3. read again: the live token with the earliest ``acquire`` (ties broken by token) holds the lock. Every
+   process reading the same rows picks the same winner, so of two processes that raced past step 1 exactly
+   one goes on; the other appends its ``release`` and refuses. A process whose own row is missing (the table
+   was dropped under it) refuses too.
+
+The holder drops the whole table when it is done: that releases the lock and clears every row, including
+those of runs that were killed (a table never grows beyond one run's heartbeats).
+
+A token is *abandoned* when its last row is older than ``lock_ttl``, or when it was written on this host by
+a process that is gone (so a run killed with SIGKILL can be re-run at once), or by this very process without
+being held any more.
 """
 
 from __future__ import annotations
@@ -17,15 +29,15 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
 
-from dbt_cio.errors import SyncLockedError
+from dbt_cio.errors import SyncLockedError, WarehouseError
 from dbt_cio.warehouse import sql
 from dbt_cio.warehouse.tables import StateTables
 
-__all__ = ["DEFAULT_LOCK_TTL", "HEARTBEAT_EVERY", "SyncLocks"]
+__all__ = ["DEFAULT_LOCK_TTL", "HEARTBEAT_EVERY", "Holder", "SyncLocks"]
 
 DEFAULT_LOCK_TTL = 30 * 60.0
 """Seconds without a heartbeat after which another host's lock is considered abandoned."""
@@ -38,8 +50,21 @@ _HELD: dict[tuple[str, str], str] = {}
 _HELD_GUARD = threading.Lock()
 
 
+@dataclass(frozen=True)
+class Holder:
+    """One token's standing in a lock table, from its rows."""
+
+    token: str
+    run_id: str | None
+    host: str
+    pid: int
+    acquired_ms: int
+    last_ms: int
+    released: bool
+
+
 class SyncLocks:
-    """The ``locks`` table of one state schema.
+    """The lock tables of one state schema.
 
     ``clock`` returns seconds since the epoch (injectable so lock expiry is testable without sleeping).
     """
@@ -57,49 +82,57 @@ class SyncLocks:
         self.clock = clock
         self._heartbeats: dict[str, float] = {}
 
+    def table(self, name: str) -> str:
+        """The rendered name of sync ``name``'s lock table."""
+        return self.tables.of_sync(name).lock
+
     @contextmanager
     def hold(self, name: str, run_id: str | None = None) -> Iterator[str]:
         """Hold the lock of a sync for the duration of the block; yields the lock token.
 
-        Portable and optimistic: drop abandoned locks (owner dead on this host, or no heartbeat for
-        ``lock_ttl`` seconds), refuse if a live one remains, insert ours, then read back: if a live lock
-        older than ours is there (another process raced us), withdraw ours and refuse.
+        Raises :class:`SyncLockedError` when another live run holds it (see the module docstring).
         """
         self.tables.ensure()
-        token = uuid.uuid4().hex
-        held_key = (self.tables.schema, name)
-        self._clear_abandoned(name)
-        live = self._live_locks(name)
+        d, table = self.session.dialect, self.table(name)
+        with self.session.transaction("creating the lock table", name):
+            self.session.execute(sql.create_table(d, table, sql.lock_columns(d)))
+        live = self._live(name)
         if live:
             raise SyncLockedError(self._locked_message(name, live[0]))
-        now_ms = int(self.clock() * 1000)
-        d, table = self.session.dialect, self.tables.relation("locks")
-        with self.session.transaction("taking the lock", name):
-            self.session.execute(sql.insert_values(d, table, [c for c, _ in sql.locks_columns(d)],
-                                        [(name, token, run_id, socket.gethostname(), os.getpid(), now_ms, now_ms)]))  # fmt: skip
+        token = uuid.uuid4().hex
+        held_key = (self.tables.schema, name)
+        self._append(name, token, run_id, "acquire", "taking the lock")
         with _HELD_GUARD:
             _HELD[held_key] = token
+        won = False
         try:
-            first = self._live_locks(name)
-            if first and first[0]["token"] != token:
-                raise SyncLockedError(self._locked_message(name, first[0]))
+            winner = self.winner(name)
+            if winner is None or winner.token != token:
+                raise SyncLockedError(
+                    self._locked_message(name, winner)
+                    if winner is not None
+                    else f"sync '{name}': another run took its lock at the same moment: run again"
+                )
+            won = True
             yield token
         finally:
             with _HELD_GUARD:
                 if _HELD.get(held_key) == token:
                     del _HELD[held_key]
-            with self.session.transaction("releasing the lock", name):
-                self.session.execute(f"delete from {table} where token = {d.literal(token)}")
+            if won:  # the holder clears the table: the lock is free, and no row of any earlier run is left
+                with self.session.transaction("releasing the lock", name):
+                    self.session.execute(sql.drop_table(table))
+            else:
+                try:
+                    self._append(name, token, run_id, "release", "withdrawing from the lock")
+                except WarehouseError:
+                    pass  # the holder dropped the table meanwhile: there is nothing to withdraw from
 
     def heartbeat(self, name: str) -> None:
         """Tell other processes this process still runs sync ``name``."""
         token = _HELD.get((self.tables.schema, name))
-        if token is None:
-            return
-        d = self.session.dialect
-        with self.session.transaction("refreshing the lock", name):
-            self.session.execute(sql.update(self.tables.relation("locks"), {"heartbeat_ms": d.literal(int(self.clock() * 1000))},
-                                 f"token = {d.literal(token)}"))  # fmt: skip
+        if token is not None:
+            self._append(name, token, None, "heartbeat", "refreshing the lock")
 
     def holds(self, name: str) -> bool:
         """Whether this process holds the lock of sync ``name``."""
@@ -112,42 +145,61 @@ class SyncLocks:
             self.heartbeat(name)
             self._heartbeats[name] = now
 
-    def _locks(self, name: str) -> list[dict[str, Any]]:
+    # -- the rows --------------------------------------------------------------------------------------
+
+    def _append(self, name: str, token: str, run_id: str | None, event: str, step: str) -> None:
         d = self.session.dialect
-        cols, rows = self.session.query(
-            f"select token, run_id, host, pid, acquired_ms, heartbeat_ms from {self.tables.relation('locks')} "
-            f"where sync_name = {d.literal(name)} order by acquired_ms, token", "reading the lock", name,
-        )  # fmt: skip
-        return [dict(zip([c.lower() for c in cols], row)) for row in rows]
+        row = (token, run_id, socket.gethostname(), os.getpid(), event, int(self.clock() * 1000))
+        columns = [c for c, _type in sql.lock_columns(d)]
+        with self.session.transaction(step, name):
+            self.session.execute(sql.insert_values(d, self.table(name), columns, [row]))
 
-    def _abandoned(self, name: str, lock: Mapping[str, Any]) -> bool:
-        if self.clock() * 1000 - int(lock["heartbeat_ms"]) > self.lock_ttl * 1000:
+    def holders(self, name: str) -> list[Holder]:
+        """Every token in the lock table of sync ``name``, earliest ``acquire`` first."""
+        _cols, rows = self.session.query(
+            f"select token, run_id, host, pid, event, at_ms from {self.table(name)}", "reading the lock", name
+        )
+        found: dict[str, Holder] = {}
+        for token, run_id, host, pid, event, at_ms in rows:
+            at, token = int(at_ms), str(token)
+            seen = found.get(token)
+            acquired = at if event == "acquire" else None
+            if seen is None:
+                found[token] = Holder(
+                    token, run_id, str(host), int(pid), acquired or at, at, event == "release"
+                )
+            else:
+                found[token] = Holder(
+                    token, seen.run_id or run_id, seen.host, seen.pid,
+                    min(seen.acquired_ms, acquired) if acquired is not None else seen.acquired_ms,
+                    max(seen.last_ms, at), seen.released or event == "release",
+                )  # fmt: skip
+        return sorted(found.values(), key=lambda h: (h.acquired_ms, h.token))
+
+    def winner(self, name: str) -> Holder | None:
+        """Who holds the lock of sync ``name`` by the rows as they stand: the live token with the earliest
+        ``acquire`` (step 3 of the module docstring); None when no token is live."""
+        live = self._live(name)
+        return live[0] if live else None
+
+    def _live(self, name: str) -> list[Holder]:
+        return [h for h in self.holders(name) if not h.released and not self._abandoned(name, h)]
+
+    def _abandoned(self, name: str, holder: Holder) -> bool:
+        if self.clock() * 1000 - holder.last_ms > self.lock_ttl * 1000:
             return True
-        if lock["host"] != socket.gethostname():
+        if holder.host != socket.gethostname():
             return False
-        pid = int(lock["pid"])
-        if pid == os.getpid():
-            return bool(_HELD.get((self.tables.schema, name)) != lock["token"])
-        return not _pid_alive(pid)
+        if holder.pid == os.getpid():
+            return bool(_HELD.get((self.tables.schema, name)) != holder.token)
+        return not _pid_alive(holder.pid)
 
-    def _live_locks(self, name: str) -> list[dict[str, Any]]:
-        return [lock for lock in self._locks(name) if not self._abandoned(name, lock)]
-
-    def _clear_abandoned(self, name: str) -> None:
-        stale = [lock["token"] for lock in self._locks(name) if self._abandoned(name, lock)]
-        if stale:
-            d = self.session.dialect
-            tokens = ", ".join(d.literal(t) for t in stale)
-            with self.session.transaction("clearing an abandoned lock", name):
-                self.session.execute(f"delete from {self.tables.relation('locks')} where token in ({tokens})")
-
-    def _locked_message(self, name: str, lock: Mapping[str, Any]) -> str:
-        since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(lock["acquired_ms"]) / 1000))
+    def _locked_message(self, name: str, holder: Holder) -> str:
+        since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(holder.acquired_ms / 1000))
         return (
-            f"sync '{name}' is already running (since {since}, host {lock['host']}, pid {lock['pid']}). "
+            f"sync '{name}' is already running (since {since}, host {holder.host}, pid {holder.pid}). "
             f"Wait for it to finish. If that process is gone, its lock expires {int(self.lock_ttl)}s after its "
-            f"last heartbeat, or clear it now with: delete from {self.tables.relation('locks')} "
-            f"where sync_name = '{name}'"
+            f"last heartbeat, or clear it now with: drop table {self.table(name)}"
         )
 
 

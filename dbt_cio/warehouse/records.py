@@ -1,14 +1,18 @@
 """What dbt-cio records in the state schema besides state: runs, rejections, and per-sync metadata.
 
-``runs`` gets one row per run of a sync (started, then finished with its outcome and counts);
-``rejections`` one row per rejected key per run, with the reason and field; ``sync_meta`` keeps small
-key/value pairs across runs (the id of a segment or collection dbt-cio created, the block's fingerprint).
-Everything is appended or replaced in small statements: none of this is on the per-row path.
+``runs`` gets one row per run of a sync, written when it starts and completed with its outcome and counts
+when it ends — updated in place, or, where tables have no UPDATE (``append_only``), by appending a second,
+complete row for the same ``run_id``: readers take a run's finished row when there is one. ``rejections``
+gets one row per rejected key per run, with the reason and field. ``sync_meta`` keeps small key/value pairs
+across runs (the id of a segment or collection dbt-cio created, the block's fingerprint), appended: the row
+with the highest ``meta_seq`` holds a key's value (a null value unsets it). None of this is on the per-row
+path, and none of it needs DELETE or a transaction.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -31,11 +35,14 @@ class Rejection(NamedTuple):
 
 
 class Records:
-    """The ``runs``, ``rejections`` and ``sync_meta`` tables of one state schema."""
+    """The ``runs``, ``rejections`` and ``sync_meta`` tables of one state schema; ``append_only`` when runs
+    must be completed by appending rather than updating (see the module docstring)."""
 
-    def __init__(self, tables: StateTables) -> None:
+    def __init__(self, tables: StateTables, *, append_only: bool = False) -> None:
         self.tables = tables
         self.session = tables.session
+        self.append_only = append_only
+        self._meta_seq = 0
 
     def start_run(self, sync: str) -> str:
         """Record the start of a run of ``sync``; returns its run id (a uuid4 hex string)."""
@@ -59,17 +66,34 @@ class Records:
                 assignments[name] = d.literal(int(rest.pop(name)))
         if rest:
             assignments["other_counts"] = d.literal(json.dumps(rest, sort_keys=True))
-        with self.session.transaction("recording the end of the run"):
-            self.session.execute(
-                sql.update(self.tables.relation("runs"), assignments, f"run_id = {d.literal(run_id)}")
+        runs = self.tables.relation("runs")
+        if self.append_only:  # a second, complete row, copying the first one's start
+            names = ["run_id", "sync_name", "started_at", *assignments]
+            statement = (
+                f"insert into {runs} ({', '.join(names)})\n"
+                f"select run_id, sync_name, started_at, {', '.join(assignments.values())} from {runs} "
+                f"where run_id = {d.literal(run_id)} and finished_at is null"
             )
+        else:
+            statement = sql.update(runs, assignments, f"run_id = {d.literal(run_id)}")
+        with self.session.transaction("recording the end of the run"):
+            self.session.execute(statement)
+
+    def _latest_runs(self, where: str) -> str:
+        """The runs matching ``where``, one row per run: its finished row when there is one."""
+        runs = self.tables.relation("runs")
+        return (
+            f"select * from (select r.*, row_number() over (partition by run_id order by "
+            f"case when finished_at is null then 1 else 0 end, finished_at desc) as _cio_row "
+            f"from {runs} r where {where}) latest where _cio_row = 1"
+        )
 
     def previous_run(self, sync: str, before: str) -> str | None:
         """The run id of the sync's latest run before run ``before`` that sent or rejected rows."""
         d = self.session.dialect
         _cols, rows = self.session.query(
-            f"select run_id from {self.tables.relation('runs')} where sync_name = {d.literal(sync)} "
-            f"and run_id <> {d.literal(before)} and (sent > 0 or rejected > 0) order by started_at desc limit 1",
+            f"select run_id from ({self._latest_runs(f'sync_name = {d.literal(sync)}')}) runs "
+            f"where run_id <> {d.literal(before)} and (sent > 0 or rejected > 0) order by started_at desc limit 1",
             "reading the previous run",
             sync,
         )
@@ -127,34 +151,35 @@ class Records:
         )
 
     def runs(self, sync: str) -> list[dict[str, Any]]:
-        """The recorded runs of a sync, oldest first."""
+        """The recorded runs of a sync, oldest first (one row per run)."""
         d = self.session.dialect
         cols, rows = self.session.query(
-            f"select * from {self.tables.relation('runs')} where sync_name = {d.literal(sync)} order by started_at",
-            "reading runs", sync,
-        )  # fmt: skip
-        return [dict(zip([c.lower() for c in cols], row)) for row in rows]
+            f"{self._latest_runs(f'sync_name = {d.literal(sync)}')} order by started_at", "reading runs", sync
+        )
+        names = [c.lower() for c in cols]
+        return [{k: v for k, v in zip(names, row) if k != "_cio_row"} for row in rows]
 
     def get_meta(self, sync: str, key: str) -> str | None:
-        self.tables.ensure()
+        """The value of a sync's meta ``key`` (the latest written), None when unset. Writes nothing."""
+        if not self.tables.has("sync_meta"):
+            return None
         d = self.session.dialect
         _cols, rows = self.session.query(
             f"select meta_value from {self.tables.relation('sync_meta')} "
-            f"where sync_name = {d.literal(sync)} and meta_key = {d.literal(key)}", "reading sync meta", sync,
+            f"where sync_name = {d.literal(sync)} and meta_key = {d.literal(key)} "
+            f"order by coalesce(meta_seq, 0) desc limit 1", "reading sync meta", sync,
         )  # fmt: skip
         return None if not rows or rows[0][0] is None else str(rows[0][0])
 
     def set_meta(self, sync: str, key: str, value: str | None) -> None:
+        """Set (or, with None, unset) a sync's meta ``key``: one appended row."""
         self.tables.ensure()
         d = self.session.dialect
-        table = self.tables.relation("sync_meta")
+        seq = self._meta_seq = max(time.time_ns() // 1000, self._meta_seq + 1)  # increasing, in microseconds
         with self.session.transaction("writing sync meta", sync):
-            self.session.execute(
-                f"delete from {table} where sync_name = {d.literal(sync)} and meta_key = {d.literal(key)}"
-            )
-            if value is not None:
-                self.session.execute(sql.insert_values(d, table, ["sync_name", "meta_key", "meta_value", "updated_at"],
-                                                       [(sync, key, value, sql.Raw(d.now))]))  # fmt: skip
+            self.session.execute(sql.insert_values(d, self.tables.relation("sync_meta"),
+                                                   ["sync_name", "meta_key", "meta_value", "updated_at", "meta_seq"],
+                                                   [(sync, key, value, sql.Raw(d.now), seq)]))  # fmt: skip
 
 
 def _clip(text: str | None, limit: int = 2000) -> str | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from dbt_cio.warehouse.locks import DEFAULT_LOCK_TTL, SyncLocks
 from dbt_cio.warehouse.records import Records
 from dbt_cio.warehouse.session import WarehouseSession
-from dbt_cio.warehouse.state import StateStore
+from dbt_cio.warehouse.state import StateMode, StateStore, fold_for
 from dbt_cio.warehouse.tables import StateTables
 
 __all__ = ["StateSchema"]
@@ -33,8 +33,12 @@ class StateSchema:
         *,
         lock_ttl: float = DEFAULT_LOCK_TTL,
         clock: Callable[[], float] = time.time,
+        mode: StateMode = "auto",
     ) -> StateSchema:
-        """The state schema ``schema`` (in ``database``) of ``session``; ``clock`` drives lock expiry."""
+        """The state schema ``schema`` (in ``database``) of ``session``; ``clock`` drives lock expiry;
+        ``mode`` how state is written (:data:`~dbt_cio.warehouse.state.StateMode`)."""
         tables = StateTables(session, schema, database)
         locks = SyncLocks(tables, lock_ttl=lock_ttl, clock=clock)
-        return cls(tables, StateStore(tables, locks), Records(tables), locks)
+        fold = fold_for(mode, *session.capabilities)
+        store = StateStore(tables, locks, fold)
+        return cls(tables, store, Records(tables, append_only=fold == "rebuild"), locks)

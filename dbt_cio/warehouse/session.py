@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dbt_cio.errors import WarehouseError, gist
-from dbt_cio.warehouse.sql import Dialect
+from dbt_cio.warehouse.dialect import CAPABILITIES, Dialect
 from dbt_cio.warehouse.thread import WarehouseThread
 
 if TYPE_CHECKING:  # heavy imports stay out of `--help`
@@ -104,8 +104,21 @@ class WarehouseSession:
 
     @contextmanager
     def transaction(self, step: str, sync: str | None = None) -> Iterator[None]:
-        """One warehouse transaction; any failure rolls back and becomes a WarehouseError naming the step."""
+        """One warehouse transaction; any failure rolls back and becomes a WarehouseError naming the step.
+
+        On a warehouse without transactions (:attr:`transactional` is False) the statements of the block run
+        one by one, each on its own; failures are translated all the same. Code that must work there never
+        relies on several statements being atomic (see :mod:`dbt_cio.warehouse.state`).
+        """
         self.connect()
+        if not self.transactional:
+            try:
+                yield
+            except (WarehouseError, KeyboardInterrupt, GeneratorExit):
+                raise
+            except Exception as exc:
+                raise self._error(step, sync, exc) from exc
+            return
         conns = self.adapter.connections
         if conns.get_thread_connection().transaction_open:
             conns.commit()
@@ -118,8 +131,22 @@ class WarehouseSession:
             raise
         except Exception as exc:
             conns.rollback_if_open()
-            who = f"sync '{sync}': " if sync else ""
-            raise WarehouseError(f"{who}{step} failed in the warehouse: {gist(exc)}") from exc
+            raise self._error(step, sync, exc) from exc
+
+    @staticmethod
+    def _error(step: str, sync: str | None, exc: BaseException) -> WarehouseError:
+        who = f"sync '{sync}': " if sync else ""
+        return WarehouseError(f"{who}{step} failed in the warehouse: {gist(exc)}")
+
+    @property
+    def transactional(self) -> bool:
+        """Whether several statements can be made atomic here (see :mod:`dbt_cio.warehouse.dialect`)."""
+        return self.capabilities[0]
+
+    @property
+    def capabilities(self) -> tuple[bool, bool]:
+        """``(transactions, row_dml)`` of this warehouse (see :mod:`dbt_cio.warehouse.dialect`)."""
+        return CAPABILITIES.get(self.adapter_type, (False, False))
 
     def execute(self, statement: str) -> None:
         """Run one statement inside the current transaction (see :meth:`transaction`)."""

@@ -1,11 +1,12 @@
 """SQL text for dbt-cio's state, diffs and bookkeeping: pure builders, no I/O.
 
-Dialect differences come from one place, :class:`Dialect`, whose fragments are rendered once per run by
-dbt's own cross-database macros (``dbt.hash``, ``dbt.concat``, ``dbt.type_string``, ``dbt.type_bigint``,
-``dbt.type_timestamp``, ``dbt.current_timestamp``, ``dbt.escape_single_quotes``) through the user's
-adapter, so a project's own dispatch overrides apply too. Everything else is plain SQL that DuckDB,
-Postgres, Snowflake, BigQuery, Redshift and Databricks all accept: ``create table if not exists``,
-``create table ... as``, ``full outer join``, ``row_number() over``, multi-row ``values``, ``limit``.
+Dialect differences come from one place, :class:`~dbt_cio.warehouse.dialect.Dialect`, whose fragments are
+rendered once per run by dbt's own cross-database macros through the user's adapter. Everything else is
+plain SQL that DuckDB, Postgres, Spark, Snowflake, BigQuery, Redshift and Databricks all accept:
+``create table if not exists``, ``create table ... as``, ``full outer join``, ``row_number() over``,
+multi-row ``values``, ``limit``, ``union all``. The state's own statements need no ``delete``, ``update``
+or ``merge`` (see :mod:`dbt_cio.warehouse.state`); :func:`fold_in_place` is the one that uses them, for
+warehouses that have them.
 
 Keys and hashes
     The *key text* of a row is its key column cast to the dialect's string type; a composite key joins
@@ -18,84 +19,16 @@ Keys and hashes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from dbt_cio.warehouse.dialect import Dialect
 
 KEY_SEPARATOR = "\x1f"
 """Joins the texts of a composite key's columns (and the hashed values)."""
 NULL_MARKER = "\x1e"
 """Stands for NULL in the hashed values."""
-
-_A, _B = "__cio_a__", "__cio_b__"
-_PROBE = "a'b\\c"
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """The few SQL fragments that differ between warehouses, rendered by dbt's cross-database macros.
-
-    ``hash_parts``/``concat_parts`` are (prefix, separator, suffix) around the arguments, found by rendering
-    the macro with placeholder arguments; ``indexes`` is True where an index makes keyed lookups in state
-    and diff tables cheap (Postgres) and harmless.
-    """
-
-    adapter_type: str
-    string_type: str
-    bigint_type: str
-    timestamp_type: str
-    now: str
-    hash_parts: tuple[str, str]
-    concat_parts: tuple[str, str, str]
-    backslash_escapes: bool
-    indexes: bool
-
-    @classmethod
-    def render(cls, adapter_type: str, macro: Callable[..., str]) -> Dialect:
-        """Build the dialect by calling ``macro(name, **kwargs)``, which renders one dbt macro."""
-        hashed = macro("hash", field=_A).strip()
-        concat = macro("concat", fields=[_A, _B]).strip()
-        escaped = macro("escape_single_quotes", expression=_PROBE).strip()
-        head, tail = hashed.split(_A, 1)
-        c_head, rest = concat.split(_A, 1)
-        c_sep, c_tail = rest.split(_B, 1)
-        return cls(
-            adapter_type=adapter_type,
-            string_type=macro("type_string").strip(),
-            bigint_type=macro("type_bigint").strip(),
-            timestamp_type=macro("type_timestamp").strip(),
-            now=macro("current_timestamp").strip(),
-            hash_parts=(head, tail),
-            concat_parts=(c_head, c_sep, c_tail),
-            backslash_escapes="\\'" in escaped,
-            indexes=adapter_type == "postgres",
-        )
-
-    def hash(self, expression: str) -> str:
-        return f"{self.hash_parts[0]}{expression}{self.hash_parts[1]}"
-
-    def concat(self, parts: Sequence[str]) -> str:
-        if len(parts) == 1:
-            return parts[0]
-        head, sep, tail = self.concat_parts
-        return f"{head}{sep.join(parts)}{tail}"
-
-    def as_string(self, expression: str) -> str:
-        return f"cast({expression} as {self.string_type})"
-
-    def literal(self, value: Any) -> str:
-        """A SQL literal for a Python value: NULL, an integer, or an escaped string."""
-        if value is None:
-            return "null"
-        if isinstance(value, bool):
-            return "1" if value else "0"
-        if isinstance(value, int):
-            return str(value)
-        text = str(value)
-        if self.backslash_escapes:
-            return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-        return "'" + text.replace("'", "''") + "'"
-
 
 # -- table definitions ---------------------------------------------------------------------------------
 
@@ -128,25 +61,39 @@ def rejections_columns(d: Dialect) -> list[tuple[str, str]]:
             ("rejected_at", d.timestamp_type), ("key_display", s), ("consecutive_runs", d.bigint_type)]  # fmt: skip
 
 
-def locks_columns(d: Dialect) -> list[tuple[str, str]]:
+def lock_columns(d: Dialect) -> list[tuple[str, str]]:
+    """One sync's lock table, append-only: one row per event (``acquire``, ``heartbeat``, ``release``) of
+    each process that asked for the lock, times in epoch milliseconds."""
     s, n = d.string_type, d.bigint_type
-    return [("sync_name", s), ("token", s), ("run_id", s), ("host", s), ("pid", n),
-            ("acquired_ms", n), ("heartbeat_ms", n)]  # fmt: skip
+    return [("token", s), ("run_id", s), ("host", s), ("pid", n), ("event", s), ("at_ms", n)]
 
 
 def meta_columns(d: Dialect) -> list[tuple[str, str]]:
+    """Per-sync key/value pairs, append-only: the row with the highest ``meta_seq`` is the value."""
     s = d.string_type
-    return [("sync_name", s), ("meta_key", s), ("meta_value", s), ("updated_at", d.timestamp_type)]
+    return [("sync_name", s), ("meta_key", s), ("meta_value", s), ("updated_at", d.timestamp_type),
+            ("meta_seq", d.bigint_type)]  # fmt: skip
 
 
-def acks_columns(d: Dialect) -> list[tuple[str, str]]:
-    """Acknowledged diff rows, as inclusive ranges of ``_cio_seq``."""
-    return [("_cio_lo", d.bigint_type), ("_cio_hi", d.bigint_type)]
+def ledger_columns(d: Dialect) -> list[tuple[str, str]]:
+    """Acknowledged rows of the current diff, as inclusive ``_cio_seq`` ranges: which run acknowledged them,
+    when, and in which of its requests (with the HTTP status of the answer), when there was a request."""
+    s, n = d.string_type, d.bigint_type
+    return [("_cio_lo", n), ("_cio_hi", n), ("_cio_run_id", s), ("_cio_at", d.timestamp_type),
+            ("_cio_request", n), ("_cio_status", n)]  # fmt: skip
 
 
-def create_table(relation: str, columns: Columns) -> str:
+def create_table(d: Dialect, relation: str, columns: Columns) -> str:
     body = ",\n    ".join(f"{name} {type_}" for name, type_ in columns)
-    return f"create table if not exists {relation} (\n    {body}\n)"
+    return f"create table if not exists {relation} (\n    {body}\n){_options(d)}"
+
+
+def create_table_as(d: Dialect, relation: str, select: str) -> str:
+    return f"create table {relation}{_options(d)} as\n{select}"
+
+
+def _options(d: Dialect) -> str:
+    return f" {d.table_options}" if d.table_options else ""
 
 
 def add_column(relation: str, name: str, type_: str) -> str:
@@ -247,7 +194,12 @@ def null_key_sample(relation: str, cols: DiffColumns, sample: int = 5) -> str:
 
 
 def create_diff(d: Dialect, diff: str, relation: str, state: str, cols: DiffColumns) -> str:
-    """Materialise the diff: one row per added, changed or removed key, numbered by key in ``_cio_seq``.
+    """Materialise the diff (:func:`diff_select`) as the table ``diff``."""
+    return create_table_as(d, diff, diff_select(d, relation, state, cols))
+
+
+def diff_select(d: Dialect, relation: str, state: str, cols: DiffColumns) -> str:
+    """The diff: one row per added, changed or removed key, numbered by key in ``_cio_seq``.
 
     Step 1 (``src``): key text, value hash and key texts of every model row with a complete key.
     Step 2: full outer join with the state on the key text: no state row means *added*, no model row means
@@ -262,8 +214,7 @@ def create_diff(d: Dialect, diff: str, relation: str, state: str, cols: DiffColu
     merged_keys = ", ".join(f"coalesce(src._cio_k{i}, st._cio_k{i}) as _cio_k{i}" for i in range(n))
     st_keys = ", ".join(f"_cio_k{i}" for i in range(n))
     out_cols = ", ".join(f"src.{c} as {c}" for c in model_cols)
-    return f"""create table {diff} as
-with src as (
+    return f"""with src as (
     select {key_text(d, cols.keys, cols.null_safe)} as _cio_key, {value_hash(d, cols.values)} as _cio_hash, {key_texts}, {src_cols}
     from {relation}
     where {has_key(cols)}
@@ -289,8 +240,11 @@ order by _cio_seq"""
 
 def create_snapshot(d: Dialect, table: str, relation: str, cols: Sequence[str], keys: Sequence[str]) -> str:
     """Every row of the model, numbered by key text for paging (collections read whole models)."""
+    return create_table_as(d, table, snapshot_select(d, relation, cols, keys))
+
+
+def snapshot_select(d: Dialect, relation: str, cols: Sequence[str], keys: Sequence[str]) -> str:
     return (
-        f"create table {table} as\n"
         f"select row_number() over (order by {key_text(d, keys, null_safe=True)}) as _cio_seq, {', '.join(cols)}\n"
         f"from {relation}\norder by _cio_seq"
     )
@@ -332,42 +286,53 @@ def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
     return ranges
 
 
-def stage_ranges(
-    d: Dialect, acks: str, ranges: Sequence[tuple[int, int]], per_statement: int = 1000
-) -> list[str]:
-    """Statements that insert ``(lo, hi)`` ranges of acknowledged ``_cio_seq`` into the acks table."""
+# -- the ledger and the fold -------------------------------------------------------------------------------
+
+
+def _acked(ledger: str, diff: str) -> str:
+    """The diff rows the ledger acknowledges (``d``), each with its ledger row (``l``)."""
+    return f"from {ledger} l join {diff} d on d._cio_seq between l._cio_lo and l._cio_hi"
+
+
+def _current(changes: str = "d") -> str:
+    return f"{changes}._cio_change in ('added', 'changed')"
+
+
+def _state_row(key_count: int, alias: str = "s") -> str:
+    keys = "".join(f"{alias}._cio_k{i}, " for i in range(key_count))
+    return f"{alias}._cio_key, {keys}{alias}._cio_hash, {alias}._cio_synced_at, {alias}._cio_run_id"
+
+
+def _acked_state_row(key_count: int) -> str:
+    keys = "".join(f"d._cio_k{i}, " for i in range(key_count))
+    return f"d._cio_key, {keys}d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id"
+
+
+def folded_state(state: str, ledger: str, diff: str, key_count: int) -> str:
+    """The state with the ledger applied, as a query: keys the ledger acknowledges leave the state (removed
+    ones for good), and the acknowledged added and changed ones come back with the hash the diff computed."""
+    return (
+        f"select {_state_row(key_count)} from {state} s\n"
+        f"left join (select distinct d._cio_key {_acked(ledger, diff)}) a on a._cio_key = s._cio_key\n"
+        f"where a._cio_key is null\n"
+        f"union all\n"
+        f"select {_acked_state_row(key_count)} {_acked(ledger, diff)} where {_current()}"
+    )
+
+
+def fold_in_place(state: str, ledger: str, diff: str, key_count: int) -> list[str]:
+    """The same fold as :func:`folded_state`, in place, for warehouses with transactions and DELETE: run as
+    one transaction, the ledger emptied in it so the fold can never be applied twice."""
+    names = ", ".join(["_cio_key", *(f"_cio_k{i}" for i in range(key_count)), "_cio_hash", "_cio_synced_at",
+                       "_cio_run_id"])  # fmt: skip
     return [
-        insert_values(d, acks, ["_cio_lo", "_cio_hi"], ranges[i : i + per_statement])
-        for i in range(0, len(ranges), per_statement)
+        f"delete from {state} where _cio_key in (select d._cio_key {_acked(ledger, diff)})",
+        (
+            f"insert into {state} ({names})\nselect {_acked_state_row(key_count)} {_acked(ledger, diff)} "
+            f"where {_current()}"
+        ),
+        f"delete from {ledger} where 1 = 1",  # BigQuery wants a where
     ]
-
-
-def _acked_rows(acks: str, diff: str, lo: int, hi: int) -> str:
-    # The outer bound lets the warehouse skip the rest of the diff (index, zone maps, partition pruning).
-    return (
-        f"from {diff} d join {acks} a on d._cio_seq between a._cio_lo and a._cio_hi\n"
-        f"where d._cio_seq between {int(lo)} and {int(hi)}"
-    )
-
-
-def commit_delete(state: str, acks: str, diff: str, lo: int, hi: int) -> str:
-    """Acknowledged keys leave the state (removed ones for good; added/changed ones to be re-inserted)."""
-    return (
-        f"delete from {state} where _cio_key in (\n    select d._cio_key {_acked_rows(acks, diff, lo, hi)}\n)"
-    )
-
-
-def commit_insert(
-    d: Dialect, state: str, acks: str, diff: str, key_count: int, run_id: str | None, lo: int, hi: int
-) -> str:
-    """Acknowledged added/changed keys become current, with the hash the diff computed for them."""
-    keys = ", ".join(f"d._cio_k{i}" for i in range(key_count))
-    names = ", ".join(f"_cio_k{i}" for i in range(key_count))
-    return (
-        f"insert into {state} (_cio_key, {names}, _cio_hash, _cio_synced_at, _cio_run_id)\n"
-        f"select d._cio_key, {keys}, d._cio_hash, {d.now}, {d.literal(run_id)}\n"
-        f"{_acked_rows(acks, diff, lo, hi)} and d._cio_change in ('added', 'changed')"
-    )
 
 
 def index(table: str, name: str, column: str) -> str:

@@ -6,14 +6,17 @@ columns' texts joined with U+001F. Removed rows carry their key columns as that 
 
 How a sync moves forward
     1. :meth:`StateStore.compute_diff` checks the model (columns present, no duplicate keys; rows with a
-       null key are counted and left out) and materialises the diff. The state is untouched: a dry run
-       stops here.
+       null key are counted and left out), settles what an earlier run left (a ledger not yet folded, a
+       fold cut short: :mod:`dbt_cio.warehouse.ledger`) and materialises the diff, with an
+       empty ledger beside it. With ``dry_run=True`` nothing at all is written: the diff is a query against
+       the state as the next run would see it, and no schema or table is created.
     2. :meth:`StateStore.iter_changes` reads the diff in pages of ``_cio_seq`` ranges: memory stays flat
        however large the diff.
-    3. :meth:`StateStore.commit` moves acknowledged diff rows (named by their ``_cio_seq``, shipped as a
-       few ranges) into the state, one transaction per call, so its cost does not grow with the diff;
-       the delete comes before the insert in that transaction, so a crash at any point can only forget an
-       acknowledgement (the key is re-sent) and never claim a key that was not acknowledged.
+    3. :meth:`StateStore.commit` appends acknowledged diff rows (named by their ``_cio_seq``, shipped as a
+       few ranges) to the ledger: one insert per call, no DELETE, UPDATE or transaction needed.
+    4. :meth:`StateStore.fold` applies the ledger to the state once, at the end of the run (see
+       :mod:`dbt_cio.warehouse.ledger` for the two ways, in place or by rebuilding the table, and why a crash
+       at any point can only lead to a key being re-sent, never to a key claimed that was not acknowledged).
        Unacknowledged and rejected keys stay out, so the next diff holds them again.
 """
 
@@ -22,16 +25,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from dbt_cio.contract.model import Sync
 from dbt_cio.errors import DuplicateKeyError, WarehouseError
 from dbt_cio.warehouse import sql
 from dbt_cio.warehouse.changes import DiffSummary, RowChange
+from dbt_cio.warehouse.dialect import Dialect
+from dbt_cio.warehouse.ledger import Fold, Ledger
 from dbt_cio.warehouse.locks import SyncLocks
 from dbt_cio.warehouse.tables import StateTables, table_suffix
 
-__all__ = ["DEFAULT_PAGE_SIZE", "StateStore"]
+__all__ = ["DEFAULT_PAGE_SIZE", "STATE_MODES", "StateMode", "StateStore", "fold_for"]
+
+StateMode = Literal["auto", "transactional", "append_only"]
+"""How the state schema is written: ``transactional`` folds in place (one transaction with DELETE) and
+updates rows of ``runs``; ``append_only`` needs neither (rebuild folds, appended rows); ``auto`` takes
+``transactional`` where the warehouse has transactions and DELETE, else ``append_only``."""
+STATE_MODES: tuple[StateMode, ...] = ("auto", "transactional", "append_only")
 
 DEFAULT_PAGE_SIZE = 10_000
 _SAMPLE = 5
@@ -46,20 +57,29 @@ class _Resolved:
     cols: sql.DiffColumns = field(repr=False)
 
 
+def fold_for(mode: StateMode, transactions: bool, row_dml: bool) -> Fold:
+    """The fold a state mode uses on a warehouse with these capabilities."""
+    if mode == "auto":
+        mode = "transactional" if transactions and row_dml else "append_only"
+    return "in_place" if mode == "transactional" else "rebuild"
+
+
 class StateStore:
-    """The per-sync ``state__`` and ``diff__`` tables of one state schema.
+    """The per-sync ``state__``, ``diff__`` and ``ledger__`` tables of one state schema.
 
     ``locks`` (optional) is told about progress, so a long read or commit keeps the sync's lock alive.
-    Use from one thread (see :mod:`dbt_cio.warehouse.session`).
+    ``fold`` is how ledgers are folded (:func:`fold_for`). Use from one thread (see
+    :mod:`dbt_cio.warehouse.session`).
     """
 
-    def __init__(self, tables: StateTables, locks: SyncLocks | None = None) -> None:
+    def __init__(self, tables: StateTables, locks: SyncLocks | None = None, fold: Fold = "in_place") -> None:
         self.tables = tables
         self.session = tables.session
         self.locks = locks
+        self.ledger = Ledger(tables, fold)
 
     def __repr__(self) -> str:
-        return f"StateStore({self.tables.relation_of_schema()})"
+        return f"StateStore({self.tables.relation_of_schema()}, fold={self.ledger.fold_kind})"
 
     def _heartbeat(self, sync_name: str) -> None:
         if self.locks is not None:
@@ -69,7 +89,7 @@ class StateStore:
         state = self.tables.of_sync(sync.name).state
         d = self.session.dialect
         with self.session.transaction("creating the state table", sync.name):
-            self.session.execute(sql.create_table(state, sql.state_columns(d, key_count)))
+            self.session.execute(sql.create_table(d, state, sql.state_columns(d, key_count)))
             names, _ = self.session.fetch(sql.probe_columns(state))
         have = sum(1 for n in names if re.fullmatch(r"_cio_k\d+", n.lower()))
         if have != key_count:
@@ -124,13 +144,18 @@ class StateStore:
         )
         return _Resolved(keys=keys, values=values, cols=cols)
 
-    def compute_diff(self, sync: Sync) -> DiffSummary:
+    def compute_diff(self, sync: Sync, *, dry_run: bool = False) -> DiffSummary:
         """Check the model and materialise this run's diff of ``sync``; the state is not changed.
+
+        First settles what an earlier run left (a ledger to fold, a fold to finish). With ``dry_run`` nothing
+        is written anywhere: the diff is a query (``DiffSummary.table`` is a subquery to select from) against
+        the state as the next real run would see it.
 
         Raises :class:`DuplicateKeyError` (nothing written) when a key appears more than once, and
         :class:`WarehouseError` when a column is missing or the model is not built.
         """
-        self.tables.ensure()
+        if not dry_run:
+            self.tables.ensure()
         d = self.session.dialect
         resolved = self._resolve(sync)
         cols = resolved.cols
@@ -153,10 +178,29 @@ class StateStore:
             )
             names = (*resolved.keys, *resolved.values)
             sample = tuple(dict(zip(names, row)) for row in rows)
-        state = self._ensure_state(sync, len(cols.keys))
+        n = len(cols.keys)
+        if dry_run:
+            state = self.ledger.effective_state(sync.name, n) or _no_state(d, n)
+            diff = f"({sql.diff_select(d, sync.relation, state, cols)}) dry_diff"
+        else:
+            self.ledger.recover(sync.name)  # a fold cut short between its statements: finish or discard it
+            state = self._ensure_state(sync, n)
+            self.ledger.fold_pending(sync.name, n)  # what a run that died before its fold acknowledged
+            diff = self._materialise(sync, state, cols)
         _cols, rows = self.session.query(sql.count_rows(state), "counting the synced keys", sync.name)
         synced = int(rows[0][0])
+        _cols, rows = self.session.query(sql.diff_counts(diff), "counting the diff", sync.name)
+        counts = {str(change): int(n) for change, n in rows}
+        return DiffSummary(
+            sync=sync.name, table=diff, added=counts.get("added", 0), changed=counts.get("changed", 0),
+            removed=counts.get("removed", 0), synced=synced, null_keys=null_count, null_key_sample=sample,
+        )  # fmt: skip
+
+    def _materialise(self, sync: Sync, state: str, cols: sql.DiffColumns) -> str:
+        """Replace the sync's diff table with this run's diff and start its empty ledger."""
+        d = self.session.dialect
         diff = self.tables.of_sync(sync.name).diff
+        self.ledger.drop(sync.name)  # folded above: a ledger never outlives the diff it is about
         with self.session.transaction("computing the diff", sync.name):
             self.session.execute(sql.drop_table(diff))
             self.session.execute(sql.create_diff(d, diff, sync.relation, state, cols))
@@ -168,21 +212,20 @@ class StateStore:
                 self.session.execute(
                     sql.index(diff, f"cio_{table_suffix(sync.name)[:40]}_diff_key", "_cio_key")
                 )
-        _cols, rows = self.session.query(sql.diff_counts(diff), "counting the diff", sync.name)
-        counts = {str(change): int(n) for change, n in rows}
-        return DiffSummary(
-            sync=sync.name, table=diff, added=counts.get("added", 0), changed=counts.get("changed", 0),
-            removed=counts.get("removed", 0), synced=synced, null_keys=null_count, null_key_sample=sample,
-        )  # fmt: skip
+        self.ledger.create(sync.name)
+        return diff
 
-    def iter_changes(self, sync: Sync, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[list[RowChange]]:
+    def iter_changes(
+        self, sync: Sync, page_size: int = DEFAULT_PAGE_SIZE, diff: str | None = None
+    ) -> Iterator[list[RowChange]]:
         """The last computed diff of ``sync``, in key order, ``page_size`` rows at a time.
 
-        Added and changed rows carry the key and value columns as the database returns them; removed rows
-        carry the key columns as text (from state).
+        ``diff`` is where to read it (``DiffSummary.table``; default: the sync's diff table). Added and
+        changed rows carry the key and value columns as the database returns them; removed rows carry the key
+        columns as text (from state).
         """
         resolved = self._resolve(sync)
-        diff = self.tables.of_sync(sync.name).diff
+        diff = diff or self.tables.of_sync(sync.name).diff
         n = len(resolved.keys)
         selected = ["_cio_seq", "_cio_key", "_cio_change", *(f"_cio_k{i}" for i in range(n)),
                     *resolved.cols.keys, *resolved.cols.values]  # fmt: skip
@@ -209,9 +252,16 @@ class StateStore:
             if len(rows) < page_size:
                 return
 
-    def iter_rows(self, sync: Sync, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[list[dict[str, Any]]]:
-        """Every row of the model (all of ``sync.columns``), in key order, ``page_size`` rows at a time."""
-        self.tables.ensure()
+    def iter_rows(
+        self, sync: Sync, page_size: int = DEFAULT_PAGE_SIZE, *, dry_run: bool = False
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every row of the model (all of ``sync.columns``), in key order, ``page_size`` rows at a time.
+
+        A numbered snapshot of the model is taken first, so pages never shift; with ``dry_run`` the numbering
+        is a query instead (nothing is written).
+        """
+        if not dry_run:
+            self.tables.ensure()
         names = tuple(sync.columns) or (*sync.key_columns, *sync.value_columns)
         model_cols = self._model_columns(sync)
         by_lower = {c.lower(): c for c in model_cols}
@@ -220,12 +270,14 @@ class StateStore:
             raise WarehouseError(f"sync '{sync.name}': column(s) {', '.join(missing)} not in {sync.relation}")
         quoted = [self.session.quote(by_lower[c.lower()]) for c in names]
         keys = [self.session.quote(by_lower[c.lower()]) for c in sync.key_columns]
-        table = self.tables.of_sync(sync.name).rows
-        with self.session.transaction("snapshotting the model", sync.name):
-            self.session.execute(sql.drop_table(table))
-            self.session.execute(
-                sql.create_snapshot(self.session.dialect, table, sync.relation, quoted, keys)
-            )
+        d = self.session.dialect
+        if dry_run:
+            table = f"({sql.snapshot_select(d, sync.relation, quoted, keys)}) dry_rows"
+        else:
+            table = self.tables.of_sync(sync.name).rows
+            with self.session.transaction("snapshotting the model", sync.name):
+                self.session.execute(sql.drop_table(table))
+                self.session.execute(sql.create_snapshot(d, table, sync.relation, quoted, keys))
         after = 0
         try:
             while True:
@@ -239,53 +291,55 @@ class StateStore:
                 if len(rows) < page_size:
                     return
         finally:
-            with self.session.transaction("dropping the snapshot", sync.name):
-                self.session.execute(sql.drop_table(table))
+            if not dry_run:
+                with self.session.transaction("dropping the snapshot", sync.name):
+                    self.session.execute(sql.drop_table(table))
 
     # -- moving the state forward ---------------------------------------------------------------------
 
     def commit(self, sync: Sync, acked: Sequence[int], run_id: str | None = None) -> None:
-        """Make acknowledged rows of the current diff, named by their ``seq``, the synced state.
-
-        One transaction: the rows' keys leave the state, then the added and changed ones come back with the
-        hash the diff computed for them. Sequence numbers the diff does not hold are ignored.
+        """Record acknowledged rows of the current diff, named by their ``seq``, in the sync's ledger (one
+        insert); :meth:`fold` makes them the synced state. Sequence numbers the diff does not hold are ignored.
         """
-        if not acked:
-            return
-        d = self.session.dialect
-        state, diff, acks, _rows = self.tables.of_sync(sync.name)
-        ranges = sql.seq_ranges(acked)
-        lo, hi = ranges[0][0], ranges[-1][1]
-        with self.session.transaction("committing acknowledged keys", sync.name):
-            self.session.execute(sql.create_table(acks, sql.acks_columns(d)))
-            self.session.execute(f"delete from {acks} where 1 = 1")  # BigQuery wants a where
-            for statement in sql.stage_ranges(d, acks, ranges):
-                self.session.execute(statement)
-            self.session.execute(sql.commit_delete(state, acks, diff, lo, hi))
-            self.session.execute(
-                sql.commit_insert(d, state, acks, diff, len(sync.key_columns), run_id, lo, hi)
-            )
-            self.session.execute(f"delete from {acks} where 1 = 1")
+        self.ledger.append(sync.name, acked, run_id)
         self._heartbeat(sync.name)
 
-    def forget(self, sync_name: str) -> bool:
-        """Drop a sync's state and diff (``--full-refresh``) so everything is sent again; True if it had state.
+    def fold(self, sync: Sync) -> None:
+        """Make what this run committed to the ledger the synced state (once per run, at its end); nothing to
+        do when it committed nothing."""
+        if self.ledger.appended(sync.name):
+            self.ledger.fold(sync.name, len(sync.key_columns))
+            self._heartbeat(sync.name)
 
-        The sync's ``sync_meta`` is kept (it names things created in Customer.io, e.g. a segment).
+    def forget(self, sync_name: str) -> bool:
+        """Drop a sync's state, diff and ledger (``--full-refresh``) so everything is sent again; True if it had
+        state. The sync's ``sync_meta`` is kept (it names things created in Customer.io, e.g. a segment).
         """
-        state, diff, acks, _rows = self.tables.of_sync(sync_name)
-        existed = self.tables.exists(f"state__{table_suffix(sync_name)}")
-        with self.session.transaction("forgetting the state", sync_name):
-            for table in (state, diff, acks):
+        t = self.tables.of_sync(sync_name)
+        names = self.tables.sync_table_names(sync_name)
+        existing = self.tables.existing()
+        existed = names.state in existing or names.next in existing
+        for table in (t.ledger, t.state, t.next, t.diff):
+            with self.session.transaction("forgetting the state", sync_name):
                 self.session.execute(sql.drop_table(table))
         return existed
 
     def state_keys(self, sync: str) -> dict[str, str]:
-        """The synced keys of a sync with their hashes (for tests and ``status``); empty without state."""
-        if not self.tables.exists(f"state__{table_suffix(sync)}"):
+        """The synced keys of a sync with their hashes, as the next run will see them (a ledger not folded
+        yet included; for tests and ``show``); empty without state. Writes nothing."""
+        state = self.ledger.effective_state(sync, 1)  # only the key and the hash are read
+        if state is None:
             return {}
-        state = self.tables.of_sync(sync).state
         _cols, rows = self.session.query(
             f"select _cio_key, _cio_hash from {state}", "reading the state", sync
         )
         return {str(k): str(h) for k, h in rows}
+
+
+def _no_state(d: Dialect, key_count: int) -> str:
+    """An empty state, for a dry run before the first sync (no table is created)."""
+    s = d.string_type
+    keys = "".join(f", cast(null as {s}) as _cio_k{i}" for i in range(key_count))
+    return (
+        f"(select cast(null as {s}) as _cio_key, cast(null as {s}) as _cio_hash{keys} where 1 = 0) no_state"
+    )

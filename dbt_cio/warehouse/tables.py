@@ -4,13 +4,15 @@ Everything lives in one schema of its own, the *state schema* (default ``<target
 :attr:`dbt_cio.project.Project.state_schema`)::
 
     state__<sync>   one row per synced key: key text, key column texts, hash of the values sent, when, run
-    diff__<sync>    this run's diff (recreated by every diff): key, added/changed/removed, values
-    acks__<sync>    scratch: the acknowledged diff rows (``_cio_seq`` ranges) of the commit in progress
+    diff__<sync>    the latest diff (recreated by every diff): key, added/changed/removed, values
+    ledger__<sync>  the diff rows Customer.io acknowledged, as ``_cio_seq`` ranges, until they are folded
+                    into the state (appended during a run, dropped by the fold; dbt_cio.warehouse.state)
+    next__<sync>    scratch: the folded state being built, before it replaces ``state__`` (rebuild folds)
     rows__<sync>    scratch: a numbered snapshot of a whole model (collections)
+    lock__<sync>    the sync's lock: one row per lock event while a run holds it (dbt_cio.warehouse.locks)
     runs            one row per run (appended)                    } dbt_cio.warehouse.records
     rejections      one row per rejected key per run (appended)   }
-    sync_meta       per-sync key/value pairs kept across runs     }
-    locks           one row per running sync (dbt_cio.warehouse.locks)
+    sync_meta       per-sync key/value pairs (appended, latest wins)
 
 Sync names become identifiers by lower-casing and replacing every character outside ``[a-z0-9_]`` with
 ``_``; when that changed the name (or it is longer than 40 characters) the first 8 hex digits of the
@@ -42,8 +44,10 @@ class SyncTables(NamedTuple):
 
     state: str
     diff: str
-    acks: str
+    ledger: str
+    next: str
     rows: str
+    lock: str
 
 
 class StateTables:
@@ -79,12 +83,11 @@ class StateTables:
         shared = {
             "runs": sql.runs_columns(d),
             "rejections": sql.rejections_columns(d),
-            "locks": sql.locks_columns(d),
             "sync_meta": sql.meta_columns(d),
         }
         with session.transaction("creating the state tables"):
             for table, columns in shared.items():
-                session.execute(sql.create_table(self.relation(table), columns))
+                session.execute(sql.create_table(d, self.relation(table), columns))
         for table, columns in shared.items():
             self._add_missing_columns(table, columns)
         self._ensured = True
@@ -100,7 +103,19 @@ class StateTables:
                 for name, type_ in missing:
                     self.session.execute(sql.add_column(relation, name, type_))
 
+    def has(self, table: str) -> bool:
+        """Whether one of the shared tables exists: known once :meth:`ensure` ran, else asked."""
+        return self._ensured or self.exists(table)
+
     def exists(self, table: str) -> bool:
         """Whether one of our tables exists (asked of the warehouse)."""
-        names = self.session.table_names(self.database, self.schema)
-        return names is not None and table.lower() in names
+        return table.lower() in self.existing()
+
+    def existing(self) -> set[str]:
+        """The lower-cased names of the tables in the state schema (empty when it does not exist)."""
+        return self.session.table_names(self.database, self.schema) or set()
+
+    def sync_table_names(self, sync_name: str) -> SyncTables:
+        """The bare (unqualified, lower-case) names of one sync's own tables, as :meth:`existing` lists them."""
+        suffix = table_suffix(sync_name)
+        return SyncTables(*(f"{kind}__{suffix}" for kind in SyncTables._fields))
