@@ -8,6 +8,7 @@ bad value stops the command before the project is loaded.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -32,7 +33,8 @@ class SyncOptions:
     rejections; ``use_emulator`` — send to a local emulator started for the run; ``ignore_thresholds`` — let
     diffs over a row threshold through, for this run; ``ignore_dbt_results`` — sync models that dbt's last
     results would hold back; ``environ`` — where credentials are read (default: a snapshot of ``os.environ``
-    taken when the options are built).
+    taken when the options are built); ``notify`` — alert URLs (besides ``DBT_CIO_NOTIFY`` in ``environ``,
+    see :mod:`dbt_cio.alerts`); ``invocation_id`` — names the run in its results, logs and alerts.
     """
 
     dbt: DbtArgs = field(default_factory=DbtArgs)
@@ -44,3 +46,5 @@ class SyncOptions:
     ignore_thresholds: bool = False
     ignore_dbt_results: bool = False
     environ: Mapping[str, str] = field(default_factory=_environment, repr=False)  # holds secrets
+    notify: tuple[str, ...] = field(default=(), repr=False)  # a webhook URL is a secret
+    invocation_id: str = field(default_factory=lambda: str(uuid.uuid4()))

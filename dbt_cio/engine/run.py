@@ -19,6 +19,7 @@ from dbt_cio.customerio.sender import Sender
 from dbt_cio.engine.collections import replace_collection
 from dbt_cio.engine.context import SyncContext
 from dbt_cio.engine.guardrails import abort_message, breaches
+from dbt_cio.engine.phases import COMPILE, EXECUTE, timed
 from dbt_cio.engine.rejections import RejectionTally
 from dbt_cio.engine.results import SyncResult
 from dbt_cio.engine.segments import resolve_segment
@@ -62,9 +63,10 @@ class SyncRun:
         lock = ctx.state.locks.hold(sync.name)
         await session.call(lock.__enter__)
         try:
-            if ctx.options.full_refresh and not ctx.options.dry_run:
-                await session.call(store.forget, sync.name)
-            summary = await session.call(store.compute_diff, sync)
+            with timed(self.result, COMPILE, ctx.observer, "computing the diff"):
+                if ctx.options.full_refresh and not ctx.options.dry_run:
+                    await session.call(store.forget, sync.name)
+                summary = await session.call(store.compute_diff, sync)
             self.result.added, self.result.changed = summary.added, summary.changed
             self.result.removed = summary.removed
             found = [] if ctx.options.ignore_thresholds else breaches(sync, summary)
@@ -78,7 +80,8 @@ class SyncRun:
             if ctx.options.dry_run or self.client is None:
                 await self._dry_run()
                 return
-            await self._send(summary, self.client)
+            with timed(self.result, EXECUTE):
+                await self._send(summary, self.client)
         finally:
             await session.call(lock.__exit__, None, None, None)
 
@@ -105,7 +108,8 @@ class SyncRun:
             error = str(exc)
             raise
         finally:
-            await self._flush(force=True)
+            with ctx.observer.phase("committing", sync.name):
+                await self._flush(force=True)
             after = _counters(client)  # every request of this sync: Track and App API alike
             result.requests, result.retries, result.throttled = (a - b for a, b in zip(after, before))
             self._conclude(error)
