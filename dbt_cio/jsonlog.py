@@ -113,10 +113,10 @@ class JsonReporter:
         self.event("Info", message, msg=message)
 
     def note(self, message: str) -> None:
-        self.event("Note", message, level="warn", msg=message)
+        self.event("Note", message, "warn", msg=message)
 
     def error(self, message: str) -> None:
-        self.event("Error", message, level="error", msg=message)
+        self.event("Error", message, "error", msg=message)
 
     @contextmanager
     def progress(self) -> Iterator[None]:

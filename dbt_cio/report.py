@@ -156,6 +156,8 @@ class Reporter:
         with self._live_display():
             assert self._phases is not None
             task = self._phases.add_task(label, total=None)
+            if self._live is not None:
+                self._live.refresh()  # shown at once, not at the next tick
             try:
                 yield
             finally:
@@ -218,13 +220,26 @@ class Reporter:
             return
         table = Table(title=title)
         columns = list(rows[0])
-        for column in columns:
+        for index, column in enumerate(columns):
             numeric = all(isinstance(row.get(column), int | float) for row in rows)
-            table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+            last = index == len(columns) - 1  # the free text (message, detail) may wrap; ids and names not
+            table.add_column(
+                column, justify="right" if numeric else "left", no_wrap=not last, overflow="fold"
+            )
         for row in rows:
             style = _STYLES.get(str(row.get(styles)), "red") if styles else None
             table.add_row(*(_cell(row.get(c)) for c in columns), style=style if style != "green" else None)
-        self.console.print(table)
+        if self.console.is_terminal:
+            self.console.print(table)
+            return
+        width = self.console.width  # a log has no width: keep every cell whole
+        self.console.width = self.console.measure(
+            table, options=self.console.options.update(width=10_000)
+        ).maximum
+        try:
+            self.console.print(table)
+        finally:
+            self.console.width = width
 
     # -- end of run --------------------------------------------------------------------------------------
     def summary(self, outcomes: Sequence[SyncResult], *, dry_run: bool = False) -> None:
