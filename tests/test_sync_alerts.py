@@ -109,3 +109,26 @@ def test_a_bad_alert_url_is_a_usage_error_before_anything_runs(
     )
     assert "--notify" in proc.stderr and "https" in proc.stderr and TOKEN not in proc.stderr
     assert emulator.track_requests() == 0
+
+
+def test_held_back_and_aborted_syncs_alert_and_clean_ones_do_not(
+    built_project: DbtProject, emulator: RunningEmulator
+) -> None:
+    with receiver() as rx:
+        env = _alerts(emulator.env, rx.url)
+        broken = built_project.path / "models" / "cio_companies.sql"
+        broken.write_text("select no_such_column from " + "{{ ref('companies') }}")
+        built_project.dbt("run", "--select", "cio_companies", "cio_page_views", check=False)
+        run_cli(built_project, "sync", "-s", "cio_companies", "cio_page_views", env=env, expect=1)
+        [held] = [a.json for a in rx.received]  # cio_page_views synced cleanly: nothing about it
+        assert (held["sync"], held["status"], held["event"]) == ("cio_companies", "skipped", "sync.failed")
+        assert "held back" in held["message"] and "has status error" in held["message"]
+
+        built_project.dbt("run", "--select", "cio_bulk_people", "--vars", '{"bulk_people": 50}')
+        run_cli(built_project, "sync", "-s", "cio_bulk_people", env=env)
+        built_project.dbt("run", "--select", "cio_bulk_people", "--vars", '{"bulk_people": 0}')
+        run_cli(built_project, "sync", "-s", "cio_bulk_people", env=env, expect=1)
+        assert [(a.json["sync"], a.json["status"]) for a in rx.received[1:]] == [
+            ("cio_bulk_people", "aborted")
+        ]
+        assert "max_removed" in rx.received[1].json["message"]

@@ -19,6 +19,7 @@ __all__ = ["debug", "runs"]
 _OUTPUT = click.option(
     "--output",
     "-o",
+    "output_format",
     type=click.Choice(["table", "json"]),
     default="table",
     help="table (default), or json: one JSON object per line on stdout.",
@@ -48,7 +49,7 @@ def runs(**kw: Any) -> int:
 
     reporter = kw["reporter"]
     found = recent_runs(dbt_args(kw), kw["limit"], reporter)
-    if kw["output"] == "json":
+    if kw["output_format"] == "json":
         _lines([run.as_json() for run in found])
         return 0
     rows = []
@@ -82,7 +83,7 @@ def debug(**kw: Any) -> int:
     reporter = kw["reporter"]
     checks = check_setup(dbt_args(kw), observer=reporter)
     failed = [check for check in checks if not check.ok]
-    if kw["output"] == "json":
+    if kw["output_format"] == "json":
         _lines([check.as_json() for check in checks])
     else:
         rows = [check.as_json() for check in checks]

@@ -32,7 +32,7 @@ def exit_codes(func: Callable[..., int]) -> Callable[..., None]:
     def wrapper(*args: Any, **kwargs: Any) -> None:
         shown = None
         if all(name in kwargs for name in OUTPUT_FLAGS):
-            json_output = kwargs.get("output") == "json"  # stdout is the command's: report on stderr
+            json_output = kwargs.get("output_format") == "json"  # stdout is the command's: report on stderr
             shown = kwargs["reporter"] = reporter(kwargs, to_stderr=json_output)
         try:
             code = func(*args, **kwargs)

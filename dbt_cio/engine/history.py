@@ -107,7 +107,8 @@ def recent_runs(
 
 
 def _utc(value: Any) -> datetime | None:
-    """A timestamp from the warehouse as an aware UTC time (naive ones are UTC, as dbt-cio writes them)."""
+    """A timestamp from the warehouse as an aware UTC time; a naive one is taken as UTC (dbt-cio writes the
+    warehouse's ``current_timestamp``, which is UTC where the session's time zone is)."""
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, str) and value:

@@ -65,9 +65,14 @@ class Notifier:
             self._pending.append(asyncio.ensure_future(self._consider(result, alerting)))
 
     async def close(self) -> None:
-        """Wait for every alert of the run to be delivered (or given up on)."""
+        """Wait for every alert of the run to be delivered (or given up on); whatever went wrong with one is
+        a note, never the run's failure."""
         pending, self._pending = self._pending, []
-        await asyncio.gather(*pending)
+        for outcome in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                self.ctx.observer.note(
+                    f"an alert failed unexpectedly ({type(outcome).__name__}); the run goes on"
+                )
 
     async def _consider(self, result: SyncResult, alerting: bool) -> None:
         remembered = await self._meta(result, read=True)
