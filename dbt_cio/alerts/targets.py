@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import urlsplit
 
 from dbt_cio.errors import UsageError
-from dbt_cio.urls import check_secure_url, public_form
+from dbt_cio.urls import check_base_url, public_form
 
 __all__ = ["NOTIFY_VARIABLE", "SECRET_VARIABLE", "SLACK_HOSTS", "AlertSettings", "AlertTarget", "Format"]
 
@@ -39,9 +40,14 @@ class AlertTarget:
         forced = url.lower().startswith(SLACK_PREFIX)
         if forced:
             url = url[len(SLACK_PREFIX) :]
-        parts = check_secure_url(url, source, example="https://hooks.slack.com/services/...")
+        parts = urlsplit(url)
+        example = "https://hooks.slack.com/services/..."
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"{source} must be an http(s) URL such as {example}, got {public_form(url)!r}.")
         if parts.username or parts.password:
             raise UsageError(f"{source} must not contain user credentials in the URL ({public_form(url)}).")
+        # the one rule for URLs that carry secrets, applied to the origin (the path and query are the token's)
+        check_base_url(f"{parts.scheme}://{parts.netloc}", source, example)
         slack = forced or (parts.scheme == "https" and (parts.hostname or "").lower() in SLACK_HOSTS)
         return cls(url=url, format="slack" if slack else "webhook")
 

@@ -4,7 +4,8 @@ Credentials never live in the project files: a sync names a *workspace* (``defau
 keys come from environment variables. The default workspace reads ``CUSTOMERIO_SITE_ID``,
 ``CUSTOMERIO_API_KEY``, ``CUSTOMERIO_APP_API_KEY`` and ``CUSTOMERIO_REGION``; a workspace called ``acme``
 reads ``CUSTOMERIO_ACME_SITE_ID`` and so on. ``CUSTOMERIO_TRACK_URL`` / ``CUSTOMERIO_APP_URL`` (or their
-workspace-specific forms) point the client at the emulator or at a proxy.
+workspace-specific forms) point the client at the emulator or at a proxy (checked by
+:func:`dbt_cio.urls.check_base_url`: plain http only to loopback).
 
 Secrets are kept out of every ``repr``, ``str`` and error message: a leaked repr in a log line or a
 traceback must never expose a key.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from dbt_cio.errors import UsageError
-from dbt_cio.urls import check_secure_url
+from dbt_cio.urls import check_base_url
 
 __all__ = [
     "APP_URLS",
@@ -57,20 +58,6 @@ def env_prefix(workspace: str) -> str:
             "(it becomes part of environment variable names)."
         )
     return f"CUSTOMERIO_{workspace.upper().replace('-', '_')}_"
-
-
-def check_base_url(url: str, variable: str) -> str:
-    """Return ``url`` without a trailing slash, or raise :class:`UsageError` if it may not be used.
-
-    Plain ``http`` is refused except for loopback hosts: keys travel in headers, and only the local
-    emulator (or a proxy on the same machine) may receive them unencrypted.
-    """
-    parts = check_secure_url(url, variable, example="https://track.customer.io")
-    if parts.username or parts.password:
-        raise UsageError(f"{variable} must not contain credentials; set the key variables instead.")
-    if parts.query or parts.fragment:
-        raise UsageError(f"{variable} must be a base URL without query or fragment, got {url!r}.")
-    return url.rstrip("/")
 
 
 @dataclass(frozen=True)
