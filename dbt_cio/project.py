@@ -114,6 +114,7 @@ class Project:
     config: RuntimeConfig = field(repr=False)  # holds the credentials: never in a repr
     manifest: Manifest = field(repr=False)
     reparsed: bool = False
+    reparse_reason: str | None = None  # why the manifest on disk was not used as it was
     _adapter: BaseAdapter | None = field(default=None, repr=False)
     _session: WarehouseSession | None = field(default=None, repr=False)
     _tests: dict[str, list[str]] | None = field(default=None, repr=False)
@@ -127,16 +128,19 @@ class Project:
         config = _runtime_config(flags)
         manifest_path = Path(config.project_root) / config.target_path / "manifest.json"
         manifest: Manifest | None = None
-        if _stale_reason(manifest_path, config, flags, args) is None:
+        reason = _stale_reason(manifest_path, config, flags, args)
+        if reason is None:
             manifest = _read_manifest(manifest_path)
-            if manifest.metadata.adapter_type != config.credentials.type or _other_target(manifest, config):
-                manifest = None
+            if manifest.metadata.adapter_type != config.credentials.type:
+                reason, manifest = f"written for adapter {manifest.metadata.adapter_type}", None
+            elif _other_target(manifest, config):
+                reason, manifest = "written for another target", None
         reparsed = manifest is None
         if manifest is None:
             manifest = _parse(args)
             flags = _set_flags(args)  # dbt parse replaced the global flags: put ours back
             config = _runtime_config(flags)
-        project = cls(args=args, config=config, manifest=manifest, reparsed=reparsed)
+        project = cls(args=args, config=config, manifest=manifest, reparsed=reparsed, reparse_reason=reason)
         project._register_adapter()
         return project
 

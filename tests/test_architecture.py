@@ -16,15 +16,15 @@ MAX_LINES = 450
 
 # Lowest first. A module may import modules of its own layer or of a lower one, never of a higher one.
 LAYERS: list[tuple[str, ...]] = [
-    ("dbt_cio._version", "dbt_cio.errors"),
-    ("dbt_cio.customerio", "dbt_cio.emulator"),
+    ("dbt_cio._version", "dbt_cio.errors", "dbt_cio.urls"),
+    ("dbt_cio.customerio", "dbt_cio.emulator", "dbt_cio.alerts"),
     ("dbt_cio.contract",),
     ("dbt_cio.warehouse",),
     ("dbt_cio.payloads",),
     ("dbt_cio.run_results",),
     ("dbt_cio.project",),
     ("dbt_cio.engine",),
-    ("dbt_cio.report",),
+    ("dbt_cio.report", "dbt_cio.jsonlog"),
     ("dbt_cio.cli", "dbt_cio.__main__"),
 ]
 

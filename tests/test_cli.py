@@ -35,6 +35,18 @@ def _parsed(argv: list[str]) -> dict[str, object]:
         ),
         (["sync", "--select", "a", "--select", "b"], {"select": ("a", "b"), "exclude": (), "dry_run": False}),
         (["validate", "-s", "a", "b", "--target", "t"], {"select": ("a", "b"), "exclude": (), "target": "t"}),
+        (
+            ["sync", "--notify", "x", "--notify", "y", "-q", "--log-format", "json", "--no-use-colors"],
+            {"notify": ("x", "y"), "quiet": True, "log_format": "json", "use_colors": False},
+        ),
+        (
+            ["runs", "-s", "a", "--limit", "5", "-o", "json"],
+            {"select": ("a",), "limit": 5, "output_format": "json"},
+        ),
+        (
+            ["debug", "--select", "a", "b"],
+            {"select": ("a", "b"), "output_format": "table", "log_format": "text"},
+        ),
     ],
 )
 def test_dbt_style_multi_value_selection(argv: list[str], expected: dict[str, object]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from conftest import DbtProject, RunningEmulator, open_state, run_cli
+from run_results import count, read_results, status
 
 from dbt_cio.project import DbtArgs, Project
 
@@ -31,11 +32,6 @@ models:
       meta:
         customerio: {{type: relationship, object_type_id: "1", object_id: company_id, identifier: customer_id}}
 """
-
-
-def _results(project: DbtProject) -> dict[str, dict]:
-    doc = json.loads((project.path / "target" / "dbt_cio_run_results.json").read_text())
-    return {r["name"]: r for r in doc["results"]}
 
 
 def _args(project: DbtProject) -> DbtArgs:
@@ -63,31 +59,35 @@ def test_rejections_say_why_with_readable_keys_and_warn_can_let_the_run_pass(
 
     select = ("--select", "rejecting_people", "rejecting_members")
     proc = run_cli(dbt_project, "sync", *select, env=emulator.env, expect=1)
-    results = _results(dbt_project)
+    results = read_results(dbt_project)
     people, members = results["rejecting_people"], results["rejecting_members"]
-    assert (people["status"], people["accepted"], people["rejected"]) == ("rejected", 2, 1)
+    assert (status(people), count(people, "accepted"), count(people, "rejected")) == ("rejected", 2, 1)
     too_long = "identifier is longer than 150 bytes"
     assert too_long in people["message"] and f"e.g. key {'x' * 151}" in people["message"]
-    assert people["reasons"] == [{"reason": too_long, "count": 1, "sample_key": "x" * 151}]
+    assert people["dbt_cio"]["rejection_reasons"] == [
+        {"reason": too_long, "count": 1, "sample_key": "x" * 151}
+    ]
     # a composite key is shown as its column values, not joined by a control character
     assert f"company_id=1, customer_id={'y' * 151}" in members["message"], members["message"]
     assert "\x1f" not in proc.stdout + json.dumps(results)
     # the summary lists the reasons and the SQL that reads them all; that SQL works
     assert f"1 × {too_long} (e.g. key {'x' * 151})" in proc.stdout
-    assert people["rejections_sql"] in proc.stdout
-    rows = _query(dbt_project, people["rejections_sql"])
+    assert people["dbt_cio"]["rejections_sql"] in proc.stdout
+    rows = _query(dbt_project, people["dbt_cio"]["rejections_sql"])
     assert [(row[0], row[2], row[4]) for row in rows] == [
         ("x" * 151, too_long, 1)
     ]  # key, reason, runs in a row
 
     run_cli(dbt_project, "sync", *select, env=emulator.env, expect=1)  # rejected again: a second run in a row
-    again = _results(dbt_project)["rejecting_people"]
-    assert again["rejected"] == 1 and [row[4] for row in _query(dbt_project, again["rejections_sql"])] == [2]
+    again = read_results(dbt_project)["rejecting_people"]
+    assert count(again, "rejected") == 1 and [
+        row[4] for row in _query(dbt_project, again["dbt_cio"]["rejections_sql"])
+    ] == [2]
 
     (models / "rejecting.yml").write_text(REJECTING_YML.format(policy=", on_rejections: warn"))
     proc = run_cli(dbt_project, "sync", "--select", "rejecting_people", env=emulator.env, expect=0)
-    result = _results(dbt_project)["rejecting_people"]
-    assert result["status"] == "warn" and "on_rejections: warn" in result["message"], proc.stdout
+    result = read_results(dbt_project)["rejecting_people"]
+    assert status(result) == "warn" and "on_rejections: warn" in result["message"], proc.stdout
 
 
 def test_missing_credentials_are_configuration_errors(
@@ -121,12 +121,13 @@ def test_an_unbuilt_model_fails_alone_and_every_run_leaves_a_record(
     built_project.dbt("run", "--select", "duplicated")
     select = ("--select", "unbuilt_plain", "unbuilt_documented", "duplicated", "cio_people")
     proc = run_cli(built_project, "sync", *select, env=emulator.env, expect=1)
-    results = _results(built_project)
+    results = read_results(built_project)
     for model in ("unbuilt_plain", "unbuilt_documented"):
-        assert results[model]["status"] == "error", proc.stdout
+        assert status(results[model]) == "error", proc.stdout
         assert f"dbt run --select {model}" in results[model]["message"]
-    assert results["duplicated"]["status"] == "error" and "more than once" in results["duplicated"]["message"]
-    assert results["cio_people"]["status"] == "success" and len(emulator.state.people) == 6
+        assert results[model]["unique_id"] == f"model.dbt_cio_integration_tests.{model}.{model}"
+    assert status(results["duplicated"]) == "error" and "more than once" in results["duplicated"]["message"]
+    assert status(results["cio_people"]) == "success" and len(emulator.state.people) == 6
 
     for sync in ("unbuilt_plain", "unbuilt_documented", "duplicated"):
         [run] = _runs(built_project, sync)

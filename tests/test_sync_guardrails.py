@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from conftest import DbtProject, RunningEmulator, open_state, run_cli
+from run_results import count, read_results, status
 
 from dbt_cio.project import DbtArgs, Project
 
@@ -28,11 +29,6 @@ models:
           max_changed: "10%"
           max_removed: 5
 """
-
-
-def _results(project: DbtProject) -> dict[str, dict]:
-    doc = json.loads((project.path / "target" / "dbt_cio_run_results.json").read_text())
-    return {r["name"]: r for r in doc["results"]}
 
 
 def _state_keys(project: DbtProject, sync: str) -> set[str]:
@@ -59,8 +55,8 @@ def test_an_emptied_model_is_not_allowed_to_delete_everyone(
     _build(built_project, "cio_bulk_people", bulk_people=0)  # a bad join upstream: the model comes back empty
     before = emulator.track_requests()
     proc = run_cli(built_project, "sync", "--select", "cio_bulk_people", env=emulator.env, expect=1)
-    result = _results(built_project)["cio_bulk_people"]
-    assert result["status"] == "aborted" and result["removed"] == 50, proc.stdout
+    result = read_results(built_project)["cio_bulk_people"]
+    assert status(result) == "aborted" and count(result, "removed") == 50, proc.stdout
     message = result["message"]
     assert "remove 50 row(s)" in message and "100% of the 50 rows synced" in message
     assert "max_removed 20%" in message and "--ignore-thresholds" in message and "cio_bulk_people" in message
@@ -87,27 +83,31 @@ def test_count_and_percentage_thresholds_for_added_changed_and_removed(
 
     def sync(*flags: str, expect: int) -> dict:
         run_cli(dbt_project, "sync", "--select", "guarded_people", *flags, env=emulator.env, expect=expect)
-        return _results(dbt_project)["guarded_people"]
+        return read_results(dbt_project)["guarded_people"]
 
     _build(dbt_project, "guarded_people", rows=40)
     result = sync(expect=1)  # max_added: 30, a count: it applies on a first sync too
-    assert (result["status"], result["added"]) == ("aborted", 40)
+    assert (status(result), count(result, "added")) == ("aborted", 40)
     assert "max_added 30" in result["message"] and not _people(emulator)
-    assert sync("--ignore-thresholds", expect=0)["accepted"] == 40
+    assert count(sync("--ignore-thresholds", expect=0), "accepted") == 40
 
     _build(dbt_project, "guarded_people", rows=40, changed=5)  # 12.5% of 40 synced rows
     result = sync(expect=1)
-    assert (result["status"], result["changed"]) == ("aborted", 5) and "max_changed 10%" in result["message"]
+    assert (status(result), count(result, "changed")) == ("aborted", 5) and "max_changed 10%" in result[
+        "message"
+    ]
     assert {p.attributes["label"] for p in emulator.state.people.values()} == {"original"}
     _build(dbt_project, "guarded_people", rows=40, changed=4)  # 10%: allowed
-    assert sync(expect=0)["status"] == "success"
+    assert status(sync(expect=0)) == "success"
 
     _build(dbt_project, "guarded_people", rows=34, changed=4)  # 6 removed, over max_removed: 5
     result = sync(expect=1)
-    assert (result["status"], result["removed"]) == ("aborted", 6) and "max_removed 5" in result["message"]
+    assert (status(result), count(result, "removed")) == ("aborted", 6) and "max_removed 5" in result[
+        "message"
+    ]
     assert len(_people(emulator)) == 40
     _build(dbt_project, "guarded_people", rows=35, changed=4)  # 5 removed: allowed
-    assert sync(expect=0)["removed"] == 5
+    assert count(sync(expect=0), "removed") == 5
     assert len(_people(emulator)) == 35
 
 
@@ -125,8 +125,8 @@ def test_failing_tests_and_builds_hold_their_syncs_back(
     built_project.dbt("build", "--select", "cio_people", check=False)  # not_null_cio_people_email fails
     before = emulator.track_requests()
     proc = run_cli(built_project, "sync", "--select", "cio_people", env=emulator.env, expect=1)
-    result = _results(built_project)["cio_people"]
-    assert result["status"] == "skipped", proc.stdout
+    result = read_results(built_project)["cio_people"]
+    assert status(result) == "skipped", proc.stdout
     assert "not_null_cio_people_email" in result["message"] and "fail" in result["message"]
     assert "--ignore-dbt-results" in result["message"]
     assert emulator.track_requests() == before  # held back before connecting: nothing at all was sent
@@ -141,11 +141,11 @@ def test_failing_tests_and_builds_hold_their_syncs_back(
     proc = run_cli(
         built_project, "sync", "--select", "cio_companies", "cio_page_views", env=emulator.env, expect=1
     )
-    results = _results(built_project)
-    assert results["cio_companies"]["status"] == "skipped", proc.stdout
+    results = read_results(built_project)
+    assert status(results["cio_companies"]) == "skipped", proc.stdout
     assert (
         "model.dbt_cio_integration_tests.cio_companies has status error"
         in results["cio_companies"]["message"]
     )
-    assert results["cio_page_views"]["status"] == "success"  # its own build went through
+    assert status(results["cio_page_views"]) == "success"  # its own build went through
     assert not emulator.state.objects

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 from conftest import DbtProject, RunningEmulator, open_state, run_cli
+from run_results import read_results, status
 
 from dbt_cio.project import DbtArgs, Project
 
@@ -59,11 +59,8 @@ def test_hostile_rows_are_sent_faithfully_or_rejected_with_a_reason(
     proc = run_cli(
         dbt_project, "sync", "--select", "hostile_people", "wide_people", env=emulator.env, expect=1
     )
-    results = {
-        r["name"]: r
-        for r in json.loads((dbt_project.path / "target" / "dbt_cio_run_results.json").read_text())["results"]
-    }
-    assert results["hostile_people"]["status"] == "rejected", proc.stdout
+    results = read_results(dbt_project)
+    assert status(results["hostile_people"]) == "rejected", proc.stdout
 
     people = {p.id: p.attributes for p in emulator.state.people.values()}
     # Sent faithfully.

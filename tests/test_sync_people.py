@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from conftest import DbtProject, RunningEmulator, open_state, run_cli
+from run_results import count, read_results, status
 
 from dbt_cio.project import DbtArgs, Project
 
@@ -46,7 +47,7 @@ def test_first_sync_creates_every_person_then_a_rerun_sends_nothing(
 
     results = json.loads((built_project.path / "target" / "dbt_cio_run_results.json").read_text())
     [entry] = results["results"]
-    assert (entry["name"], entry["status"], entry["added"], entry["accepted"]) == (
+    assert (entry["dbt_cio"]["sync"], status(entry), count(entry, "added"), count(entry, "accepted")) == (
         "cio_people",
         "success",
         6,
@@ -77,21 +78,16 @@ def test_seed_edits_send_exactly_the_identifies_clears_and_deletes(
 
     before = {p.id: dict(p.attributes) for p in emulator.state.people.values()}
     proc = run_cli(built_project, "sync", "--select", "cio_people", "cio_people_by_email", env=emulator.env)
-    results = {
-        r["name"]: r
-        for r in json.loads((built_project.path / "target" / "dbt_cio_run_results.json").read_text())[
-            "results"
-        ]
-    }
+    results = read_results(built_project)
     assert (
-        results["cio_people"]["added"],
-        results["cio_people"]["changed"],
-        results["cio_people"]["removed"],
+        count(results["cio_people"], "added"),
+        count(results["cio_people"], "changed"),
+        count(results["cio_people"], "removed"),
     ) == (1, 1, 1)
     assert (
-        results["cio_people_by_email"]["added"],
-        results["cio_people_by_email"]["changed"],
-        results["cio_people_by_email"]["removed"],
+        count(results["cio_people_by_email"], "added"),
+        count(results["cio_people_by_email"], "changed"),
+        count(results["cio_people_by_email"], "removed"),
     ) == (1, 1, 1), proc.stdout
 
     people = _people(emulator)

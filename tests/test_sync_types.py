@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from conftest import DbtProject, RunningEmulator, run_cli
+from run_results import count, read_results, status
 
 
 def _unix(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
-
-
-def _results(project: DbtProject) -> dict[str, dict]:
-    doc = json.loads((project.path / "target" / "dbt_cio_run_results.json").read_text())
-    return {r["name"]: r for r in doc["results"]}
 
 
 def _cio(emulator: RunningEmulator, person_id: str) -> str:
@@ -62,12 +57,14 @@ def _edit(
 def test_every_type_first_sync_rerun_and_edits(built_project: DbtProject, emulator: RunningEmulator) -> None:
     # -- first sync: everything arrives ---------------------------------------------------------------
     run_cli(built_project, "sync", "--select", "tag:cio", env=emulator.env)
-    results = _results(built_project)
-    assert all(r["status"] == "success" for r in results.values()), results
+    results = read_results(built_project)
+    assert all(status(r) == "success" for r in results.values()), results
     # every request a sync makes is counted, App API calls (segment and collection look-ups) included
-    assert results["cio_people"]["requests"] == 1
-    assert results["pro_customers"]["requests"] == 3  # find the segment by name, create it, add the members
-    assert results["cio_products"]["requests"] == 2  # find the collection by name, create it
+    assert count(results["cio_people"], "requests") == 1
+    assert (
+        count(results["pro_customers"], "requests") == 3
+    )  # find the segment by name, create it, add the members
+    assert count(results["cio_products"], "requests") == 2  # find the collection by name, create it
     state = emulator.state
 
     events = _events(emulator)
@@ -147,11 +144,11 @@ def test_every_type_first_sync_rerun_and_edits(built_project: DbtProject, emulat
     _edit(built_project, "products", replace={"sku-2,Gadget,24.50": "sku-2,Gadget,19.00"})
     built_project.build()
     run_cli(built_project, "sync", "--select", "tag:cio", env=emulator.env)
-    results = _results(built_project)
+    results = read_results(built_project)
     assert (
-        results["cio_orders"]["added"],
-        results["cio_orders"]["changed"],
-        results["cio_orders"]["removed"],
+        count(results["cio_orders"], "added"),
+        count(results["cio_orders"], "changed"),
+        count(results["cio_orders"], "removed"),
     ) == (1, 1, 1)
 
     events = _events(emulator)
@@ -202,16 +199,16 @@ def test_segment_by_id_must_be_an_existing_manual_segment(
     built_project.dbt("parse")
     args = ("sync", "--select", "cio_pro_customers", "cio_products", "--full-refresh", "--fail-fast")
     run_cli(built_project, *args, env=emulator.env, expect=1)
-    results = _results(built_project)
-    assert [r["name"] for r in results.values()] == ["pro_customers", "cio_products"]
-    assert results["pro_customers"]["status"] == "error"
-    assert (results["cio_products"]["status"], results["cio_products"]["message"]) == (
+    results = read_results(built_project)
+    assert [r["dbt_cio"]["sync"] for r in results.values()] == ["pro_customers", "cio_products"]
+    assert status(results["pro_customers"]) == "error"
+    assert (status(results["cio_products"]), results["cio_products"]["message"]) == (
         "skipped",
         "not run: --fail-fast",
     )
     assert not emulator.state.collections
     run_cli(built_project, *args[:-1], env=emulator.env, expect=1)  # without it, the next sync runs
-    assert _results(built_project)["cio_products"]["status"] == "success" and emulator.state.collections
+    assert status(read_results(built_project)["cio_products"]) == "success" and emulator.state.collections
 
 
 def test_refused_credentials_stop_the_run_and_are_never_printed(
@@ -222,7 +219,7 @@ def test_refused_credentials_stop_the_run_and_are_never_printed(
     proc = run_cli(built_project, "sync", "--select", "cio_people", "cio_orders", env=env, expect=1)
     out = proc.stdout + proc.stderr
     assert secret not in out and "credentials" in out.lower(), out
-    results = _results(built_project)
-    assert {r["status"] for r in results.values()} <= {"error", "skipped"}, results
+    results = read_results(built_project)
+    assert {status(r) for r in results.values()} <= {"error", "skipped"}, results
     assert not emulator.state.people and not emulator.state.events
     assert secret not in (built_project.path / "target" / "dbt_cio_run_results.json").read_text()

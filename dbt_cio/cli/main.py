@@ -1,49 +1,25 @@
 """The ``dbt-cio`` commands: each builds the library's options, calls the library, and shows the result.
 
-This is the one place where exceptions and results become exit codes: 0 every row accepted, 1 rows rejected
-or a sync failed, 2 usage or configuration errors (see :mod:`dbt_cio.engine.results`). Heavy imports
-(dbt, aiohttp) happen inside the library calls, so ``--help`` is instant.
+Exceptions and results become exit codes in one place, :func:`dbt_cio.cli.exits.exit_codes`: 0 every row
+accepted, 1 rows rejected or a sync failed, 2 usage or configuration errors (see
+:mod:`dbt_cio.engine.results`). Heavy imports (dbt, aiohttp) happen inside the library calls, so ``--help``
+is instant.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from dbt_cio._version import __version__
-from dbt_cio.cli.params import dbt_args, dbt_flags, rate_flags, rate_settings
-from dbt_cio.errors import DbtCioError, UsageError
+from dbt_cio.cli.exits import exit_codes as _exit_codes
+from dbt_cio.cli.params import dbt_args, dbt_flags, output_flags, rate_flags, rate_settings
+from dbt_cio.errors import UsageError
 
 __all__ = ["cli", "main"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-EXIT_INTERRUPTED = 130
-
-
-def _exit_codes(func: Callable[..., int]) -> Callable[..., None]:
-    """Turn dbt-cio errors into messages and exit codes (the only place that does)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            code = func(*args, **kwargs)
-        except DbtCioError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo(
-                "Interrupted: acknowledged rows are committed; the next run resends the rest.", err=True
-            )
-            sys.exit(EXIT_INTERRUPTED)
-        sys.exit(code)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,6 +31,15 @@ def cli() -> None:
 @cli.command()
 @dbt_flags
 @rate_flags
+@output_flags
+@click.option(
+    "--notify",
+    multiple=True,
+    metavar="URL",
+    help="Alert this URL when a sync fails, is aborted or held back, or has rejections, and when it recovers "
+    "(repeatable; also DBT_CIO_NOTIFY, comma separated). A Slack incoming webhook gets a Slack message; any "
+    "other URL a JSON body, signed when DBT_CIO_NOTIFY_SECRET is set.",
+)
 @click.option("--full-refresh", is_flag=True, help="Forget the selected syncs' state and resend every row.")
 @click.option(
     "--dry-run", is_flag=True, help="Show what would be sent (counts and sample payloads); change nothing."
@@ -86,8 +71,8 @@ def sync(**kw: Any) -> int:
     """Send what changed in the selected models to Customer.io."""
     from dbt_cio.engine.options import SyncOptions
     from dbt_cio.engine.runner import run_sync
-    from dbt_cio.report import Reporter
 
+    reporter = kw["reporter"]
     options = SyncOptions(
         dbt=dbt_args(kw),
         rate=rate_settings(kw),
@@ -98,10 +83,11 @@ def sync(**kw: Any) -> int:
         ignore_thresholds=kw["ignore_thresholds"],
         ignore_dbt_results=kw["ignore_dbt_results"],
         output=Path(kw["output"]) if kw["output"] else None,
+        notify=tuple(kw["notify"]),
+        invocation_id=reporter.invocation_id,
     )
     if options.output is not None and not options.dry_run:
         raise UsageError("--output writes what a dry run would send: add --dry-run")
-    reporter = Reporter()
     result = run_sync(options, reporter)
     if result.syncs:
         reporter.summary(result.syncs, dry_run=result.dry_run)
@@ -112,25 +98,28 @@ def sync(**kw: Any) -> int:
 
 @cli.command()
 @dbt_flags
+@output_flags
 @_exit_codes
 def validate(**kw: Any) -> int:
     """Check every meta.customerio block of the project; exit 2 on any error."""
     from dbt_cio.engine.runner import validate_project
-    from dbt_cio.report import Reporter
 
-    reporter = Reporter()
+    reporter = kw["reporter"]
     syncs = validate_project(dbt_args(kw), reporter)
     reporter.info(f"OK: {len(syncs)} sync(s) configured correctly: " + ", ".join(s.name for s in syncs))
     return 0
 
 
-def _add_emulator_command() -> None:
+def _add_commands() -> None:
+    from dbt_cio.cli.diagnose import debug, runs
     from dbt_cio.emulator.cli import emulator_command
 
+    cli.add_command(runs, "runs")
+    cli.add_command(debug, "debug")
     cli.add_command(emulator_command, "emulator")
 
 
-_add_emulator_command()
+_add_commands()
 
 
 def main() -> None:

@@ -19,9 +19,20 @@ if TYPE_CHECKING:
     from click.parser import _OptionParser, _ParsingState
 
     from dbt_cio.customerio.ratelimit import RateSettings
+    from dbt_cio.jsonlog import JsonReporter
     from dbt_cio.project import DbtArgs
+    from dbt_cio.report import Reporter
 
-__all__ = ["MultiValueOption", "dbt_args", "dbt_flags", "rate_flags", "rate_settings"]
+__all__ = [
+    "OUTPUT_FLAGS",
+    "MultiValueOption",
+    "dbt_args",
+    "dbt_flags",
+    "output_flags",
+    "rate_flags",
+    "rate_settings",
+    "reporter",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,6 +146,58 @@ def rate_flags(func: F) -> F:
             ),
         ],
     )
+
+
+OUTPUT_FLAGS = ("log_format", "quiet", "use_colors")
+"""The parameters of :func:`output_flags`: the CLI turns them into the command's reporter."""
+
+
+def output_flags(func: F) -> F:
+    """How a command writes to stdout, with dbt's flag names and environment variables."""
+    return _apply(
+        func,
+        [
+            click.option(
+                "--log-format",
+                type=click.Choice(["text", "json", "default", "debug"]),
+                default="text",
+                envvar=["DBT_CIO_LOG_FORMAT", "DBT_LOG_FORMAT"],
+                help="text (default; debug and default mean text too), or json: one JSON object per line, "
+                "in dbt's structured-log shape.",
+            ),
+            click.option(
+                "--quiet",
+                "-q",
+                is_flag=True,
+                envvar=["DBT_CIO_QUIET", "DBT_QUIET"],
+                help="Show errors only.",
+            ),
+            click.option(
+                "--use-colors/--no-use-colors",
+                default=True,
+                envvar=["DBT_CIO_USE_COLORS", "DBT_USE_COLORS"],
+                help="Colour the terminal output (default; NO_COLOR in the environment turns it off too).",
+            ),
+        ],
+    )
+
+
+def reporter(kw: dict[str, Any], *, to_stderr: bool = False) -> Reporter | JsonReporter:
+    """The command's reporter, from (and taking out of ``kw``) its output flags; ``to_stderr`` when stdout
+    carries the command's own output (``--output json``)."""
+    import sys
+    import uuid
+
+    log_format, quiet, use_colors = (kw.pop(name) for name in OUTPUT_FLAGS)
+    stream = sys.stderr if to_stderr else sys.stdout
+    invocation_id = str(uuid.uuid4())
+    if log_format == "json":
+        from dbt_cio.jsonlog import JsonReporter
+
+        return JsonReporter(stream, invocation_id=invocation_id, quiet=quiet)
+    from dbt_cio.report import Reporter
+
+    return Reporter(stream, quiet=quiet, use_colors=use_colors, invocation_id=invocation_id)
 
 
 def dbt_args(kw: Mapping[str, Any]) -> DbtArgs:

@@ -255,6 +255,8 @@ class Unbuilt:
     model: str
     type: str
     message: str
+    unique_id: str = ""
+    relation: str | None = None
 
 
 @dataclass
@@ -313,7 +315,15 @@ def resolve_syncs(
                 found.append((ROOT_PATH, message))
             else:
                 resolution.unbuilt += [
-                    Unbuilt(name, model, str(block["type"]), message) for _p, block, name in named
+                    Unbuilt(
+                        name,
+                        model,
+                        str(block["type"]),
+                        message,
+                        str(node.get("unique_id") or ""),
+                        node.get("relation_name"),
+                    )
+                    for _p, block, name in named
                 ]
         elif columns is not None:
             for path, block, name in named:

@@ -4,7 +4,8 @@ Credentials never live in the project files: a sync names a *workspace* (``defau
 keys come from environment variables. The default workspace reads ``CUSTOMERIO_SITE_ID``,
 ``CUSTOMERIO_API_KEY``, ``CUSTOMERIO_APP_API_KEY`` and ``CUSTOMERIO_REGION``; a workspace called ``acme``
 reads ``CUSTOMERIO_ACME_SITE_ID`` and so on. ``CUSTOMERIO_TRACK_URL`` / ``CUSTOMERIO_APP_URL`` (or their
-workspace-specific forms) point the client at the emulator or at a proxy.
+workspace-specific forms) point the client at the emulator or at a proxy (checked by
+:func:`dbt_cio.urls.check_base_url`: plain http only to loopback).
 
 Secrets are kept out of every ``repr``, ``str`` and error message: a leaked repr in a log line or a
 traceback must never expose a key.
@@ -12,15 +13,14 @@ traceback must never expose a key.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, cast
-from urllib.parse import urlsplit
 
 from dbt_cio.errors import UsageError
+from dbt_cio.urls import check_base_url
 
 __all__ = [
     "APP_URLS",
@@ -42,7 +42,6 @@ DEFAULT_WORKSPACE = "default"
 TRACK_URLS: Mapping[str, str] = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
 APP_URLS: Mapping[str, str] = {"us": "https://api.customer.io", "eu": "https://api-eu.customer.io"}
 
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _WORKSPACE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -59,36 +58,6 @@ def env_prefix(workspace: str) -> str:
             "(it becomes part of environment variable names)."
         )
     return f"CUSTOMERIO_{workspace.upper().replace('-', '_')}_"
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(url: str, variable: str) -> str:
-    """Return ``url`` without a trailing slash, or raise :class:`UsageError` if it may not be used.
-
-    Plain ``http`` is refused except for loopback hosts: keys travel in headers, and only the local
-    emulator (or a proxy on the same machine) may receive them unencrypted.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{variable} must be an http(s) URL such as https://track.customer.io, got {url!r}.")
-    if parts.username or parts.password:
-        raise UsageError(f"{variable} must not contain credentials; set the key variables instead.")
-    if parts.query or parts.fragment:
-        raise UsageError(f"{variable} must be a base URL without query or fragment, got {url!r}.")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise UsageError(
-            f"{variable} uses plain http for host {parts.hostname!r}: only loopback hosts (127.0.0.1, ::1, "
-            "localhost) may use http. Use https."
-        )
-    return url.rstrip("/")
 
 
 @dataclass(frozen=True)

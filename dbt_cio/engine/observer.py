@@ -3,6 +3,10 @@
 The engine never prints: it tells an :class:`Observer`. The CLI passes a terminal reporter
 (:class:`dbt_cio.report.Reporter`: progress bars, colours); a Python caller (an Airflow or Dagster task)
 gets :class:`LogObserver`, which writes to the ``dbt_cio`` logger, unless it passes its own.
+
+Besides lines and progress bars, the engine names each *phase* that can take a while (loading the project,
+computing a sync's diff, committing) with :meth:`Observer.phase`, so that a terminal can show a spinner
+and a log a line: nothing is silent for long.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ class Observer(Protocol):
 
     def progress(self) -> AbstractContextManager[None]:
         """Around the part of a run that sends (a terminal shows its bars only meanwhile)."""
+        ...
+
+    def phase(self, name: str, sync: str | None = None) -> AbstractContextManager[None]:
+        """Around one phase of the run (``"computing the diff"`` of ``sync``), however long it lasts."""
         ...
 
     def start_sync(self, name: str, total: int) -> SyncProgress: ...
@@ -77,6 +85,11 @@ class LogObserver:
 
     @contextmanager
     def progress(self) -> Iterator[None]:
+        yield
+
+    @contextmanager
+    def phase(self, name: str, sync: str | None = None) -> Iterator[None]:
+        self.logger.info("%s%s", f"{sync}: " if sync else "", name)
         yield
 
     def start_sync(self, name: str, total: int) -> SyncProgress:

@@ -8,6 +8,7 @@ bad value stops the command before the project is loaded.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +34,9 @@ class SyncOptions:
     rejections; ``use_emulator`` — send to a local emulator started for the run; ``ignore_thresholds`` — let
     diffs over a row threshold through, for this run; ``ignore_dbt_results`` — sync models that dbt's last
     results would hold back; ``output`` — with ``dry_run``, write every operation that would be sent to this
-    file, one JSON object per line; ``environ`` — where credentials are read (default: a snapshot of ``os.environ``
-    taken when the options are built).
+    file, one JSON object per line; ``environ`` — where credentials are read (default: a snapshot of
+    ``os.environ`` taken when the options are built); ``notify`` — alert URLs (besides ``DBT_CIO_NOTIFY`` in
+    ``environ``, see :mod:`dbt_cio.alerts`); ``invocation_id`` — names the run in its results, logs and alerts.
     """
 
     dbt: DbtArgs = field(default_factory=DbtArgs)
@@ -47,3 +49,5 @@ class SyncOptions:
     ignore_dbt_results: bool = False
     output: Path | None = None
     environ: Mapping[str, str] = field(default_factory=_environment, repr=False)  # holds secrets
+    notify: tuple[str, ...] = field(default=(), repr=False)  # a webhook URL is a secret
+    invocation_id: str = field(default_factory=lambda: str(uuid.uuid4()))

@@ -12,7 +12,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RejectionReason", "RunResult", "SyncResult", "SyncStatus"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "RejectionReason",
+    "RunResult",
+    "SyncResult",
+    "SyncStatus",
+    "Timing",
+]
 
 EXIT_OK = 0
 """Every selected sync succeeded (or had nothing to do)."""
@@ -37,6 +46,16 @@ class RejectionReason:
     sample_key: str
 
 
+@dataclass(frozen=True)
+class Timing:
+    """One step of a sync, as dbt times a node's steps: ``compile`` (lock and diff in the warehouse) and
+    ``execute`` (send and commit). Times are UTC."""
+
+    name: str
+    started_at: datetime
+    completed_at: datetime
+
+
 @dataclass
 class SyncResult:
     """The result of one sync in one run.
@@ -46,6 +65,7 @@ class SyncResult:
     ``retries`` and ``throttled`` (429s seen) count HTTP calls. ``run_id`` names the run's row in the
     state schema's ``runs`` table. ``reasons`` are the most common rejection reasons and ``rejections_sql``
     the query that reads them all. ``samples`` holds the first operations a dry run would send.
+    ``unique_id`` and ``relation_name`` are the model's (as dbt names them); ``timing`` the sync's steps.
     """
 
     name: str
@@ -67,6 +87,9 @@ class SyncResult:
     reasons: list[RejectionReason] = field(default_factory=list)
     rejections_sql: str | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
+    unique_id: str = ""
+    relation_name: str | None = None
+    timing: list[Timing] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -88,7 +111,8 @@ class SyncResult:
 class RunResult:
     """The result of one ``dbt-cio sync``: every selected sync's :class:`SyncResult`, in run order.
 
-    ``artifact`` is the run-results file written for the run (None when nothing was selected).
+    ``artifact`` is the run-results file written for the run (None when nothing was selected);
+    ``invocation_id`` names this run in the run-results file, the JSON log and alerts.
     """
 
     syncs: tuple[SyncResult, ...]
@@ -96,6 +120,7 @@ class RunResult:
     elapsed_seconds: float
     dry_run: bool = False
     artifact: Path | None = None
+    invocation_id: str = ""
 
     def __iter__(self) -> Iterator[SyncResult]:
         return iter(self.syncs)

@@ -19,6 +19,7 @@ from dbt_cio.engine.collections import replace_collection
 from dbt_cio.engine.context import SyncContext
 from dbt_cio.engine.dry_run import preview
 from dbt_cio.engine.guardrails import abort_message, breaches
+from dbt_cio.engine.phases import COMPILE, EXECUTE, timed
 from dbt_cio.engine.rejections import RejectionTally
 from dbt_cio.engine.results import SyncResult
 from dbt_cio.engine.segments import resolve_segment
@@ -74,7 +75,8 @@ class SyncRun:
     async def _diff_and_send(self) -> None:
         sync, ctx = self.sync, self.ctx
         store = ctx.state.store
-        summary = await ctx.session.call(lambda: store.compute_diff(sync, dry_run=ctx.options.dry_run))
+        with timed(self.result, COMPILE, ctx.observer, "computing the diff"):
+            summary = await ctx.session.call(lambda: store.compute_diff(sync, dry_run=ctx.options.dry_run))
         self._diff = summary.table
         self.result.added, self.result.changed = summary.added, summary.changed
         self.result.removed = summary.removed
@@ -89,7 +91,8 @@ class SyncRun:
         if ctx.options.dry_run or self.client is None:
             await self._dry_run()
             return
-        await self._send(summary, self.client)
+        with timed(self.result, EXECUTE):
+            await self._send(summary, self.client)
 
     async def _send(self, summary: DiffSummary, client: CustomerIOClient) -> None:
         """Send the diff; set the result's status, counts and message however it ends."""
@@ -114,12 +117,13 @@ class SyncRun:
             error = str(exc)
             raise
         finally:
-            try:
-                await self._flush(force=True)
-            finally:
-                # Acknowledged rows become the state (what was committed to the ledger is safe even if this
-                # fails: the next run folds it before anything else).
-                await ctx.session.call(ctx.state.store.fold, sync)
+            with ctx.observer.phase("committing", sync.name):
+                try:
+                    await self._flush(force=True)
+                finally:
+                    # Acknowledged rows become the state (what was committed to the ledger is safe even if
+                    # this fails: the next run folds it before anything else).
+                    await ctx.session.call(ctx.state.store.fold, sync)
             after = _counters(client)  # every request of this sync: Track and App API alike
             result.requests, result.retries, result.throttled = (a - b for a, b in zip(after, before))
             self._conclude(error)

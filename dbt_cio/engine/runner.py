@@ -28,12 +28,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from dbt_cio.alerts.targets import AlertSettings
 from dbt_cio.contract.model import Sync
 from dbt_cio.contract.resolve import Unbuilt, resolve_syncs
 from dbt_cio.customerio.client import CustomerIOClient
 from dbt_cio.customerio.credentials import Credentials, env_prefix
 from dbt_cio.engine.artifacts import write_run_results
 from dbt_cio.engine.context import SyncContext
+from dbt_cio.engine.notify import Notifier
 from dbt_cio.engine.observer import LogObserver, Observer
 from dbt_cio.engine.options import SyncOptions
 from dbt_cio.engine.results import RunResult, SyncResult
@@ -58,7 +60,8 @@ def validate_project(dbt: DbtArgs | None = None, observer: Observer | None = Non
     is not built (and documents no columns) is one of them, as its columns cannot be checked.
     """
     observer = observer or LogObserver()
-    project = Project.load(dbt or DbtArgs())
+    with observer.phase("loading the project"):
+        project = Project.load(dbt or DbtArgs())
     try:
         nodes, others, notes = _selection(project)
         for note in notes:
@@ -82,23 +85,27 @@ def run_sync(options: SyncOptions | None = None, observer: Observer | None = Non
     """
     options = options or SyncOptions()
     observer = observer or LogObserver()
+    alerts = AlertSettings.from_config(options.notify, options.environ)  # a bad URL stops us before anything
     started_at = datetime.now(UTC)
     t0 = time.monotonic()
     results: list[SyncResult] = []
-    project = Project.load(options.dbt)
+    with observer.phase("loading the project"):
+        project = Project.load(options.dbt)
     session = project.session
     with ExitStack() as stack:
         stack.callback(project.close)
         nodes, others, notes = _selection(project)
         for note in notes:
             observer.note(note)
-        resolution = session.run(lambda: resolve_syncs(nodes, project.columns_of, others=others))
+        with observer.phase("reading the models' columns"):
+            resolution = session.run(lambda: resolve_syncs(nodes, project.columns_of, others=others))
         for warning in resolution.warnings:
             observer.note(warning)
         syncs, unbuilt = resolution.syncs, resolution.unbuilt
         if not syncs and not unbuilt:
             observer.info("Nothing to sync: no selected model has a meta.customerio block.")
-            return RunResult((), started_at, time.monotonic() - t0, dry_run=options.dry_run)
+            return RunResult((), started_at, time.monotonic() - t0, dry_run=options.dry_run,
+                             invocation_id=options.invocation_id)  # fmt: skip
         environ = dict(options.environ)
         emulator = None
         if options.use_emulator:
@@ -112,12 +119,18 @@ def run_sync(options: SyncOptions | None = None, observer: Observer | None = Non
         if options.dry_run and options.output is not None:
             output = stack.enter_context(_open_output(options.output))
         ctx = SyncContext(session, state, options, observer, output)
+        notifier = None
+        if alerts and not options.dry_run:
+            notifier = Notifier(
+                alerts, ctx, invocation_id=options.invocation_id, project=project.project_name,
+                target=project.target_name, held_back=lambda r: r.name in holds and r.message == holds[r.name],
+            )  # fmt: skip
         # dbt's parsed project is a large graph of objects that lives until the end: take it out of the
         # garbage collector's sight, or every full collection walks it again while millions of rows pass.
         gc.collect()
         gc.freeze()
         try:
-            results = asyncio.run(_run_all(syncs, unbuilt, holds, credentials, ctx))
+            results = asyncio.run(_run_all(syncs, unbuilt, holds, credentials, ctx, notifier))
         finally:
             gc.unfreeze()  # so that everything is released normally at exit
         if emulator is not None:
@@ -133,9 +146,12 @@ def run_sync(options: SyncOptions | None = None, observer: Observer | None = Non
             "exclude": list(options.dbt.exclude),
             "full_refresh": options.full_refresh,
             "dry_run": options.dry_run,
+            "target": project.target_name,
         },
+        invocation_id=options.invocation_id,
     )
-    return RunResult(tuple(results), started_at, elapsed, dry_run=options.dry_run, artifact=path)
+    return RunResult(tuple(results), started_at, elapsed, dry_run=options.dry_run, artifact=path,
+                     invocation_id=options.invocation_id)  # fmt: skip
 
 
 def _selection(project: Project) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
@@ -243,11 +259,22 @@ async def _run_all(
     holds: Mapping[str, str],
     credentials: Mapping[str, Credentials],
     ctx: SyncContext,
+    notifier: Notifier | None = None,
 ) -> list[SyncResult]:
-    """Run each sync in turn; every sync of a real run leaves its row in the ``runs`` table, however it ends."""
-    results = [SyncResult(name=s.name, model=s.model, type=s.type) for s in syncs]
+    """Run each sync in turn; every sync of a real run leaves its row in the ``runs`` table, however it ends
+    (and, with alerts, is considered for one)."""
+    results = [SyncResult(name=s.name, model=s.model, type=s.type, unique_id=s.unique_id,
+                          relation_name=s.relation) for s in syncs]  # fmt: skip
     results += [
-        SyncResult(name=u.sync, model=u.model, type=u.type, status="error", message=u.message)
+        SyncResult(
+            name=u.sync,
+            model=u.model,
+            type=u.type,
+            status="error",
+            message=u.message,
+            unique_id=u.unique_id,
+            relation_name=u.relation,
+        )
         for u in unbuilt
     ]
     clients: dict[str, CustomerIOClient] = {}
@@ -262,6 +289,8 @@ async def _run_all(
                         result.run_id = await ctx.session.call(ctx.state.records.start_run, result.name)
                     except DbtCioError as exc:
                         result.status, result.message = "error", str(exc)
+                        if notifier is not None:
+                            notifier.after(result)
                         continue
                 try:
                     if stop is not None:
@@ -281,9 +310,13 @@ async def _run_all(
                     result.elapsed_seconds = time.monotonic() - t0
                     if result.run_id is not None:
                         await _finish(ctx, result)
+                    if notifier is not None:
+                        notifier.after(result)
                 if ctx.options.fail_fast and not result.ok and stop is None:
                     stop = "not run: --fail-fast"
     finally:
+        if notifier is not None:
+            await notifier.close()
         for client in clients.values():
             await client.close()
     return results

@@ -159,6 +159,34 @@ class Records:
         names = [c.lower() for c in cols]
         return [{k: v for k, v in zip(names, row) if k != "_cio_row"} for row in rows]
 
+    def recent_runs(self, syncs: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """The latest ``limit`` runs of any of ``syncs``, newest first, one dict per run; reads only.
+
+        A run's end may be a second row of its run id (warehouses without ``update`` append it): per run
+        id the row with a ``finished_at`` is taken when there is one, and ``started_at`` is the earliest of
+        its rows. No runs table yet means no runs.
+        """
+        if not syncs or limit < 1 or not self.tables.exists("runs"):
+            return []
+        d = self.session.dialect
+        listed = ", ".join(d.literal(name) for name in dict.fromkeys(syncs))
+        cols, rows = self.session.query(
+            f"select * from (\n"
+            f"    select r.*, min(r.started_at) over (partition by r.run_id) as _cio_started,\n"
+            f"        row_number() over (partition by r.run_id order by\n"
+            f"            case when r.finished_at is null then 1 else 0 end, r.finished_at desc) as _cio_pick\n"
+            f"    from {self.tables.relation('runs')} r where r.sync_name in ({listed})\n"
+            f") picked where _cio_pick = 1 order by _cio_started desc, sync_name limit {int(limit)}",
+            "reading recent runs",
+        )
+        out = []
+        for row in rows:
+            run = dict(zip([c.lower() for c in cols], row))
+            run["started_at"] = run.pop("_cio_started")
+            run.pop("_cio_pick", None)
+            out.append(run)
+        return out
+
     def get_meta(self, sync: str, key: str) -> str | None:
         """The value of a sync's meta ``key`` (the latest written), None when unset. Writes nothing."""
         if not self.tables.has("sync_meta"):

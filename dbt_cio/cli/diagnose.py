@@ -1,0 +1,95 @@
+"""``dbt-cio runs`` and ``dbt-cio debug``: commands that read and check, and never send or write state.
+
+Both take the dbt flags of ``sync`` and the output flags; ``--output json`` prints one JSON object per line
+on stdout (as ``dbt ls --output json`` does), the rest going to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from dbt_cio.cli.exits import exit_codes
+from dbt_cio.cli.params import dbt_args, dbt_flags, output_flags
+
+__all__ = ["debug", "runs"]
+
+_OUTPUT = click.option(
+    "--output",
+    "-o",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    help="table (default), or json: one JSON object per line on stdout.",
+)
+
+
+def _lines(items: list[dict[str, Any]]) -> None:
+    for item in items:
+        click.echo(json.dumps(item, default=str, ensure_ascii=False))
+
+
+@click.command()
+@dbt_flags
+@output_flags
+@_OUTPUT
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many runs to show, newest first.",
+)
+@exit_codes
+def runs(**kw: Any) -> int:
+    """Show the recent runs of the selected syncs: status, counts, duration, message."""
+    from dbt_cio.engine.history import recent_runs
+
+    reporter = kw["reporter"]
+    found = recent_runs(dbt_args(kw), kw["limit"], reporter)
+    if kw["output_format"] == "json":
+        _lines([run.as_json() for run in found])
+        return 0
+    rows = []
+    for run in found:
+        data = run.as_json()
+        rows.append({
+            "sync": run.sync,
+            "started (UTC)": run.started_at.strftime("%Y-%m-%d %H:%M:%S") if run.started_at else "",
+            "status": data["status"],
+            **{name: run.counts.get(name, 0) for name in ("added", "changed", "removed", "accepted", "rejected")},
+            "seconds": run.duration_seconds if run.duration_seconds is not None else "",
+            "run id": run.run_id,
+            "message": (run.message or "").splitlines()[0][:200] if run.message else "",
+        })  # fmt: skip
+    reporter.records("RunListed", "dbt-cio runs (newest first)", rows, styles="status")
+    return 0
+
+
+@click.command()
+@dbt_flags
+@output_flags
+@_OUTPUT
+@exit_codes
+def debug(**kw: Any) -> int:
+    """Check the setup before a first sync: profile, warehouse, manifest, blocks, Customer.io keys.
+
+    Sends nothing. Exits 0 when every check passes, 1 when one failed, 2 on usage errors.
+    """
+    from dbt_cio.engine.checks import check_setup
+
+    reporter = kw["reporter"]
+    checks = check_setup(dbt_args(kw), observer=reporter)
+    failed = [check for check in checks if not check.ok]
+    if kw["output_format"] == "json":
+        _lines([check.as_json() for check in checks])
+    else:
+        rows = [check.as_json() for check in checks]
+        reporter.records("DebugCheck", "dbt-cio debug (nothing sent)", rows, styles="status")
+        if failed:
+            reporter.error(f"{len(failed)} check(s) failed: " + ", ".join(check.name for check in failed))
+        else:
+            reporter.info(f"All {len(checks)} checks passed.")
+    return 1 if failed else 0
