@@ -83,6 +83,14 @@ def ledger_columns(d: Dialect) -> list[tuple[str, str]]:
             ("_cio_request", n), ("_cio_status", n)]  # fmt: skip
 
 
+def log_columns(d: Dialect) -> list[tuple[str, str]]:
+    """The sync log: one row per operation sent (see :mod:`dbt_cio.warehouse.synclog`)."""
+    s, n = d.string_type, d.bigint_type
+    return [("run_id", s), ("sync_name", s), ("sync_key", s), ("key_display", s), ("action", s), ("outcome", s),
+            ("http_status", n), ("reason", s), ("field", s), ("request", n), ("logged_at", d.timestamp_type),
+            ("payload", s), ("diff_seq", n)]  # fmt: skip
+
+
 def create_table(d: Dialect, relation: str, columns: Columns) -> str:
     body = ",\n    ".join(f"{name} {type_}" for name, type_ in columns)
     return f"create table if not exists {relation} (\n    {body}\n){_options(d)}"
@@ -333,6 +341,39 @@ def fold_in_place(state: str, ledger: str, diff: str, key_count: int) -> list[st
         ),
         f"delete from {ledger} where 1 = 1",  # BigQuery wants a where
     ]
+
+
+def key_display(d: Dialect, key_columns: Sequence[str], alias: str = "d") -> str:
+    """A row's key as a person reads it, from its key texts: the text itself for a single key, else
+    ``col=value, col=value`` (as :func:`dbt_cio.warehouse.changes.readable_key` writes it in Python)."""
+    if len(key_columns) == 1:
+        return f"{alias}._cio_key"
+    parts: list[str] = []
+    for i, column in enumerate(key_columns):
+        parts += [d.literal(f"{', ' if i else ''}{column}="), f"{alias}._cio_k{i}"]
+    return d.concat(parts)
+
+
+def log_from_ledger(
+    d: Dialect, log: str, ledger: str, diff: str, sync_name: str, key_columns: Sequence[str],
+    actions: Mapping[str, str], *, once: bool = False,
+) -> str:  # fmt: skip
+    """The sync log's rows for the operations the ledger acknowledges: one per acknowledged diff row that a
+    request carried (rows that needed no operation have no request), with the request's number, its HTTP
+    status and when it was committed. ``once`` leaves out rows the log already holds for the same run and
+    diff row (a fold done again after a crash)."""
+    cases = " ".join(f"when {d.literal(kind)} then {d.literal(action)}" for kind, action in actions.items())
+    names = ", ".join(name for name, _type in log_columns(d))
+    again = (
+        f"\n  and not exists (select 1 from {log} x where x.run_id = l._cio_run_id and x.diff_seq = d._cio_seq)"
+        if once else ""
+    )  # fmt: skip
+    return (
+        f"insert into {log} ({names})\n"
+        f"select l._cio_run_id, {d.literal(sync_name)}, d._cio_key, {key_display(d, key_columns)}, "
+        f"case d._cio_change {cases} end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, "
+        f"null, d._cio_seq\n{_acked(ledger, diff)}\nwhere l._cio_request is not null{again}"
+    )
 
 
 def index(table: str, name: str, column: str) -> str:
