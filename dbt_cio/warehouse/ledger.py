@@ -1,7 +1,7 @@
 """The ledger: what Customer.io acknowledged during a run, appended as it happens, folded into state once.
 
 While a sync sends, each commit appends the acknowledged diff rows to the sync's ledger table as a few
-``_cio_seq`` ranges: **one insert statement per commit**, whatever the warehouse and however large the diff.
+``_cio_seq`` ranges (per request, within a bucket of the diff: :data:`dbt_cio.warehouse.sql.BUCKET_ROWS`): **one insert statement per commit**, whatever the warehouse and however large the diff.
 The ledger is *folded* into the state table once per run — at its end, and at the start of the next run of
 the sync if a run died before its fold — after which the ledger is gone.
 
@@ -90,8 +90,8 @@ class Ledger:
         """Record acknowledged diff rows, as ``seq`` ranges per request, in one insert statement."""
         d = self.session.dialect
         now = sql.Raw(d.now)
-        rows = [(lo, hi, run_id, now, group.request, group.status)
-                for group in acked for lo, hi in sql.seq_ranges(group.seqs)]  # fmt: skip
+        rows = [(lo, hi, run_id, now, group.request, group.status, bucket)
+                for group in acked for lo, hi, bucket in sql.bucketed_ranges(group.seqs)]  # fmt: skip
         if not rows:
             return
         names = [name for name, _type in sql.ledger_columns(d)]
