@@ -152,6 +152,24 @@ async def test_207_rejects_exactly_the_items_named_and_accepts_the_rest(
     assert len(emu.state.people) == 997
 
 
+async def test_answers_say_which_request_carried_each_operation_and_its_status(
+    emulator: tuple[Emulator, str],
+) -> None:
+    emu, url = emulator
+    emu.faults.reject_items = {"u3"}
+    too_long = BatchItem("long", {"type": "person", "identifiers": {"id": "x" * 151}, "action": "identify"})
+    async with make_client(url) as client:
+        sender = Sender(client, max_batch_items=5)
+        answers = [answer async for answer in sender.send_chunks([person(i) for i in range(10)] + [too_long])]
+    local = [answer for answer in answers if answer.request is None]
+    assert [(r.ref, r.accepted) for answer in local for r in answer] == [("long", False)]
+    assert local[0].status is None
+    sent = sorted((answer for answer in answers if answer.request is not None), key=lambda a: a.request or 0)
+    assert [answer.request for answer in sent] == [1, 2]  # numbered per sender, from 1
+    assert [answer.status for answer in sent] == [207, 200]  # u3 is in the first batch of five
+    assert [r.ref for r in sent[0]] == [("person", i) for i in range(5)]
+
+
 async def test_a_body_over_the_limit_is_narrowed_down_by_splitting(emulator: tuple[Emulator, str]) -> None:
     emu, url = emulator
     async with make_client(url) as client:
@@ -191,9 +209,16 @@ async def test_a_whole_batch_400_is_narrowed_so_one_bad_item_cannot_sink_its_nei
             "poison", {"type": "person", "identifiers": {"id": "poison"}, "action": "identify"}
         )
         async with make_client(f"http://127.0.0.1:{port}") as client:
-            results = by_ref(await collect(Sender(client), ops))
+            answers = [answer async for answer in Sender(client).send_chunks(ops)]
     finally:
         await runner.cleanup()
+    results = by_ref([result for answer in answers for result in answer])
+    # each request of the binary search is an answer of its own, numbered, with its status
+    numbers = [answer.request or 0 for answer in answers]
+    assert len(set(numbers)) == len(numbers) and all(2 <= n <= len(seen) for n in numbers)
+    poisoned = next(answer for answer in answers if any(r.ref == "poison" for r in answer))
+    assert poisoned.status == 400 and len(poisoned) == 1
+    assert {answer.status for answer in answers if answer is not poisoned} == {200}
     assert [ref for ref, r in results.items() if not r.accepted] == ["poison"]
     assert "malformed request" in results["poison"].reason  # type: ignore[operator]
     assert not results["poison"].retryable

@@ -15,6 +15,7 @@ import subprocess
 import pytest
 from conftest import DBT_CIO, DbtProject, RunningEmulator, open_state, run_cli
 from test_sync_crash import _kill_mid_sync
+from test_sync_log import log_rows
 
 from dbt_cio.project import DbtArgs, Project
 
@@ -65,6 +66,8 @@ def test_a_kill_between_the_statements_of_a_fold_loses_and_doubles_nothing(
     run_cli(dbt_project, "sync", "--select", "cio_bulk_people", "--vars", VARS, env=env)
     assert sent == []
     assert _state(dbt_project, env) == {str(n) for n in range(1, PEOPLE + 1)}
+    logged = [row["sync_key"] for row in log_rows(dbt_project, "cio_bulk_people", VARS)]
+    assert sorted(logged) == sorted(_arrived(emulator))  # each operation logged once, the fold redone or not
 
     # and the state moves on normally afterwards: 1% changed, 10 removed
     smaller = f"{{bulk_people: {PEOPLE - 10}, bulk_version: 2}}"

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from conftest import DBT_CIO, DbtProject, RunningEmulator, open_state, run_cli
+from test_sync_log import log_rows
 
 from dbt_cio.project import DbtArgs, Project
 
@@ -81,12 +82,26 @@ def test_sigkill_mid_sync_then_rerun_ends_exactly_as_the_model(
     assert committed <= arrived
     print(f"killed with {len(arrived)} people arrived, {len(committed)} committed")
 
+    # The sync log never claims an operation the state would resend.
+    logged = {row["sync_key"] for row in log_rows(dbt_project, "cio_bulk_people", VARS)}
+    assert logged <= committed
+
     # The rerun sends what was not acknowledged (the kill's lock is taken over) and nothing more.
     sent: list[str] = []
     emu.faults.reject_items = lambda item: sent.append(item["identifiers"]["id"]) or False
     run_cli(dbt_project, "sync", "--select", "cio_bulk_people", "--vars", VARS, env=emulator.env)
     assert len(sent) == PEOPLE - len(committed)
     assert not committed & set(sent)
+
+    # Every operation is logged once, as accepted: the killed run's (logged by the rerun's fold of its ledger)
+    # are exactly the committed keys, the rerun's exactly what it sent.
+    rows = log_rows(dbt_project, "cio_bulk_people", VARS)
+    assert len(rows) == PEOPLE and {row["outcome"] for row in rows} == {"accepted"}
+    runs: dict[str, set[str]] = {}
+    for row in rows:
+        runs.setdefault(row["run_id"], set()).add(row["sync_key"])
+    assert sorted(map(len, runs.values())) == sorted([len(committed), len(sent)])
+    assert committed in runs.values() and set(sent) in runs.values()
 
     people = {p.id: p.attributes for p in emu.state.people.values()}
     assert len(people) == PEOPLE

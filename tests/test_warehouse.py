@@ -23,7 +23,7 @@ from dbt_cio.warehouse import sql
 from dbt_cio.warehouse.changes import RowChange
 from dbt_cio.warehouse.records import Rejection
 from dbt_cio.warehouse.schema import StateSchema
-from dbt_cio.warehouse.sql import Dialect, key_text, seq_ranges, value_hash
+from dbt_cio.warehouse.sql import BUCKET_ROWS, Dialect, bucketed_ranges, key_text, seq_ranges, value_hash
 from dbt_cio.warehouse.state import StateMode, StateStore
 from dbt_cio.warehouse.tables import table_suffix
 
@@ -466,6 +466,16 @@ def test_acknowledged_rows_travel_as_a_few_ranges() -> None:
     assert seq_ranges([]) == []
     assert seq_ranges([5, 3, 4, 9, 1, 10, 4]) == [(1, 1), (3, 5), (9, 10)]
     assert seq_ranges(range(1, 1_000_001)) == [(1, 1_000_000)] and seq_ranges(range(3, 3)) == []
+
+
+def test_ledger_ranges_never_cross_a_bucket() -> None:
+    b = BUCKET_ROWS
+    assert bucketed_ranges([1, 2, 3]) == [(1, 3, 0)]
+    assert bucketed_ranges(range(b - 2, b + 3)) == [(b - 2, b - 1, 0), (b, b + 2, 1)]
+    pieces = bucketed_ranges(range(1, 3 * b + 10))
+    assert [bucket for _lo, _hi, bucket in pieces] == [0, 1, 2, 3]
+    assert all(lo // b == hi // b == bucket for lo, hi, bucket in pieces)
+    assert sum(hi - lo + 1 for lo, hi, _ in pieces) == 3 * b + 9
 
 
 def test_a_commit_is_one_insert_of_ranges_into_the_ledger(built_project: DbtProject, mode: StateMode) -> None:

@@ -1,6 +1,6 @@
-"""``dbt-cio runs`` and ``dbt-cio debug``: commands that read and check, and never send or write state.
+"""``dbt-cio runs``, ``show`` and ``debug``: commands that read and check, and never send or write state.
 
-Both take the dbt flags of ``sync`` and the output flags; ``--output json`` prints one JSON object per line
+They take the dbt flags of ``sync`` and the output flags; ``--output json`` prints one JSON object per line
 on stdout (as ``dbt ls --output json`` does), the rest going to stderr.
 """
 
@@ -14,7 +14,7 @@ import click
 from dbt_cio.cli.exits import exit_codes
 from dbt_cio.cli.params import dbt_args, dbt_flags, output_flags
 
-__all__ = ["debug", "runs"]
+__all__ = ["debug", "runs", "show"]
 
 _OUTPUT = click.option(
     "--output",
@@ -65,6 +65,59 @@ def runs(**kw: Any) -> int:
             "message": (run.message or "").splitlines()[0][:200] if run.message else "",
         })  # fmt: skip
     reporter.records("RunListed", "dbt-cio runs (newest first)", rows, styles="status")
+    return 0
+
+
+@click.command()
+@click.argument("sync_name", metavar="SYNC")
+@click.option(
+    "--key",
+    "key",
+    multiple=True,
+    required=True,
+    help="The key: one value per key column, in order (repeat --key), or 'col=value, col=value'.",
+)
+@dbt_flags
+@output_flags
+@_OUTPUT
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many sync log rows to show, newest first.",
+)
+@exit_codes
+def show(**kw: Any) -> int:
+    """Show what dbt-cio knows of one key of SYNC: its state, its sync log rows (payloads and answers)
+    and its open rejection. Exits 1 when the key is unknown."""
+    from dbt_cio.engine.lookup import show_key
+
+    reporter = kw["reporter"]
+    report = show_key(dbt_args(kw), kw["sync_name"], kw["key"], limit=kw["limit"], observer=reporter)
+    if kw["output_format"] == "json":
+        _lines([report.as_json()])
+    else:
+        data = report.as_json()
+        if data["state"] is not None:
+            reporter.records("KeyState", f"{report.sync} {report.display}: state", [data["state"]])
+        log = [{k: v for k, v in entry.items() if k != "payload"} for entry in data["log"]]
+        reporter.records(
+            "KeyLog", f"{report.sync} {report.display}: sync log (newest first)", log, styles="outcome"
+        )
+        for entry in data["log"]:
+            if entry.get("payload"):
+                reporter.info(f"payload ({entry['outcome']}, {entry['logged_at']}, run {entry['run_id']}): "
+                              f"{entry['payload']}")  # fmt: skip
+        if data["rejection"] is not None:
+            reporter.records(
+                "KeyRejection", f"{report.sync} {report.display}: open rejection", [data["rejection"]]
+            )
+    if not report.known:
+        reporter.error(
+            f"sync '{report.sync}' has no state, sync log row or rejection for key {report.display}"
+        )
+        return 1
     return 0
 
 

@@ -62,6 +62,12 @@ def cli() -> None:
     help="Sync models even when dbt's last results (target/run_results.json) show a failed build or test.",
 )
 @click.option(
+    "--log-payloads",
+    is_flag=True,
+    help="Write the payload of every operation to the sync log (as log: all in a block does), for this run; "
+    "by default only rejected and failed operations keep theirs.",
+)
+@click.option(
     "--output",
     type=click.Path(dir_okay=False, writable=True),
     help="With --dry-run: write every operation it would send to this file, one JSON object per line.",
@@ -82,6 +88,7 @@ def sync(**kw: Any) -> int:
         use_emulator=kw["use_emulator"],
         ignore_thresholds=kw["ignore_thresholds"],
         ignore_dbt_results=kw["ignore_dbt_results"],
+        log_payloads=kw["log_payloads"],
         output=Path(kw["output"]) if kw["output"] else None,
         notify=tuple(kw["notify"]),
         invocation_id=reporter.invocation_id,
@@ -111,10 +118,11 @@ def validate(**kw: Any) -> int:
 
 
 def _add_commands() -> None:
-    from dbt_cio.cli.diagnose import debug, runs
+    from dbt_cio.cli.diagnose import debug, runs, show
     from dbt_cio.emulator.cli import emulator_command
 
     cli.add_command(runs, "runs")
+    cli.add_command(show, "show")
     cli.add_command(debug, "debug")
     cli.add_command(emulator_command, "emulator")
 

@@ -39,6 +39,10 @@ SYNC_TYPES: tuple[SyncType, ...] = (
     "collection",
 )
 RejectionPolicy = Literal["fail", "warn"]
+LogPolicy = Literal["errors", "all", "none"]
+"""What the sync log keeps (:mod:`dbt_cio.warehouse.synclog`): a row per operation sent, with the payload of
+rejected and failed ones (``errors``) or of every one (``all``); or nothing (``none``)."""
+DEFAULT_LOG_RETENTION_DAYS = 30
 # What does not change what is sent, nor where: renaming a model or moving its schema, and the guardrails.
 _NOT_SHAPING = frozenset(
     {
@@ -51,6 +55,8 @@ _NOT_SHAPING = frozenset(
         "max_changed",
         "max_removed",
         "on_rejections",
+        "log",
+        "log_retention_days",
     }
 )
 
@@ -150,6 +156,9 @@ class Sync:
     max_changed: Limit | None = None
     max_removed: Limit | None = None
     on_rejections: RejectionPolicy = "fail"
+    # the sync log
+    log: LogPolicy = "errors"
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
 
     @property
     def removes(self) -> bool:

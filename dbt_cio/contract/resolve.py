@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbt_cio.contract.blocks import ROOT_PATH, claim_names, documented_columns, raw_value, split_blocks
-from dbt_cio.contract.model import DEFAULT_MAX_REMOVED, Identifier, Limit, NamedRef, Sync
+from dbt_cio.contract.model import (
+    DEFAULT_LOG_RETENTION_DAYS,
+    DEFAULT_MAX_REMOVED,
+    Identifier,
+    Limit,
+    NamedRef,
+    Sync,
+)
 from dbt_cio.contract.schema import schema_problems, show
 from dbt_cio.customerio.credentials import DEFAULT_WORKSPACE
 from dbt_cio.customerio.limits import MAX_ATTRIBUTE_NAME_BYTES, MAX_EVENT_NAME_BYTES
@@ -233,6 +240,8 @@ class _Resolver:
             max_changed=self.limit("max_changed"),
             max_removed=self.limit("max_removed"),
             on_rejections=block.get("on_rejections", "fail"),
+            log=block.get("log", "errors"),
+            log_retention_days=int(block.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS)),
         )
         if sync.max_removed is None and sync.removes:
             sync = dataclasses.replace(sync, max_removed=DEFAULT_MAX_REMOVED)

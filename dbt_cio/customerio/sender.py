@@ -17,7 +17,9 @@ The pipeline, as named steps:
    sink its neighbours; retries exhausted → every operation of the request fails with the last error,
    ``retryable=True`` (the next run sends it again); 401/403 → :class:`AuthError` stops the whole run.
 6. **report** — one :class:`Result` per operation, yielded in order of acknowledgement, so the caller can
-   commit state in chunks while sending goes on.
+   commit state in chunks while sending goes on. :meth:`Sender.send_chunks` yields them an :class:`Answer`
+   at a time: the results of one request, with the request's number (counted per sender, from 1) and the
+   HTTP status of its answer, or a run of local rejections (no request, no status).
 
 Ordering: items are packed in input order, but batches travel concurrently, so two operations on the same
 entity in different batches may arrive in either order. The sync engine sends one operation per key and
@@ -39,7 +41,7 @@ from dbt_cio.customerio.ratelimit import RateSettings
 from dbt_cio.customerio.stats import Stats
 from dbt_cio.errors import AuthError, TerminalError, TransientError
 
-__all__ = ["DEFAULT_LINGER", "Sender", "TrackAPI"]
+__all__ = ["DEFAULT_LINGER", "Answer", "Sender", "TrackAPI"]
 
 R = TypeVar("R")
 
@@ -73,6 +75,22 @@ _SegmentKey = tuple[int, str, bool]
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
+class Answer(list[Result[R]]):
+    """The results of one request, in the order of its operations: ``request`` numbers the request among
+    this sender's (from 1; a batch split after a 400 makes new requests), ``status`` is the HTTP status
+    Customer.io answered (200, 207, or the error's; None when no answer came, e.g. a dropped connection).
+    Local rejections, which no request carried, come as an Answer with ``request`` and ``status`` None."""
+
+    __slots__ = ("request", "status")
+
+    def __init__(
+        self, results: Iterable[Result[R]] = (), request: int | None = None, status: int | None = None
+    ):
+        super().__init__(results)
+        self.request = request
+        self.status = status
+
+
 class _Done:
     """Marks the end of the reader's output on the results queue."""
 
@@ -102,6 +120,11 @@ class Sender(Generic[R]):
         self.max_batch_items = max_batch_items
         self.linger = linger
         self.stats = Stats()
+        self._requests = 0  # requests made so far (numbers the next one)
+
+    def _next_request(self) -> int:
+        self._requests += 1
+        return self._requests
 
     async def send(
         self, ops: AsyncIterable[Operation[R]] | Iterable[Operation[R]]
@@ -117,8 +140,9 @@ class Sender(Generic[R]):
 
     async def send_chunks(
         self, ops: AsyncIterable[Operation[R]] | Iterable[Operation[R]]
-    ) -> AsyncIterator[list[Result[R]]]:
-        """As :meth:`send`, a list at a time: the results of one request, or a run of local rejections."""
+    ) -> AsyncIterator[Answer[R]]:
+        """As :meth:`send`, an :class:`Answer` at a time: the results of one request, or a run of local
+        rejections."""
         concurrency = self.client.rate_settings.max_concurrency
         queue: _Queue[R] = asyncio.Queue(maxsize=concurrency * 2 + 2)
         slots = asyncio.Semaphore(concurrency)
@@ -157,8 +181,12 @@ class Sender(Generic[R]):
                     continue
                 if isinstance(entry, BaseException):
                     raise entry
-                if isinstance(entry, _TaskResults):
+                if isinstance(entry, _TaskAnswers):
                     outstanding -= 1
+                    for answer in entry:
+                        self._count(answer)
+                        yield answer
+                    continue
                 self._count(entry)
                 yield entry
         finally:
@@ -200,7 +228,7 @@ class Sender(Generic[R]):
     ) -> None:
         packer: BatchPacker[BatchItem[R]] = BatchPacker(self.max_batch_bytes, self.max_batch_items)
         groups: dict[_SegmentKey, list[SegmentChange[R]]] = {}
-        rejected: list[Result[R]] = []
+        rejected: Answer[R] = Answer()
         clock = time.monotonic
         opened = 0.0  # when the open batch got its first item
 
@@ -246,7 +274,7 @@ class Sender(Generic[R]):
             nonlocal rejected
             if rejected:
                 await queue.put(rejected)
-                rejected = []
+                rejected = Answer()
 
         async def step(op: Operation[R]) -> None:
             if isinstance(op, BatchItem):
@@ -286,30 +314,33 @@ class Sender(Generic[R]):
 
     # -- steps 4 and 5: send, settle -----------------------------------------------------------------
 
-    async def _send_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> _TaskResults[R]:
-        return _TaskResults(await self._settle_batch(ops, parts))
+    async def _send_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> _TaskAnswers[R]:
+        return _TaskAnswers(await self._settle_batch(ops, parts))
 
-    async def _settle_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> list[Result[R]]:
+    async def _settle_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> list[Answer[R]]:
+        request = self._next_request()
         try:
             errors = await self.client.post_batch(batch_body(parts), self.stats)
         except AuthError:
             raise
         except TransientError as exc:
-            return [Result(op.ref, False, str(exc), None, True) for op in ops]
+            return [Answer((Result(op.ref, False, str(exc), None, True) for op in ops), request, exc.status)]
         except TerminalError as exc:
             if exc.status in _SPLIT_STATUSES and len(ops) > 1:
                 mid = len(ops) // 2
                 left = await self._settle_batch(ops[:mid], parts[:mid])
                 return left + await self._settle_batch(ops[mid:], parts[mid:])
-            return [Result(op.ref, False, str(exc), None, False) for op in ops]
+            return [Answer((Result(op.ref, False, str(exc), None, False) for op in ops), request, exc.status)]
         if not errors:
-            return [_accepted(Result, (op.ref, True, None, None, False)) for op in ops]
+            return [
+                Answer((_accepted(Result, (op.ref, True, None, None, False)) for op in ops), request, 200)
+            ]
         refused: dict[int, dict[str, Any]] = {}
         for error in errors:
             index = error.get("batch_index")
             if isinstance(index, int) and 0 <= index < len(ops):
                 refused.setdefault(index, error)
-        results: list[Result[R]] = []
+        results: Answer[R] = Answer((), request, 207)
         for i, op in enumerate(ops):
             refusal = refused.get(i)
             if refusal is None:
@@ -323,26 +354,29 @@ class Sender(Generic[R]):
                 ):
                     reason = f"{refusal['reason']}: {refusal['message']}"
                 results.append(Result(op.ref, False, str(reason), refusal.get("field") or None, False))
-        return results
+        return [results]
 
-    async def _send_segment(self, key: _SegmentKey, ops: list[SegmentChange[R]]) -> _TaskResults[R]:
+    async def _send_segment(self, key: _SegmentKey, ops: list[SegmentChange[R]]) -> _TaskAnswers[R]:
         segment_id, id_type, add = key
         ids = list(dict.fromkeys(op.identifier for op in ops))
+        request = self._next_request()
         try:
             await self.client.change_segment(segment_id, id_type, ids, add, self.stats)
         except AuthError:
             raise
         except TransientError as exc:
-            return _TaskResults(Result(op.ref, False, str(exc), None, True) for op in ops)
+            failed = (Result(op.ref, False, str(exc), None, True) for op in ops)
+            return _TaskAnswers([Answer(failed, request, exc.status)])
         except TerminalError as exc:
-            return _TaskResults(Result(op.ref, False, str(exc), None, False) for op in ops)
-        return _TaskResults(Result(op.ref, True) for op in ops)
+            refused = (Result(op.ref, False, str(exc), None, False) for op in ops)
+            return _TaskAnswers([Answer(refused, request, exc.status)])
+        return _TaskAnswers([Answer((Result(op.ref, True) for op in ops), request, 200)])
 
 
-class _TaskResults(list[Result[R]]):
-    """The results of one request task (as opposed to local rejections), so the consumer can count tasks."""
+class _TaskAnswers(list[Answer[R]]):
+    """The answers of one request task (several when a batch was split), so the consumer can count tasks."""
 
 
-_Queue = asyncio.Queue[list[Result[R]] | BaseException | _Done]
-_Job = Coroutine[Any, Any, _TaskResults[R]]
+_Queue = asyncio.Queue[Answer[R] | _TaskAnswers[R] | BaseException | _Done]
+_Job = Coroutine[Any, Any, _TaskAnswers[R]]
 _Dispatch = Callable[[_Job[R]], Awaitable[None]]

@@ -2,19 +2,25 @@
 
 A collection is small (at most 10 MB), so when the diff is not empty every row of the model is read, checked
 against the size limits and sent in one App API call; unchanged, nothing is sent. The collection is found by
-id, by the id remembered in state, or by name, and created on first use.
+id, by the id remembered in state, or by name, and created on first use. That one call is the sync's one
+row in the sync log (keyed by the collection's name), with its payload when it failed or under ``log: all``.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from dbt_cio.contract.actions import COLLECTION_REPLACE
 from dbt_cio.contract.model import Sync
 from dbt_cio.customerio.client import CustomerIOClient
 from dbt_cio.engine.context import SyncContext
 from dbt_cio.engine.results import SyncResult
+from dbt_cio.errors import CustomerIOError, TerminalError, TransientError
 from dbt_cio.payloads.collections import collection_data
 from dbt_cio.warehouse.changes import DiffSummary
+from dbt_cio.warehouse.ledger import Acknowledged
+from dbt_cio.warehouse.synclog import LogEntry
 
 __all__ = ["find_collection", "replace_collection"]
 
@@ -52,13 +58,52 @@ async def replace_collection(
         rows.extend(page)
     data = collection_data(sync, rows)
     collection_id = await find_collection(sync, client, ctx)
+    name = sync.collection.name if sync.collection is not None and sync.collection.name else sync.model
     if collection_id is None:
-        name = sync.collection.name if sync.collection is not None and sync.collection.name else sync.model
-        created = await client.create_collection(name, data)
-        collection_id = int(created["id"])
+        request: dict[str, Any] = {
+            "method": "POST",
+            "path": "/v1/collections",
+            "body": {"name": name, "data": data},
+        }
     else:
-        await client.replace_collection(collection_id, data)
+        request = {"method": "PUT", "path": f"/v1/collections/{collection_id}", "body": {"data": data}}
+    try:
+        if collection_id is None:
+            created = await client.create_collection(name, data)
+            collection_id = int(created["id"])
+        else:
+            await client.replace_collection(collection_id, data)
+    except CustomerIOError as exc:
+        outcome = "failed" if isinstance(exc, TransientError) else "rejected"
+        status = exc.status if isinstance(exc, TransientError | TerminalError) else None
+        await _log(sync, ctx, result, name, outcome, status, str(exc), request)
+        raise
     await session.call(ctx.state.records.set_meta, sync.name, META_KEY, str(collection_id))
     result.sent = result.accepted = len(data)
     # Every row of the diff (numbered 1..n) is now current in Customer.io.
-    await session.call(store.commit, sync, range(1, summary.total + 1))
+    acked = Acknowledged(range(1, summary.total + 1), request=1, status=200)
+    await session.call(store.commit, sync, [acked], result.run_id)
+    await _log(sync, ctx, result, name, "accepted", 200, None, request if _payloads(sync, ctx) else None)
+
+
+def _payloads(sync: Sync, ctx: SyncContext) -> bool:
+    """Whether accepted operations keep their payload in the sync log (``log: all`` or ``--log-payloads``)."""
+    return sync.log == "all" or (sync.log == "errors" and ctx.options.log_payloads)
+
+
+async def _log(
+    sync: Sync,
+    ctx: SyncContext,
+    result: SyncResult,
+    name: str,
+    outcome: str,
+    status: int | None,
+    reason: str | None,
+    request: dict[str, Any] | None,
+) -> None:
+    """The sync log's row of the collection's one request (written after its commit when it was accepted)."""
+    if sync.log == "none" or ctx.options.dry_run:
+        return
+    payload = None if request is None else json.dumps(request, ensure_ascii=False, default=str)
+    entry = LogEntry(name, name, COLLECTION_REPLACE, outcome, status, reason, None, 1, payload)
+    await ctx.session.call(ctx.state.log.write, sync.name, result.run_id, [entry])

@@ -18,7 +18,7 @@ from dbt_cio.engine.observer import LogObserver, Observer
 from dbt_cio.project import DbtArgs, Project
 from dbt_cio.warehouse.schema import StateSchema
 
-__all__ = ["DEFAULT_LIMIT", "RunRecord", "recent_runs", "selected_sync_names"]
+__all__ = ["DEFAULT_LIMIT", "RunRecord", "recent_runs", "selected_sync_names", "utc", "z"]
 
 DEFAULT_LIMIT = 20
 _COUNTS = ("added", "changed", "removed", "sent", "accepted", "rejected")
@@ -55,8 +55,8 @@ class RunRecord:
             sync=str(row["sync_name"]),
             run_id=str(row["run_id"]),
             status=None if row.get("outcome") is None else str(row["outcome"]),
-            started_at=_utc(row.get("started_at")),
-            finished_at=_utc(row.get("finished_at")),
+            started_at=utc(row.get("started_at")),
+            finished_at=utc(row.get("finished_at")),
             counts=counts,
             message=None if row.get("error") is None else str(row["error"]),
         )
@@ -67,8 +67,8 @@ class RunRecord:
             "sync": self.sync,
             "run_id": self.run_id,
             "status": self.status or "running",
-            "started_at": _z(self.started_at),
-            "finished_at": _z(self.finished_at),
+            "started_at": z(self.started_at),
+            "finished_at": z(self.finished_at),
             "duration_seconds": self.duration_seconds,
             **dict(self.counts),
             "message": self.message,
@@ -106,18 +106,19 @@ def recent_runs(
         return [RunRecord.from_row(row) for row in rows]
 
 
-def _utc(value: Any) -> datetime | None:
+def utc(value: Any) -> datetime | None:
     """A timestamp from the warehouse as an aware UTC time; a naive one is taken as UTC (dbt-cio writes the
     warehouse's ``current_timestamp``, which is UTC where the session's time zone is)."""
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, str) and value:
         try:
-            return _utc(datetime.fromisoformat(value))
+            return utc(datetime.fromisoformat(value))
         except ValueError:
             return None
     return None
 
 
-def _z(moment: datetime | None) -> str | None:
+def z(moment: datetime | None) -> str | None:
+    """An aware time as UTC text ending in ``Z`` (as dbt writes its artifacts)."""
     return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -28,15 +28,16 @@ def _environment() -> Mapping[str, str]:
 class SyncOptions:
     """Everything ``dbt-cio sync`` takes besides the project's own files.
 
-    ``dbt`` — the dbt-style arguments (project, profile, target, selection); ``rate`` — how fast to talk to
-    Customer.io; ``full_refresh`` — forget the selected syncs' state and resend every row; ``dry_run`` —
-    compute and show, send and commit nothing; ``fail_fast`` — stop at the first sync that fails or has
-    rejections; ``use_emulator`` — send to a local emulator started for the run; ``ignore_thresholds`` — let
-    diffs over a row threshold through, for this run; ``ignore_dbt_results`` — sync models that dbt's last
-    results would hold back; ``output`` — with ``dry_run``, write every operation that would be sent to this
-    file, one JSON object per line; ``environ`` — where credentials are read (default: a snapshot of
-    ``os.environ`` taken when the options are built); ``notify`` — alert URLs (besides ``DBT_CIO_NOTIFY`` in
-    ``environ``, see :mod:`dbt_cio.alerts`); ``invocation_id`` — names the run in its results, logs and alerts.
+        ``dbt`` — the dbt-style arguments (project, profile, target, selection); ``rate`` — how fast to talk to
+        Customer.io; ``full_refresh`` — forget the selected syncs' state and resend every row; ``dry_run`` —
+        compute and show, send and commit nothing; ``fail_fast`` — stop at the first sync that fails or has
+        rejections; ``use_emulator`` — send to a local emulator started for the run; ``ignore_thresholds`` — let
+        diffs over a row threshold through, for this run; ``ignore_dbt_results`` — sync models that dbt's last
+        results would hold back; ``log_payloads`` — write the payload of every operation to the sync log, as
+    ``log: all`` in a block does, for this run; ``output`` — with ``dry_run``, write every operation that would be sent to this
+        file, one JSON object per line; ``environ`` — where credentials are read (default: a snapshot of
+        ``os.environ`` taken when the options are built); ``notify`` — alert URLs (besides ``DBT_CIO_NOTIFY`` in
+        ``environ``, see :mod:`dbt_cio.alerts`); ``invocation_id`` — names the run in its results, logs and alerts.
     """
 
     dbt: DbtArgs = field(default_factory=DbtArgs)
@@ -47,6 +48,7 @@ class SyncOptions:
     use_emulator: bool = False
     ignore_thresholds: bool = False
     ignore_dbt_results: bool = False
+    log_payloads: bool = False
     output: Path | None = None
     environ: Mapping[str, str] = field(default_factory=_environment, repr=False)  # holds secrets
     notify: tuple[str, ...] = field(default=(), repr=False)  # a webhook URL is a secret

@@ -1,31 +1,40 @@
-"""One sync's run: diff, map, send, commit acknowledged keys, record rejections.
+"""One sync's run: diff, map, send, commit acknowledged keys, record rejections and the sync log.
 
 The invariant that makes crashes harmless: a key enters state only after Customer.io acknowledged the
 operation built from it (or when the row needs no operation at all). Acknowledged keys are committed in
 chunks while sending continues, so a run stopped half-way resumes where it left off.
+
+The sync log (:mod:`dbt_cio.warehouse.synclog`) follows the same rule: acknowledged operations are logged by
+the fold of the ledger (with the number and status of the request that carried them), rejected and failed
+ones by this class, with their payload, beside the rejections; under ``log: all`` (or ``--log-payloads``)
+accepted ones too, right after the ledger rows that acknowledge them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
-from dbt_cio.contract.model import Sync
+from dbt_cio.contract.actions import actions_for
+from dbt_cio.contract.model import LogPolicy, Sync
 from dbt_cio.customerio.client import CustomerIOClient
-from dbt_cio.customerio.operations import Operation, Result
-from dbt_cio.customerio.sender import Sender
+from dbt_cio.customerio.operations import Operation
+from dbt_cio.customerio.sender import Answer, Sender
 from dbt_cio.engine.collections import replace_collection
 from dbt_cio.engine.context import SyncContext
-from dbt_cio.engine.dry_run import preview
+from dbt_cio.engine.dry_run import describe, preview
 from dbt_cio.engine.guardrails import abort_message, breaches
 from dbt_cio.engine.phases import COMPILE, EXECUTE, timed
 from dbt_cio.engine.rejections import RejectionTally
 from dbt_cio.engine.results import SyncResult
 from dbt_cio.engine.segments import resolve_segment
-from dbt_cio.errors import DbtCioError
-from dbt_cio.payloads.mappers import RowRejected, mapper_for
-from dbt_cio.warehouse.changes import DiffSummary, RowChange
+from dbt_cio.errors import DbtCioError, WarehouseError
+from dbt_cio.payloads.mappers import Mapper, RowRejected, mapper_for
+from dbt_cio.warehouse.changes import DiffSummary, RowChange, readable_key
+from dbt_cio.warehouse.ledger import Acknowledged
+from dbt_cio.warehouse.synclog import LogEntry
 
 __all__ = ["COMMIT_EVERY", "COMMIT_SECONDS", "PAGE_SIZE", "SyncRun"]
 
@@ -50,8 +59,15 @@ class SyncRun:
         self.ctx = ctx
         self.client = client
         self.result = result
-        self._acks: list[int] = []  # the seq of each acknowledged diff row, until committed
+        self._acks: list[Acknowledged] = []  # acknowledged diff rows per request, until committed
+        self._acked = 0  # how many rows _acks holds
         self._rejections = RejectionTally(sync.key_columns)
+        self._log: LogPolicy = "all" if sync.log == "errors" and ctx.options.log_payloads else sync.log
+        self._actions = actions_for(sync)
+        self._logged: list[LogEntry] = []  # rejected and failed operations, written beside the rejections
+        self._logged_accepted: list[LogEntry] = []  # under log: all, written after their ledger rows
+        self._mapper: Mapper | None = None
+        self._segment_id: int | None = None
         self._previous_run: str | None = None  # the run whose rejections the consecutive counts continue
         self._last_commit = time.monotonic()
         self._commit: asyncio.Future[None] | None = None  # the state commit in flight
@@ -122,8 +138,9 @@ class SyncRun:
                     await self._flush(force=True)
                 finally:
                     # Acknowledged rows become the state (what was committed to the ledger is safe even if
-                    # this fails: the next run folds it before anything else).
-                    await ctx.session.call(ctx.state.store.fold, sync)
+                    # this fails: the next run folds it before anything else), and the log of their operations.
+                    await ctx.session.call(ctx.state.store.fold, sync, log=self._log == "errors")
+                    await self._prune_log()
             after = _counters(client)  # every request of this sync: Track and App API alike
             result.requests, result.retries, result.throttled = (a - b for a, b in zip(after, before))
             self._conclude(error)
@@ -155,13 +172,15 @@ class SyncRun:
         if sync.type == "segment":
             segment_id = await resolve_segment(sync, client, self.ctx)
             assert segment_id is not None  # created when missing
-        mapper = mapper_for(sync, now=int(time.time()), segment_id=segment_id)
+        self._segment_id = segment_id
+        self._mapper = mapper = mapper_for(sync, now=int(time.time()), segment_id=segment_id)
         progress = self.ctx.observer.start_sync(sync.name, total)
         sender: Sender[RowChange] = Sender(client)
 
         async def operations() -> AsyncIterator[Operation[RowChange]]:
             async for page in self._pages():
-                accepted = rejected = 0
+                done: list[int] = []  # rows that need no operation
+                rejected = 0
                 for change in page:
                     try:
                         ops = mapper(
@@ -169,21 +188,23 @@ class SyncRun:
                         )  # the change is its own ref: seq to commit, key to report
                     except RowRejected as exc:
                         self._reject(change, exc.reason, exc.field)
+                        self._log_failure(change, "rejected", exc.reason, exc.field, with_payload=False)
                         rejected += 1
                         continue
                     if not ops:  # nothing to send for this change: it is done
-                        self._acks.append(change.seq)
-                        accepted += 1
+                        done.append(change.seq)
                         continue
                     for op in ops:
                         yield op
-                if accepted or rejected:
-                    progress.advance(accepted=accepted, rejected=rejected)
+                if done:
+                    self._ack(Acknowledged(done))
+                if done or rejected:
+                    progress.advance(accepted=len(done), rejected=rejected)
                 await self._flush()
 
-        async for results in sender.send_chunks(operations()):
-            accepted = self._on_results(results)
-            progress.advance(accepted=accepted, rejected=len(results) - accepted)
+        async for answer in sender.send_chunks(operations()):
+            accepted = self._on_answer(answer)
+            progress.advance(accepted=accepted, rejected=len(answer) - accepted)
             await self._flush()
         progress.finish()
 
@@ -206,23 +227,97 @@ class SyncRun:
             if not pending.done():
                 pending.cancel()
 
-    def _on_results(self, results: list[Result[RowChange]]) -> int:
-        """Take one acknowledgement's results; return how many were accepted."""
-        acks = self._acks
-        accepted = 0
-        for result in results:
+    def _on_answer(self, answer: Answer[RowChange]) -> int:
+        """Take one request's results (or a run of local rejections); return how many were accepted."""
+        seqs: list[int] = []
+        for result in answer:
             if result.accepted:
-                acks.append(result.ref.seq)
-                accepted += 1
+                seqs.append(result.ref.seq)
             else:
-                self._reject(result.ref, result.reason or "rejected by Customer.io", result.field)
-        self.result.accepted += accepted
-        self.result.sent += len(results)
-        return accepted
+                reason = result.reason or "rejected by Customer.io"
+                self._reject(result.ref, reason, result.field)
+                outcome = "failed" if result.retryable else "rejected"
+                self._log_failure(result.ref, outcome, reason, result.field, answer=answer)
+        if seqs:
+            self._ack(Acknowledged(seqs, answer.request, answer.status))
+            if self._log == "all":
+                self._logged_accepted += [
+                    self._entry(result.ref, "accepted", answer=answer) for result in answer if result.accepted
+                ]
+        self.result.accepted += len(seqs)
+        self.result.sent += len(answer)
+        return len(seqs)
+
+    def _ack(self, acknowledged: Acknowledged) -> None:
+        self._acks.append(acknowledged)
+        self._acked += len(acknowledged.seqs)
 
     def _reject(self, change: RowChange, reason: str, field: str | None) -> None:
         self._rejections.add(change.key, reason, field)
         self.result.rejected += 1
+
+    # -- the sync log ------------------------------------------------------------------------------------
+
+    def _log_failure(
+        self,
+        change: RowChange,
+        outcome: str,
+        reason: str,
+        field: str | None,
+        *,
+        answer: Answer[RowChange] | None = None,
+        with_payload: bool = True,
+    ) -> None:
+        if self._log != "none":
+            self._logged.append(self._entry(change, outcome, reason, field, answer, with_payload))
+
+    def _entry(
+        self,
+        change: RowChange,
+        outcome: str,
+        reason: str | None = None,
+        field: str | None = None,
+        answer: Answer[RowChange] | None = None,
+        with_payload: bool = True,
+    ) -> LogEntry:
+        """The sync log's row of the operation built from ``change``, with the request that carried it."""
+        return LogEntry(
+            key=change.key,
+            display=readable_key(change.key, self.sync.key_columns),
+            action=self._actions.get(change.change),
+            outcome=outcome,
+            status=None if answer is None else answer.status,
+            reason=reason,
+            field=field,
+            request=None if answer is None else answer.request,
+            payload=self._payload(change) if with_payload else None,
+            seq=change.seq,
+        )
+
+    def _payload(self, change: RowChange) -> str | None:
+        """The request that carries the operation of ``change`` (mapping is pure: the same operation again)."""
+        if self._mapper is None:
+            return None
+        try:
+            ops = self._mapper(change, change)
+        except RowRejected:
+            return None
+        segment: int | str = self._segment_id if self._segment_id is not None else "<segment>"
+        return json.dumps(describe(ops[0], segment), ensure_ascii=False, default=str) if ops else None
+
+    def _commit_now(self, acks: Sequence[Acknowledged], logged: Sequence[LogEntry]) -> None:
+        """One commit, on the warehouse thread: the ledger rows, then the log rows written with them."""
+        state = self.ctx.state
+        state.store.commit(self.sync, acks, self.result.run_id)
+        state.log.write(self.sync.name, self.result.run_id, logged)
+
+    async def _prune_log(self) -> None:
+        """Remove the sync log's rows past the sync's retention; a failure is a note, not the sync's."""
+        ctx, sync = self.ctx, self.sync
+        try:
+            await ctx.session.call(ctx.state.log.prune, sync.name, sync.log_retention_days)
+        except WarehouseError as exc:
+            ctx.observer.note(f"sync '{sync.name}': old sync log rows could not be removed: {exc}")
 
     async def _flush(self, force: bool = False) -> None:
         """Commit acknowledged rows when due (in the background, one commit at a time), record rejections.
@@ -230,15 +325,15 @@ class SyncRun:
         ``force`` commits whatever is left and waits for it.
         """
         ctx = self.ctx
-        due = (
-            force or len(self._acks) >= COMMIT_EVERY or time.monotonic() - self._last_commit >= COMMIT_SECONDS
-        )
+        due = force or self._acked >= COMMIT_EVERY or time.monotonic() - self._last_commit >= COMMIT_SECONDS
         if due and self._acks:
-            acks, self._acks = self._acks, []
+            acks, self._acks, self._acked = self._acks, [], 0
+            logged, self._logged_accepted = self._logged_accepted, []
             await self._committed()
-            self._commit = asyncio.ensure_future(ctx.session.call(ctx.state.store.commit, self.sync, acks))
+            self._commit = asyncio.ensure_future(ctx.session.call(self._commit_now, acks, logged))
             self._last_commit = time.monotonic()
-        if self._rejections and (force or len(self._rejections) >= REJECTIONS_EVERY or due):
+        pending = len(self._rejections) + len(self._logged)
+        if pending and (force or pending >= REJECTIONS_EVERY or due):
             await ctx.session.call(
                 ctx.state.records.record_rejections,
                 self.sync.name,
@@ -246,6 +341,8 @@ class SyncRun:
                 self._rejections.take(),
                 self._previous_run,
             )
+            logged, self._logged = self._logged, []
+            await ctx.session.call(ctx.state.log.write, self.sync.name, self.result.run_id, logged)
         if force:
             await self._committed()
 

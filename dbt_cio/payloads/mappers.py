@@ -36,6 +36,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
+from dbt_cio.contract.actions import EVENT_ACTIONS
 from dbt_cio.contract.model import Sync
 from dbt_cio.customerio.limits import DEVICE_PLATFORMS
 from dbt_cio.customerio.operations import BatchItem, Operation, SegmentChange
@@ -43,10 +44,8 @@ from dbt_cio.customerio.ulid import event_ulid
 from dbt_cio.customerio.values import ValueRejected, identifier_text, to_json, to_unix_seconds
 from dbt_cio.warehouse.changes import RowChange
 
-__all__ = ["EVENT_ACTIONS", "Mapper", "RowRejected", "mapper_for", "to_operations"]
+__all__ = ["Mapper", "RowRejected", "mapper_for", "to_operations"]
 
-#: ``event_type`` of the contract -> the v2 action.
-EVENT_ACTIONS: Mapping[str, str] = {"track": "event", "page": "page", "screen": "screen"}
 
 R = TypeVar("R")
 

@@ -51,8 +51,8 @@ _RENAME_QUALIFIED = frozenset({"spark", "databricks", "snowflake"})
 class Dialect:
     """The few SQL fragments that differ between warehouses, and what the warehouse can do.
 
-    ``hash_parts``/``concat_parts`` are (prefix, separator, suffix) around the arguments, found by rendering
-    the macro with placeholder arguments; ``indexes`` is True where an index makes keyed lookups in state
+    ``hash_parts``/``concat_parts``/``days_from_now_parts`` are (prefix, separator, suffix) around the
+    arguments, found by rendering the macro with placeholder arguments; ``indexes`` is True where an index makes keyed lookups in state
     and diff tables cheap (Postgres) and harmless. See the module docstring for ``transactions``,
     ``row_dml`` and ``table_options``.
     """
@@ -69,6 +69,7 @@ class Dialect:
     transactions: bool = True
     row_dml: bool = True
     table_options: str = ""
+    days_from_now_parts: tuple[str, str] = ("(current_timestamp + interval '1 day' * (", "))")
 
     @classmethod
     def render(cls, adapter_type: str, macro: Callable[..., str]) -> Dialect:
@@ -77,6 +78,9 @@ class Dialect:
         concat = macro("concat", fields=[_A, _B]).strip()
         escaped = macro("escape_single_quotes", expression=_PROBE).strip()
         head, tail = hashed.split(_A, 1)
+        now = macro("current_timestamp").strip()
+        shifted = macro("dateadd", datepart="day", interval=_A, from_date_or_timestamp=now).strip()
+        d_head, d_tail = shifted.split(_A, 1)
         c_head, rest = concat.split(_A, 1)
         c_sep, c_tail = rest.split(_B, 1)
         transactions, row_dml = CAPABILITIES.get(adapter_type, (False, False))
@@ -85,8 +89,9 @@ class Dialect:
             string_type=macro("type_string").strip(),
             bigint_type=macro("type_bigint").strip(),
             timestamp_type=macro("type_timestamp").strip(),
-            now=macro("current_timestamp").strip(),
+            now=now,
             hash_parts=(head, tail),
+            days_from_now_parts=(d_head, d_tail),
             concat_parts=(c_head, c_sep, c_tail),
             backslash_escapes="\\'" in escaped,
             indexes=adapter_type == "postgres",
@@ -103,6 +108,10 @@ class Dialect:
             return parts[0]
         head, sep, tail = self.concat_parts
         return f"{head}{sep.join(parts)}{tail}"
+
+    def days_from_now(self, days: int) -> str:
+        """The time ``days`` days from now (negative: ago), by dbt's ``dateadd`` macro."""
+        return f"{self.days_from_now_parts[0]}{int(days)}{self.days_from_now_parts[1]}"
 
     def as_string(self, expression: str) -> str:
         return f"cast({expression} as {self.string_type})"

@@ -1,7 +1,7 @@
 """The ledger: what Customer.io acknowledged during a run, appended as it happens, folded into state once.
 
 While a sync sends, each commit appends the acknowledged diff rows to the sync's ledger table as a few
-``_cio_seq`` ranges: **one insert statement per commit**, whatever the warehouse and however large the diff.
+``_cio_seq`` ranges (per request, within a bucket of the diff: :data:`dbt_cio.warehouse.sql.BUCKET_ROWS`): **one insert statement per commit**, whatever the warehouse and however large the diff.
 The ledger is *folded* into the state table once per run — at its end, and at the start of the next run of
 the sync if a run died before its fold — after which the ledger is gone.
 
@@ -28,31 +28,37 @@ The order of operations keeps a ledger about the diff it was written for: the le
 *before* the next diff replaces ``diff__``, and a new ledger is created only after it. State is never ahead
 of Customer.io: only acknowledged rows reach the ledger, and the state only through a fold.
 
+A fold also writes the sync log's rows of the operations the ledger acknowledges
+(:mod:`dbt_cio.warehouse.synclog`): in its transaction for ``in_place``; as a first statement for
+``rebuild``, written ``once`` when a fold is done again after a crash.
+
 Testing seam: ``DBT_CIO_TEST_CRASH_AT=<point>`` makes the process SIGKILL itself at that point of a fold
-(``fold:created``, ``fold:dropped``, ``fold:renamed``), so crash tests can stop it between any two statements.
+(``fold:created``, ``fold:dropped``, ``fold:renamed``), so crash tests can stop it between any two statements
+(:mod:`dbt_cio.warehouse.rebuild`).
 """
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from dbt_cio.warehouse import sql
-from dbt_cio.warehouse.tables import StateTables, SyncTables
+from dbt_cio.warehouse.rebuild import Swap, rebuild, settle
+from dbt_cio.warehouse.tables import StateTables
 
-__all__ = ["CRASH_ENV", "FOLDS", "Fold", "Ledger"]
+__all__ = ["FOLDS", "Acknowledged", "Fold", "Ledger"]
 
 Fold = Literal["in_place", "rebuild"]
 FOLDS: tuple[Fold, ...] = ("in_place", "rebuild")
-CRASH_ENV = "DBT_CIO_TEST_CRASH_AT"
 
 
-def crash_point(name: str) -> None:
-    """Die here, as a SIGKILL would, when a crash test asks for it (see the module docstring)."""
-    if os.environ.get(CRASH_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+class Acknowledged(NamedTuple):
+    """Diff rows (by ``seq``) one request got acknowledged: its number and HTTP status (None for rows that
+    needed no request, e.g. a removed row of a sync that keeps removed rows)."""
+
+    seqs: Sequence[int]
+    request: int | None = None
+    status: int | None = None
 
 
 class Ledger:
@@ -80,19 +86,14 @@ class Ledger:
         with self.session.transaction("dropping the ledger", sync_name):
             self.session.execute(sql.drop_table(self.tables.of_sync(sync_name).ledger))
 
-    def append(
-        self,
-        sync_name: str,
-        acked: Sequence[int],
-        run_id: str | None = None,
-        request: int | None = None,
-        status: int | None = None,
-    ) -> None:
-        """Record acknowledged diff rows (by ``seq``) in one insert statement."""
-        if not acked:
-            return
+    def append(self, sync_name: str, acked: Sequence[Acknowledged], run_id: str | None = None) -> None:
+        """Record acknowledged diff rows, as ``seq`` ranges per request, in one insert statement."""
         d = self.session.dialect
-        rows = [(lo, hi, run_id, sql.Raw(d.now), request, status) for lo, hi in sql.seq_ranges(acked)]
+        now = sql.Raw(d.now)
+        rows = [(lo, hi, run_id, now, group.request, group.status, bucket)
+                for group in acked for lo, hi, bucket in sql.bucketed_ranges(group.seqs)]  # fmt: skip
+        if not rows:
+            return
         names = [name for name, _type in sql.ledger_columns(d)]
         with self.session.transaction("committing acknowledged keys", sync_name):
             self.session.execute(sql.insert_values(d, self.tables.of_sync(sync_name).ledger, names, rows))
@@ -104,20 +105,19 @@ class Ledger:
 
     # -- folding -------------------------------------------------------------------------------------------
 
-    def recover(self, sync_name: str) -> None:
-        """Complete or discard a rebuild fold that a crash cut short (see the module docstring)."""
-        names = self.tables.sync_table_names(sync_name)
-        existing = self.tables.existing()
-        if names.next not in existing:
-            return
+    def _swap(self, sync_name: str) -> Swap:
         t = self.tables.of_sync(sync_name)
-        if names.state in existing:  # step 1 may be partial, and nothing after it happened
-            self._run(sync_name, "discarding an unfinished fold", sql.drop_table(t.next))
-        else:  # step 2 happened: finish the swap; the ledger (if still there) is folded again, harmlessly
-            self._rename_next(sync_name, t)
+        names = self.tables.sync_table_names(sync_name)
+        return Swap(t.state, t.next, names.state, names.next)
 
-    def fold_pending(self, sync_name: str, key_count: int) -> None:
-        """Fold what a run that died before its fold left in the ledger; drop an empty ledger."""
+    def recover(self, sync_name: str, existing: set[str]) -> None:
+        """Complete or discard a rebuild fold that a crash cut short (see the module docstring); a ledger left
+        after the swap is folded again by :meth:`fold_pending`, harmlessly."""
+        settle(self.session, self._swap(sync_name), existing, sync_name)
+
+    def fold_pending(self, sync_name: str, key_count: int, log_insert: str | None = None) -> None:
+        """Fold what a run that died before its fold left in the ledger; drop an empty ledger.
+        ``log_insert`` writes the sync log's rows for it (written ``once``: see the module docstring)."""
         names = self.tables.sync_table_names(sync_name)
         existing = self.tables.existing()
         if names.ledger not in existing:
@@ -125,39 +125,29 @@ class Ledger:
         t = self.tables.of_sync(sync_name)
         _cols, rows = self.session.query(sql.count_rows(t.ledger), "reading the ledger", sync_name)
         if int(rows[0][0]) and names.diff in existing and names.state in existing:
-            self.fold(sync_name, key_count)
+            self.fold(sync_name, key_count, log_insert)
         else:
             self.drop(sync_name)
 
-    def fold(self, sync_name: str, key_count: int) -> None:
-        """Apply the ledger to the state, then drop the ledger (see the module docstring)."""
+    def fold(self, sync_name: str, key_count: int, log_insert: str | None = None) -> None:
+        """Apply the ledger to the state, then drop the ledger (see the module docstring); ``log_insert``
+        (:meth:`dbt_cio.warehouse.synclog.SyncLog.from_ledger`) writes the sync log's accepted rows first."""
         self._appended.discard(sync_name)
         t = self.tables.of_sync(sync_name)
         if self.fold_kind == "in_place":
             with self.session.transaction("folding acknowledged keys into the state", sync_name):
+                if log_insert is not None:
+                    self.session.execute(log_insert)
                 for statement in sql.fold_in_place(t.state, t.ledger, t.diff, key_count):
                     self.session.execute(statement)
             self.drop(sync_name)  # empty already: a crash before this drop folds nothing twice
             return
-        d = self.session.dialect
+        if log_insert is not None:
+            with self.session.transaction("logging acknowledged operations", sync_name):
+                self.session.execute(log_insert)
         select = sql.folded_state(t.state, t.ledger, t.diff, key_count)
-        self._run(sync_name, "discarding an unfinished fold", sql.drop_table(t.next))
-        self._run(sync_name, "building the folded state", sql.create_table_as(d, t.next, select))
-        crash_point("fold:created")
-        self._run(sync_name, "replacing the state", sql.drop_table(t.state))
-        crash_point("fold:dropped")
-        self._rename_next(sync_name, t)
-        crash_point("fold:renamed")
+        rebuild(self.session, self._swap(sync_name), select, sync_name, crash="fold")
         self.drop(sync_name)
-
-    def _rename_next(self, sync_name: str, t: SyncTables) -> None:
-        identifier = self.tables.sync_table_names(sync_name).state
-        statement = self.session.dialect.rename_table(t.next, t.state, identifier)
-        self._run(sync_name, "renaming the folded state", statement)
-
-    def _run(self, sync_name: str, step: str, statement: str) -> None:
-        with self.session.transaction(step, sync_name):
-            self.session.execute(statement)
 
     # -- reading -------------------------------------------------------------------------------------------
 

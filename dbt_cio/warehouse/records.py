@@ -142,6 +142,18 @@ class Records:
         )  # fmt: skip
         return [dict(zip([c.lower() for c in cols], row)) for row in rows]
 
+    def latest_rejection(self, sync: str, key: str) -> dict[str, Any] | None:
+        """The latest rejection of one key of a sync (None when it was never rejected); reads only."""
+        if not self.tables.has("rejections"):
+            return None
+        d = self.session.dialect
+        cols, rows = self.session.query(
+            f"select run_id, reason, field, rejected_at, consecutive_runs from {self.tables.relation('rejections')} "
+            f"where sync_name = {d.literal(sync)} and sync_key = {d.literal(key)} order by rejected_at desc limit 1",
+            "reading rejections", sync,
+        )  # fmt: skip
+        return dict(zip([c.lower() for c in cols], rows[0])) if rows else None
+
     def rejections_sql(self, run_id: str) -> str:
         """The query a person runs to read every rejection of one run."""
         d = self.session.dialect

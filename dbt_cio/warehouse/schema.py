@@ -1,4 +1,5 @@
-"""Everything dbt-cio keeps in one state schema, opened together: tables, per-sync state, records, locks."""
+"""Everything dbt-cio keeps in one state schema, opened together: tables, per-sync state, records, locks and
+the sync log."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dbt_cio.warehouse.locks import DEFAULT_LOCK_TTL, SyncLocks
 from dbt_cio.warehouse.records import Records
 from dbt_cio.warehouse.session import WarehouseSession
 from dbt_cio.warehouse.state import StateMode, StateStore, fold_for
+from dbt_cio.warehouse.synclog import SyncLog
 from dbt_cio.warehouse.tables import StateTables
 
 __all__ = ["StateSchema"]
@@ -23,6 +25,7 @@ class StateSchema:
     store: StateStore
     records: Records
     locks: SyncLocks
+    log: SyncLog
 
     @classmethod
     def open(
@@ -40,5 +43,6 @@ class StateSchema:
         tables = StateTables(session, schema, database)
         locks = SyncLocks(tables, lock_ttl=lock_ttl, clock=clock)
         fold = fold_for(mode, *session.capabilities)
-        store = StateStore(tables, locks, fold)
-        return cls(tables, store, Records(tables, append_only=fold == "rebuild"), locks)
+        log = SyncLog(tables, rebuild=fold == "rebuild")
+        store = StateStore(tables, locks, fold, log)
+        return cls(tables, store, Records(tables, append_only=fold == "rebuild"), locks, log)

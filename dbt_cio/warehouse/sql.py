@@ -29,6 +29,10 @@ KEY_SEPARATOR = "\x1f"
 """Joins the texts of a composite key's columns (and the hashed values)."""
 NULL_MARKER = "\x1e"
 """Stands for NULL in the hashed values."""
+BUCKET_ROWS = 4096
+"""Diff rows per ``_cio_bucket``: the ledger's ranges never cross a bucket, so joining the ledger to the diff
+is an equality on the bucket plus a range check within it (a hash join), not a join on a range alone, which
+warehouses run far slower (DuckDB: 1.1 s of CPU instead of 0.02 s for a million rows)."""
 
 # -- table definitions ---------------------------------------------------------------------------------
 
@@ -80,7 +84,15 @@ def ledger_columns(d: Dialect) -> list[tuple[str, str]]:
     when, and in which of its requests (with the HTTP status of the answer), when there was a request."""
     s, n = d.string_type, d.bigint_type
     return [("_cio_lo", n), ("_cio_hi", n), ("_cio_run_id", s), ("_cio_at", d.timestamp_type),
-            ("_cio_request", n), ("_cio_status", n)]  # fmt: skip
+            ("_cio_request", n), ("_cio_status", n), ("_cio_bucket", n)]  # fmt: skip
+
+
+def log_columns(d: Dialect) -> list[tuple[str, str]]:
+    """The sync log: one row per operation sent (see :mod:`dbt_cio.warehouse.synclog`)."""
+    s, n = d.string_type, d.bigint_type
+    return [("run_id", s), ("sync_name", s), ("sync_key", s), ("key_display", s), ("action", s), ("outcome", s),
+            ("http_status", n), ("reason", s), ("field", s), ("request", n), ("logged_at", d.timestamp_type),
+            ("payload", s), ("diff_seq", n)]  # fmt: skip
 
 
 def create_table(d: Dialect, relation: str, columns: Columns) -> str:
@@ -205,7 +217,8 @@ def diff_select(d: Dialect, relation: str, state: str, cols: DiffColumns) -> str
     Step 2: full outer join with the state on the key text: no state row means *added*, no model row means
     *removed*, a different hash means *changed*; equal hashes drop out. Removed rows keep their key
     texts from state; the model's own columns are null for them.
-    Step 3: number the rows by key so that readers can page through them by ``_cio_seq`` ranges.
+    Step 3: number the rows by key so that readers can page through them by ``_cio_seq`` ranges, and put
+    them in buckets of :data:`BUCKET_ROWS` (``_cio_bucket``) for the ledger's join.
     """
     n = len(cols.keys)
     key_texts = ", ".join(f"{d.as_string(k)} as _cio_k{i}" for i, k in enumerate(cols.keys))
@@ -232,9 +245,13 @@ changes as (
         {out_cols}
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / {BUCKET_ROWS}) as {d.bigint_type}) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq"""
 
 
@@ -260,6 +277,16 @@ def page(table: str, columns: Sequence[str], after: int, size: int) -> str:
         f"select {', '.join(columns)} from {table} "
         f"where _cio_seq > {int(after)} and _cio_seq <= {int(after) + int(size)} order by _cio_seq"
     )
+
+
+def bucketed_ranges(seqs: Iterable[int]) -> list[tuple[int, int, int]]:
+    """:func:`seq_ranges`, each cut where it crosses a bucket (see :data:`BUCKET_ROWS`), with its bucket."""
+    out: list[tuple[int, int, int]] = []
+    size = BUCKET_ROWS
+    for lo, hi in seq_ranges(seqs):
+        for bucket in range(lo // size, hi // size + 1):
+            out.append((max(lo, bucket * size), min(hi, (bucket + 1) * size - 1), bucket))
+    return out
 
 
 def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
@@ -291,7 +318,10 @@ def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
 
 def _acked(ledger: str, diff: str) -> str:
     """The diff rows the ledger acknowledges (``d``), each with its ledger row (``l``)."""
-    return f"from {ledger} l join {diff} d on d._cio_seq between l._cio_lo and l._cio_hi"
+    return (
+        f"from {ledger} l join {diff} d on d._cio_bucket = l._cio_bucket "
+        f"and d._cio_seq between l._cio_lo and l._cio_hi"
+    )
 
 
 def _current(changes: str = "d") -> str:
@@ -333,6 +363,39 @@ def fold_in_place(state: str, ledger: str, diff: str, key_count: int) -> list[st
         ),
         f"delete from {ledger} where 1 = 1",  # BigQuery wants a where
     ]
+
+
+def key_display(d: Dialect, key_columns: Sequence[str], alias: str = "d") -> str:
+    """A row's key as a person reads it, from its key texts: the text itself for a single key, else
+    ``col=value, col=value`` (as :func:`dbt_cio.warehouse.changes.readable_key` writes it in Python)."""
+    if len(key_columns) == 1:
+        return f"{alias}._cio_key"
+    parts: list[str] = []
+    for i, column in enumerate(key_columns):
+        parts += [d.literal(f"{', ' if i else ''}{column}="), f"{alias}._cio_k{i}"]
+    return d.concat(parts)
+
+
+def log_from_ledger(
+    d: Dialect, log: str, ledger: str, diff: str, sync_name: str, key_columns: Sequence[str],
+    actions: Mapping[str, str], *, once: bool = False,
+) -> str:  # fmt: skip
+    """The sync log's rows for the operations the ledger acknowledges: one per acknowledged diff row that a
+    request carried (rows that needed no operation have no request), with the request's number, its HTTP
+    status and when it was committed. ``once`` leaves out rows the log already holds for the same run and
+    diff row (a fold done again after a crash)."""
+    cases = " ".join(f"when {d.literal(kind)} then {d.literal(action)}" for kind, action in actions.items())
+    names = ", ".join(name for name, _type in log_columns(d))
+    again = (
+        f"\n  and not exists (select 1 from {log} x where x.run_id = l._cio_run_id and x.diff_seq = d._cio_seq)"
+        if once else ""
+    )  # fmt: skip
+    return (
+        f"insert into {log} ({names})\n"
+        f"select l._cio_run_id, {d.literal(sync_name)}, d._cio_key, {key_display(d, key_columns)}, "
+        f"case d._cio_change {cases} end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, "
+        f"null, d._cio_seq\n{_acked(ledger, diff)}\nwhere l._cio_request is not null{again}"
+    )
 
 
 def index(table: str, name: str, column: str) -> str:

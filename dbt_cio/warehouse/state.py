@@ -25,15 +25,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from dbt_cio.contract.actions import actions_for
 from dbt_cio.contract.model import Sync
 from dbt_cio.errors import DuplicateKeyError, WarehouseError
 from dbt_cio.warehouse import sql
 from dbt_cio.warehouse.changes import DiffSummary, RowChange
 from dbt_cio.warehouse.dialect import Dialect
-from dbt_cio.warehouse.ledger import Fold, Ledger
+from dbt_cio.warehouse.ledger import Acknowledged, Fold, Ledger
 from dbt_cio.warehouse.locks import SyncLocks
+from dbt_cio.warehouse.synclog import SyncLog
 from dbt_cio.warehouse.tables import StateTables, table_suffix
 
 __all__ = ["DEFAULT_PAGE_SIZE", "STATE_MODES", "StateMode", "StateStore", "fold_for"]
@@ -68,15 +70,23 @@ class StateStore:
     """The per-sync ``state__``, ``diff__`` and ``ledger__`` tables of one state schema.
 
     ``locks`` (optional) is told about progress, so a long read or commit keeps the sync's lock alive.
-    ``fold`` is how ledgers are folded (:func:`fold_for`). Use from one thread (see
+    ``fold`` is how ledgers are folded (:func:`fold_for`); folds write the sync log's accepted rows to
+    ``log`` (default: the schema's sync log, pruned the same way). Use from one thread (see
     :mod:`dbt_cio.warehouse.session`).
     """
 
-    def __init__(self, tables: StateTables, locks: SyncLocks | None = None, fold: Fold = "in_place") -> None:
+    def __init__(
+        self,
+        tables: StateTables,
+        locks: SyncLocks | None = None,
+        fold: Fold = "in_place",
+        log: SyncLog | None = None,
+    ) -> None:
         self.tables = tables
         self.session = tables.session
         self.locks = locks
         self.ledger = Ledger(tables, fold)
+        self.log = log or SyncLog(tables, rebuild=fold == "rebuild")
 
     def __repr__(self) -> str:
         return f"StateStore({self.tables.relation_of_schema()}, fold={self.ledger.fold_kind})"
@@ -183,9 +193,12 @@ class StateStore:
             state = self.ledger.effective_state(sync.name, n) or _no_state(d, n)
             diff = f"({sql.diff_select(d, sync.relation, state, cols)}) dry_diff"
         else:
-            self.ledger.recover(sync.name)  # a fold cut short between its statements: finish or discard it
+            existing = self.tables.existing()
+            self.ledger.recover(sync.name, existing)  # a fold cut short between its statements: finish it
+            self.log.settle(sync.name, existing)  # the same for a pruning of the sync log
             state = self._ensure_state(sync, n)
-            self.ledger.fold_pending(sync.name, n)  # what a run that died before its fold acknowledged
+            # What a run that died before its fold acknowledged (its log rows too, never twice).
+            self.ledger.fold_pending(sync.name, n, self._log_insert(sync, once=True))
             diff = self._materialise(sync, state, cols)
         _cols, rows = self.session.query(sql.count_rows(state), "counting the synced keys", sync.name)
         synced = int(rows[0][0])
@@ -297,19 +310,34 @@ class StateStore:
 
     # -- moving the state forward ---------------------------------------------------------------------
 
-    def commit(self, sync: Sync, acked: Sequence[int], run_id: str | None = None) -> None:
-        """Record acknowledged rows of the current diff, named by their ``seq``, in the sync's ledger (one
-        insert); :meth:`fold` makes them the synced state. Sequence numbers the diff does not hold are ignored.
+    def commit(
+        self, sync: Sync, acked: Sequence[Acknowledged] | Sequence[int], run_id: str | None = None
+    ) -> None:
+        """Record acknowledged rows of the current diff in the sync's ledger (one insert), named by their
+        ``seq``, per request that carried them (:class:`~dbt_cio.warehouse.ledger.Acknowledged`; plain
+        sequence numbers are rows no request carried); :meth:`fold` makes them the synced state. Sequence
+        numbers the diff does not hold are ignored.
         """
-        self.ledger.append(sync.name, acked, run_id)
+        if acked and isinstance(acked[0], Acknowledged):
+            groups = cast("Sequence[Acknowledged]", acked)
+        else:
+            groups = [Acknowledged(cast("Sequence[int]", acked))]
+        self.ledger.append(sync.name, groups, run_id)
         self._heartbeat(sync.name)
 
-    def fold(self, sync: Sync) -> None:
+    def fold(self, sync: Sync, *, log: bool = True) -> None:
         """Make what this run committed to the ledger the synced state (once per run, at its end); nothing to
-        do when it committed nothing."""
+        do when it committed nothing. ``log`` writes the sync log's rows of the acknowledged operations in
+        the same fold (unless the sync's ``log`` is ``none``); False when the engine logged them itself."""
         if self.ledger.appended(sync.name):
-            self.ledger.fold(sync.name, len(sync.key_columns))
+            insert = self._log_insert(sync, once=False) if log else None
+            self.ledger.fold(sync.name, len(sync.key_columns), insert)
             self._heartbeat(sync.name)
+
+    def _log_insert(self, sync: Sync, *, once: bool) -> str | None:
+        if sync.log == "none" or sync.type == "collection":  # a collection's one operation is logged apart
+            return None
+        return self.log.from_ledger(sync.name, sync.key_columns, dict(actions_for(sync)), once=once)
 
     def forget(self, sync_name: str) -> bool:
         """Drop a sync's state, diff and ledger (``--full-refresh``) so everything is sent again; True if it had
@@ -334,6 +362,20 @@ class StateStore:
             f"select _cio_key, _cio_hash from {state}", "reading the state", sync
         )
         return {str(k): str(h) for k, h in rows}
+
+    def state_row(self, sync: str, key: str, key_count: int) -> dict[str, Any] | None:
+        """One key's state (``hash``, ``synced_at``, ``run_id``) as the next run will see it; None when the key
+        is not synced. Writes nothing."""
+        state = self.ledger.effective_state(sync, key_count)
+        if state is None:
+            return None
+        cols, rows = self.session.query(
+            f"select _cio_hash as hash, _cio_synced_at as synced_at, _cio_run_id as run_id from {state} "
+            f"where _cio_key = {self.session.dialect.literal(key)}",
+            "reading the state",
+            sync,
+        )
+        return dict(zip([c.lower() for c in cols], rows[0])) if rows else None
 
 
 def _no_state(d: Dialect, key_count: int) -> str:

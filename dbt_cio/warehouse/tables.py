@@ -10,6 +10,8 @@ Everything lives in one schema of its own, the *state schema* (default ``<target
     next__<sync>    scratch: the folded state being built, before it replaces ``state__`` (rebuild folds)
     rows__<sync>    scratch: a numbered snapshot of a whole model (collections)
     lock__<sync>    the sync's lock: one row per lock event while a run holds it (dbt_cio.warehouse.locks)
+    sync_log__<sync>  the sync log: one row per operation sent (dbt_cio.warehouse.synclog)
+    log_next__<sync>  scratch: the sync log being rebuilt without its expired rows (append-only warehouses)
     runs            one row per run (appended)                    } dbt_cio.warehouse.records
     rejections      one row per rejected key per run (appended)   }
     sync_meta       per-sync key/value pairs (appended, latest wins)
@@ -48,6 +50,8 @@ class SyncTables(NamedTuple):
     next: str
     rows: str
     lock: str
+    sync_log: str
+    log_next: str
 
 
 class StateTables:
