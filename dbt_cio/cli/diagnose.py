@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from dbt_cio.cli.exits import exit_codes
-from dbt_cio.cli.params import dbt_args, dbt_flags, output_flags
+from dbt_cio.cli.params import dbt_args, dbt_cloud_flags, dbt_cloud_run, dbt_flags, output_flags
 
 __all__ = ["debug", "runs"]
 
@@ -70,6 +70,7 @@ def runs(**kw: Any) -> int:
 
 @click.command()
 @dbt_flags
+@dbt_cloud_flags
 @output_flags
 @_OUTPUT
 @exit_codes
@@ -81,7 +82,7 @@ def debug(**kw: Any) -> int:
     from dbt_cio.engine.checks import check_setup
 
     reporter = kw["reporter"]
-    checks = check_setup(dbt_args(kw), observer=reporter)
+    checks = check_setup(dbt_args(kw), observer=reporter, dbt_cloud=dbt_cloud_run(kw))
     failed = [check for check in checks if not check.ok]
     if kw["output_format"] == "json":
         _lines([check.as_json() for check in checks])

@@ -16,7 +16,15 @@ import click
 
 from dbt_cio._version import __version__
 from dbt_cio.cli.exits import exit_codes as _exit_codes
-from dbt_cio.cli.params import dbt_args, dbt_flags, output_flags, rate_flags, rate_settings
+from dbt_cio.cli.params import (
+    dbt_args,
+    dbt_cloud_flags,
+    dbt_cloud_run,
+    dbt_flags,
+    output_flags,
+    rate_flags,
+    rate_settings,
+)
 from dbt_cio.errors import UsageError
 
 __all__ = ["cli", "main"]
@@ -30,6 +38,7 @@ def cli() -> None:
 
 @cli.command()
 @dbt_flags
+@dbt_cloud_flags
 @rate_flags
 @output_flags
 @click.option(
@@ -85,6 +94,7 @@ def sync(**kw: Any) -> int:
         output=Path(kw["output"]) if kw["output"] else None,
         notify=tuple(kw["notify"]),
         invocation_id=reporter.invocation_id,
+        dbt_cloud=dbt_cloud_run(kw),
     )
     if options.output is not None and not options.dry_run:
         raise UsageError("--output writes what a dry run would send: add --dry-run")
@@ -98,6 +108,7 @@ def sync(**kw: Any) -> int:
 
 @cli.command()
 @dbt_flags
+@dbt_cloud_flags
 @output_flags
 @_exit_codes
 def validate(**kw: Any) -> int:
@@ -105,7 +116,7 @@ def validate(**kw: Any) -> int:
     from dbt_cio.engine.runner import validate_project
 
     reporter = kw["reporter"]
-    syncs = validate_project(dbt_args(kw), reporter)
+    syncs = validate_project(dbt_args(kw), reporter, dbt_cloud=dbt_cloud_run(kw))
     reporter.info(f"OK: {len(syncs)} sync(s) configured correctly: " + ", ".join(s.name for s in syncs))
     return 0
 

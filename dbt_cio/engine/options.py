@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from dbt_cio.customerio.ratelimit import RateSettings
+from dbt_cio.dbt_cloud.settings import DbtCloudRun
 from dbt_cio.project import DbtArgs
 
 __all__ = ["SyncOptions"]
@@ -36,7 +37,9 @@ class SyncOptions:
     results would hold back; ``output`` — with ``dry_run``, write every operation that would be sent to this
     file, one JSON object per line; ``environ`` — where credentials are read (default: a snapshot of
     ``os.environ`` taken when the options are built); ``notify`` — alert URLs (besides ``DBT_CIO_NOTIFY`` in
-    ``environ``, see :mod:`dbt_cio.alerts`); ``invocation_id`` — names the run in its results, logs and alerts.
+    ``environ``, see :mod:`dbt_cio.alerts`); ``invocation_id`` — names the run in its results, logs and alerts;
+    ``dbt_cloud`` — sync from this dbt Cloud run's artifacts instead of ``target/`` (``DBT_CLOUD_*`` settings
+    read from ``environ``; see :mod:`dbt_cio.engine.cloud_run`).
     """
 
     dbt: DbtArgs = field(default_factory=DbtArgs)
@@ -51,3 +54,4 @@ class SyncOptions:
     environ: Mapping[str, str] = field(default_factory=_environment, repr=False)  # holds secrets
     notify: tuple[str, ...] = field(default=(), repr=False)  # a webhook URL is a secret
     invocation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    dbt_cloud: DbtCloudRun | None = None
