@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dbt_cio.run_results",),
     ("dbt_cio.project",),
     ("dbt_cio.engine",),
+    ("dbt_cio.serve",),
     ("dbt_cio.report", "dbt_cio.jsonlog"),
     ("dbt_cio.cli", "dbt_cio.__main__"),
 ]

@@ -21,6 +21,7 @@ from dbt_cio.cli.params import (
     dbt_cloud_flags,
     dbt_cloud_run,
     dbt_flags,
+    notify_flag,
     output_flags,
     rate_flags,
     rate_settings,
@@ -41,14 +42,7 @@ def cli() -> None:
 @dbt_cloud_flags
 @rate_flags
 @output_flags
-@click.option(
-    "--notify",
-    multiple=True,
-    metavar="URL",
-    help="Alert this URL when a sync fails, is aborted or held back, or has rejections, and when it recovers "
-    "(repeatable; also DBT_CIO_NOTIFY, comma separated). A Slack incoming webhook gets a Slack message; any "
-    "other URL a JSON body, signed when DBT_CIO_NOTIFY_SECRET is set.",
-)
+@notify_flag
 @click.option("--full-refresh", is_flag=True, help="Forget the selected syncs' state and resend every row.")
 @click.option(
     "--dry-run", is_flag=True, help="Show what would be sent (counts and sample payloads); change nothing."
@@ -123,10 +117,12 @@ def validate(**kw: Any) -> int:
 
 def _add_commands() -> None:
     from dbt_cio.cli.diagnose import debug, runs
+    from dbt_cio.cli.serve import serve
     from dbt_cio.emulator.cli import emulator_command
 
     cli.add_command(runs, "runs")
     cli.add_command(debug, "debug")
+    cli.add_command(serve, "serve")
     cli.add_command(emulator_command, "emulator")
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "dbt_cloud_flags",
     "dbt_cloud_run",
     "dbt_flags",
+    "notify_flag",
     "output_flags",
     "rate_flags",
     "rate_settings",
@@ -152,6 +153,18 @@ def dbt_cloud_run(kw: Mapping[str, Any]) -> DbtCloudRun | None:
     if run_id is None and job_id is None:
         return None
     return DbtCloudRun(run_id=run_id, job_id=job_id)
+
+
+def notify_flag(func: F) -> F:
+    """Where alerts go."""
+    return click.option(
+        "--notify",
+        multiple=True,
+        metavar="URL",
+        help="Alert this URL when a sync fails, is aborted or held back, or has rejections, and when it recovers "
+        "(repeatable; also DBT_CIO_NOTIFY, comma separated). A Slack incoming webhook gets a Slack message; any "
+        "other URL a JSON body, signed when DBT_CIO_NOTIFY_SECRET is set.",
+    )(func)
 
 
 def rate_flags(func: F) -> F:
