@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dbt_cio.serve.queue import SyncQueue, Trigger
+from dbt_cio.serve.queue import QueuedSync, SyncQueue, Trigger
 from dbt_cio.serve.routes import JobRoutes
 from dbt_cio.serve.webhook import JOB_RUN_COMPLETED, BadEvent, WebhookEvent, verify
 
@@ -105,19 +105,26 @@ def build_app(state: ServerState) -> web.Application:
             return ignored(event, f"job {event.job_id} is not one of the --job given")
         if event.run_id is None or event.job_id is None:
             return answer(400, status="refused", reason="the event names no job or run id")
-        offer, queued = state.queue.offer(Trigger(event.event_id, event.job_id, event.run_id), selection)
-        if offer == "full" or queued is None:
-            state.log.event("QueueFull", f"webhook event {event.event_id} refused: {state.queue.max_waiting} "
-                            "syncs are waiting already (503; dbt Cloud delivers again later)", "warn",
-                            event_id=event.event_id, job_id=event.job_id, run_id=event.run_id)  # fmt: skip
+        shown = " ".join(selection) or "every model with a block"
+
+        def announce(offer: str, queued: QueuedSync | None) -> None:
+            if queued is None:
+                state.log.event("QueueFull", f"webhook event {event.event_id} refused: {state.queue.max_waiting} "
+                                "syncs are waiting already (503; dbt Cloud delivers again later)", "warn",
+                                event_id=event.event_id, job_id=event.job_id, run_id=event.run_id)  # fmt: skip
+                return
+            verb = "queued" if offer == "queued" else "joined the waiting sync"
+            state.log.event("SyncQueued", f"dbt Cloud job {event.job_id} run {event.run_id} finished "
+                            f"({event.run_status or 'status unknown'}): {verb} {queued.id} (--select {shown})",
+                            event_id=event.event_id, job_id=event.job_id, run_id=event.run_id, sync_id=queued.id,
+                            selection=shown, offer=offer)  # fmt: skip
+
+        offer, queued = state.queue.offer(
+            Trigger(event.event_id, event.job_id, event.run_id), selection, announce
+        )
+        if queued is None:
             return answer(503, status="full", reason="too many syncs are waiting; deliver again later")
         state.remember(event.event_id)
-        shown = " ".join(selection) or "every model with a block"
-        verb = "queued" if offer == "queued" else "joined the waiting sync"
-        state.log.event("SyncQueued", f"dbt Cloud job {event.job_id} run {event.run_id} finished "
-                        f"({event.run_status or 'status unknown'}): {verb} {queued.id} (--select {shown})",
-                        event_id=event.event_id, job_id=event.job_id, run_id=event.run_id, sync_id=queued.id,
-                        selection=shown, offer=offer)  # fmt: skip
         return answer(202, status=offer, id=queued.id, run_id=event.run_id, selection=shown)
 
     async def healthz(request: web.Request) -> web.Response:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -97,18 +98,30 @@ class SyncQueue:
         self._closed = False
         self._changed = threading.Condition()
 
-    def offer(self, trigger: Trigger, selection: tuple[str, ...]) -> tuple[Offer, QueuedSync | None]:
+    def offer(
+        self,
+        trigger: Trigger,
+        selection: tuple[str, ...],
+        announce: Callable[[Offer, QueuedSync | None], None] | None = None,
+    ) -> tuple[Offer, QueuedSync | None]:
+        """Queue a sync of ``selection`` for ``trigger``, or join the one waiting. ``announce`` is told the
+        outcome before the worker can take the sync (so the log says "queued" before "started")."""
         with self._changed:
-            for waiting in self._waiting:
-                if waiting.selection == selection:
-                    waiting.triggers.append(trigger)
-                    return "coalesced", waiting
-            if self._closed or len(self._waiting) >= self.max_waiting:
-                return "full", None
-            queued = QueuedSync(selection, [trigger])
-            self._waiting.append(queued)
+            outcome: tuple[Offer, QueuedSync | None]
+            joined = next((waiting for waiting in self._waiting if waiting.selection == selection), None)
+            if joined is not None:
+                joined.triggers.append(trigger)
+                outcome = ("coalesced", joined)
+            elif self._closed or len(self._waiting) >= self.max_waiting:
+                outcome = ("full", None)
+            else:
+                queued = QueuedSync(selection, [trigger])
+                self._waiting.append(queued)
+                outcome = ("queued", queued)
+            if announce is not None:
+                announce(*outcome)
             self._changed.notify_all()
-            return "queued", queued
+            return outcome
 
     def take(self, timeout: float | None = None) -> QueuedSync | None:
         """The oldest waiting sync, now running; None when closed (or after ``timeout`` seconds)."""
