@@ -4,12 +4,14 @@ integration project's artifacts served by the local fake of dbt Cloud, the emula
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import DbtProject, RunningEmulator, open_state, run_cli
+from conftest import DBT_CIO, DbtProject, RunningEmulator, open_state, run_cli
 from dbt_cloud_fake import TOKEN, FakeDbtCloud
 from serve_process import SECRET, Server, completed
 
@@ -154,3 +156,24 @@ def test_sigterm_during_a_sync_commits_what_was_acknowledged_and_exits(
     run_cli(dbt_project, "sync", "--select", "cio_bulk_people", "--dbt-cloud-run", "101", env=env)
     assert len(sent) == PEOPLE - len(arrived) and not arrived & set(sent)
     assert len(emu.state.people) == PEOPLE
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ([], {"DBT_CIO_WEBHOOK_SECRET": ""}, "set DBT_CIO_WEBHOOK_SECRET"),
+        ([], {"DBT_CLOUD_ACCOUNT_ID": ""}, "set DBT_CLOUD_ACCOUNT_ID"),
+        (["--job", "7"], {}, "--job '7': write JOB_ID=SELECTION"),
+        (["--job", "7=a", "--select", "b"], {}, "--job names what each job syncs"),
+    ],
+    ids=["no-secret", "no-account", "bad-job", "job-and-select"],
+)
+def test_serve_usage_errors_exit_2_before_listening(
+    args: list[str], env: dict[str, str], expected: str
+) -> None:
+    full = {**os.environ, "DBT_CIO_WEBHOOK_SECRET": SECRET, "DBT_CLOUD_API_TOKEN": TOKEN,
+            "DBT_CLOUD_ACCOUNT_ID": "43", **env}  # fmt: skip
+    proc = subprocess.run([DBT_CIO, "serve", "--port", "0", *args], check=False, capture_output=True, text=True,
+                          env=full, timeout=60)  # fmt: skip
+    assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+    assert "Listening" not in proc.stdout and TOKEN not in proc.stdout + proc.stderr

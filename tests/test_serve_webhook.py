@@ -59,3 +59,20 @@ def test_job_routes() -> None:
             JobRoutes.parse([bad])
     with pytest.raises(UsageError, match="given twice"):
         JobRoutes.parse(["1=a", "1=b"])
+
+
+def test_the_server_settings_keep_their_secrets_out_of_reprs() -> None:
+    from dbt_cio.engine.options import SyncOptions
+    from dbt_cio.serve import ServeSettings
+
+    env = {
+        "DBT_CIO_WEBHOOK_SECRET": SECRET,
+        "DBT_CLOUD_API_TOKEN": "dbtc_secret-token-0042",
+        "DBT_CLOUD_ACCOUNT_ID": "1",
+    }
+    settings = ServeSettings.build(SyncOptions(environ=env), JobRoutes.parse(["1=tag:cio"]))
+    assert SECRET not in repr(settings) and "dbtc_secret-token-0042" not in repr(settings)
+    with pytest.raises(UsageError, match="set DBT_CIO_WEBHOOK_SECRET"):
+        ServeSettings.build(SyncOptions(environ={**env, "DBT_CIO_WEBHOOK_SECRET": "short"}), JobRoutes())
+    with pytest.raises(UsageError, match="set DBT_CLOUD_API_TOKEN"):
+        ServeSettings.build(SyncOptions(environ={**env, "DBT_CLOUD_API_TOKEN": ""}), JobRoutes())
