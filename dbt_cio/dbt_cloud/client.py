@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_TIMEOUT", "CloudRetry", "DbtCloudClient"]
 
-DEFAULT_TIMEOUT = 120.0  # seconds per request: a large project's manifest is tens of megabytes
+DEFAULT_TIMEOUT = 120.0  # seconds a request may stay silent (a large manifest takes long, but keeps coming)
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _CHUNK = 1 << 20
 
@@ -83,7 +83,9 @@ class DbtCloudClient:
         import aiohttp
 
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout, connect=min(10.0, self.timeout)),
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=min(10.0, self.timeout), sock_read=self.timeout
+            ),
             headers={"User-Agent": f"dbt-cio/{__version__}"},
         )
         return self
@@ -154,7 +156,7 @@ class DbtCloudClient:
                 status, retry_after = resp.status, _seconds(resp.headers.get("Retry-After"))
         except TimeoutError:
             raise _Transient(
-                f"{shown} on {self.settings.base_url} timed out after {self.timeout:g}s"
+                f"{shown} on {self.settings.base_url} got no answer for {self.timeout:g}s"
             ) from None
         except aiohttp.ClientError as exc:
             cause = " ".join(str(exc).split())[:200] or type(exc).__name__
