@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from conftest import DbtProject, RunningEmulator, run_cli
 from dbt_cloud_fake import TOKEN, FakeDbtCloud
 from run_results import count, read_results, status
@@ -21,6 +22,10 @@ def _publish(project: DbtProject, fake: FakeDbtCloud, run_id: int, job_id: int =
 
 def _env(emulator: RunningEmulator, fake: FakeDbtCloud, **extra: str) -> dict[str, str]:
     return {**emulator.env, **fake.env, **extra}
+
+
+# What dbt Cloud answers does not depend on the warehouse: these run on DuckDB only.
+duckdb_only = pytest.mark.parametrize("target", ["duckdb"], indirect=True)
 
 
 def _no_token(*outputs: str) -> None:
@@ -52,6 +57,7 @@ def test_a_sync_from_a_dbt_cloud_run_needs_no_local_target(
     assert count(read_results(built_project)["cio_people"], "added") == 0, again.stdout  # state as usual
 
 
+@duckdb_only
 def test_dbt_cloud_job_uses_the_latest_successful_run(
     built_project: DbtProject, emulator: RunningEmulator, dbt_cloud: FakeDbtCloud
 ) -> None:
@@ -102,6 +108,7 @@ def test_a_failed_test_in_the_runs_results_holds_its_model_back(
     assert emulator.state.person(id="1").attributes["email"] == "ada@example.com"
 
 
+@duckdb_only
 def test_dbt_cloud_refusals_are_usage_errors_that_never_show_the_token(
     built_project: DbtProject, emulator: RunningEmulator, dbt_cloud: FakeDbtCloud
 ) -> None:
@@ -130,6 +137,7 @@ def test_dbt_cloud_refusals_are_usage_errors_that_never_show_the_token(
     assert len(emulator.state.people) == 6
 
 
+@duckdb_only
 def test_validate_debug_and_dry_run_read_the_dbt_cloud_run(
     built_project: DbtProject, emulator: RunningEmulator, dbt_cloud: FakeDbtCloud
 ) -> None:
