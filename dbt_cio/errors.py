@@ -5,7 +5,9 @@ codes in exactly one place (``dbt_cio.cli``)::
 
     DbtCioError
     ├── UsageError               exit 2  bad flags, unknown selector, missing manifest
-    │   └── SettingError         exit 2  one setting out of range (``--rate 0``); names the setting
+    │   ├── SettingError         exit 2  one setting out of range (``--rate 0``); names the setting
+    │   └── DbtCloudUsageError   exit 2  dbt Cloud refused the token (401/403), knows no such account, run or
+    │                                    job (404), or the run is not finished (also a DbtCloudError)
     ├── ConfigError              exit 2  one or more invalid ``meta.customerio`` blocks (all listed at once)
     ├── WarehouseError           exit 1  the warehouse refused a query (message names the sync and the SQL step)
     │   ├── DuplicateKeyError    exit 1  a model has the same key more than once (for one sync)
@@ -14,8 +16,11 @@ codes in exactly one place (``dbt_cio.cli``)::
     │   ├── TransientError               retryable: 408, 429, 5xx, timeouts, dropped connections
     │   └── TerminalError                not retryable
     │       └── AuthError                401/403: wrong credentials or region; stops the run at once
-    └── CollectionError          exit 1  a collection cannot be sent (nothing of it was sent)
-        └── CollectionTooLarge           a row or the whole collection is over Customer.io's size limit
+    ├── CollectionError          exit 1  a collection cannot be sent (nothing of it was sent)
+    │   └── CollectionTooLarge           a row or the whole collection is over Customer.io's size limit
+    ├── DbtCloudError            exit 1  dbt Cloud could not be reached or kept failing (429, 5xx, after
+    │                                    retries), or a run lacks an artifact
+    └── SyncStopped              exit 1  the run was asked to stop (SIGTERM): what was acknowledged is committed
 
 Messages say what was found and what to do next. They never contain a secret. Errors of other libraries
 (dbt, the database drivers, aiohttp) are translated where they are caught; :func:`gist` gives their
@@ -137,6 +142,20 @@ class CollectionError(DbtCioError):
 
 class CollectionTooLarge(CollectionError):
     """A collection row, or the whole collection, is over Customer.io's size limit."""
+
+
+class DbtCloudError(DbtCioError):
+    """Talking to dbt Cloud's Administrative API failed, or a run's artifacts are not usable."""
+
+
+class DbtCloudUsageError(UsageError, DbtCloudError):
+    """The dbt Cloud token, account, run or job given cannot be used: refused, unknown, or not finished."""
+
+    exit_code = 2
+
+
+class SyncStopped(DbtCioError):
+    """A sync stopped sending because the process was asked to stop; acknowledged rows are committed."""
 
 
 def gist(exc: BaseException | None) -> str:

@@ -39,6 +39,15 @@ EVENTS: Mapping[str, str] = {
     "RunSummary": "CIO031",
     "RunListed": "CIO040",
     "DebugCheck": "CIO041",
+    "ServeStarted": "CIO050",
+    "WebhookRefused": "CIO051",
+    "WebhookIgnored": "CIO052",
+    "SyncQueued": "CIO053",
+    "QueueFull": "CIO054",
+    "TriggeredSyncStart": "CIO055",
+    "TriggeredSyncEnd": "CIO056",
+    "ServeStopping": "CIO057",
+    "ServeStopped": "CIO058",
 }
 """Every event name -> its code."""
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbt_cio.contract.blocks import has_block
 from dbt_cio.errors import UsageError, gist
-from dbt_cio.run_results import DbtRunResults
+from dbt_cio.run_results import DbtRunResults, GivenArtifacts
 from dbt_cio.warehouse.session import WarehouseSession
 from dbt_cio.warehouse.state import STATE_MODES, StateMode
 
@@ -115,6 +115,7 @@ class Project:
     manifest: Manifest = field(repr=False)
     reparsed: bool = False
     reparse_reason: str | None = None  # why the manifest on disk was not used as it was
+    given: GivenArtifacts | None = None  # artifacts of a dbt Cloud run, used instead of target/'s
     _adapter: BaseAdapter | None = field(default=None, repr=False)
     _session: WarehouseSession | None = field(default=None, repr=False)
     _tests: dict[str, list[str]] | None = field(default=None, repr=False)
@@ -122,25 +123,29 @@ class Project:
     # -- loading --------------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, args: DbtArgs) -> Project:
-        """Resolve flags, profile and project as dbt does; read (or re-parse) the manifest; register the adapter."""
+    def load(cls, args: DbtArgs, given: GivenArtifacts | None = None) -> Project:
+        """Resolve flags, profile and project as dbt does; read (or re-parse) the manifest, or use ``given``'s
+        as it is; register the adapter."""
         flags = _set_flags(args)
         config = _runtime_config(flags)
-        manifest_path = Path(config.project_root) / config.target_path / "manifest.json"
+        manifest_path = given.manifest if given else Path(config.project_root) / config.target_path / "manifest.json"  # fmt: skip
         manifest: Manifest | None = None
-        reason = _stale_reason(manifest_path, config, flags, args)
+        reason = None if given else _stale_reason(manifest_path, config, flags, args)
         if reason is None:
             manifest = _read_manifest(manifest_path)
             if manifest.metadata.adapter_type != config.credentials.type:
                 reason, manifest = f"written for adapter {manifest.metadata.adapter_type}", None
-            elif _other_target(manifest, config):
+            elif not given and _other_target(manifest, config):
                 reason, manifest = "written for another target", None
+        if given and manifest is None:  # written elsewhere (dbt Cloud): used as it is, or not at all
+            raise UsageError(f"the manifest of {given.origin} was {reason}, not {config.credentials.type} (target "
+                             f"'{config.target_name}'): point --profile/--target at that warehouse")  # fmt: skip
         reparsed = manifest is None
         if manifest is None:
             manifest = _parse(args)
             flags = _set_flags(args)  # dbt parse replaced the global flags: put ours back
             config = _runtime_config(flags)
-        project = cls(args=args, config=config, manifest=manifest, reparsed=reparsed, reparse_reason=reason)
+        project = cls(args, config, manifest, reparsed=reparsed, reparse_reason=reason, given=given)
         project._register_adapter()
         return project
 
@@ -264,8 +269,8 @@ class Project:
         return sorted(self._tests.get(unique_id, []))
 
     def run_results(self) -> DbtRunResults | None:
-        """The results of the last dbt command in ``target/run_results.json``; None when there are none."""
-        return DbtRunResults.read(self.target_dir / "run_results.json")
+        """The results of the last dbt command in ``target/run_results.json``, or the given artifacts'."""
+        return self.given.results if self.given else DbtRunResults.read(self.target_dir / "run_results.json")
 
     def selected_nodes(self) -> tuple[list[dict[str, Any]], list[str]]:
         """The selected models that have a ``meta.customerio`` block, and notes about selected ones skipped."""

@@ -6,6 +6,10 @@ one result per node it ran: a model ``success``, ``error`` or ``skipped``; a tes
 data is known to be wrong (:func:`held_back`): a sync must never send rows dbt has just found faulty. Only the
 last command's results are there, so the command that gates a sync is the last dbt command run before it
 (typically ``dbt build``, which builds and tests).
+
+Artifacts written elsewhere — by a dbt Cloud run — come as :class:`GivenArtifacts`: the manifest is used as
+it is and the run's results gate the syncs. When that run did not succeed, the gate is strict (``complete``
+is False): only models the run built, and whose tests in it passed, may sync.
 """
 
 from __future__ import annotations
@@ -19,7 +23,14 @@ from typing import Any
 
 from dbt_cio.errors import UsageError
 
-__all__ = ["BLOCKING_MODEL_STATUSES", "BLOCKING_TEST_STATUSES", "DbtRunResults", "NodeResult", "held_back"]
+__all__ = [
+    "BLOCKING_MODEL_STATUSES",
+    "BLOCKING_TEST_STATUSES",
+    "DbtRunResults",
+    "GivenArtifacts",
+    "NodeResult",
+    "held_back",
+]
 
 BLOCKING_MODEL_STATUSES = frozenset({"error", "skipped"})
 """A model with one of these statuses was not (re)built: its rows are not what the project says."""
@@ -99,11 +110,30 @@ class DbtRunResults:
         return f"{command} (invocation {self.invocation_id}, {_when(self.generated_at)}), read from {self.source}"
 
 
-def held_back(model: str, relation: str, tests: Iterable[str], results: DbtRunResults) -> str | None:
+@dataclass(frozen=True)
+class GivenArtifacts:
+    """dbt artifacts written elsewhere (by a dbt Cloud run), used as they are: ``manifest`` is never re-parsed,
+    and ``results`` (None when the run wrote none) gate the syncs instead of ``target/run_results.json``.
+
+    ``origin`` says where they come from, for messages; ``complete`` is False when the run did not succeed,
+    which makes the gate strict (see :func:`held_back`).
+    """
+
+    manifest: Path
+    results: DbtRunResults | None
+    origin: str
+    complete: bool = True
+
+
+def held_back(
+    model: str, relation: str, tests: Iterable[str], results: DbtRunResults, *, strict: bool = False
+) -> str | None:
     """Why the sync of ``model`` (a unique id) must wait, or None: its build errored or was skipped, or one of
     its ``tests`` (the unique ids of the tests that depend on it) failed or errored, in ``results``.
 
     Results about another relation than ``relation`` (the model built for another target) do not count.
+    ``strict`` (the results of a run that did not succeed) also holds back a model the run did not build
+    successfully, and one whose test was skipped in it.
     """
     built = results.results.get(model)
     if built is not None and built.relation_name and built.relation_name.lower() != relation.lower():
@@ -111,10 +141,13 @@ def held_back(model: str, relation: str, tests: Iterable[str], results: DbtRunRe
     if built is not None and built.status in BLOCKING_MODEL_STATUSES:
         detail = f": {_first_line(built.message)}" if built.message else ""
         return f"{model} has status {built.status} in {results.describe()}{detail}"
+    if strict and (built is None or built.status != "success"):
+        return f"{model} was not built in {results.describe()}, which did not succeed"
+    blocking = BLOCKING_TEST_STATUSES | ({"skipped"} if strict else set())
     failed = [
         results.results[test]
         for test in sorted(tests)
-        if test in results.results and results.results[test].status in BLOCKING_TEST_STATUSES
+        if test in results.results and results.results[test].status in blocking
     ]
     if not failed:
         return None

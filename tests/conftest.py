@@ -262,3 +262,12 @@ def run_cli(
             f"dbt-cio {' '.join(args)} exited {proc.returncode}, expected {expect}:\n{proc.stdout}\n{proc.stderr}"
         )
     return proc
+
+
+@pytest.fixture
+def dbt_cloud() -> Iterator[Any]:
+    """A local fake of dbt Cloud's Administrative API (tests/dbt_cloud_fake.py) on a free port."""
+    from dbt_cloud_fake import serve_fake
+
+    with serve_fake() as fake:
+        yield fake

@@ -17,13 +17,14 @@ MAX_LINES = 450
 # Lowest first. A module may import modules of its own layer or of a lower one, never of a higher one.
 LAYERS: list[tuple[str, ...]] = [
     ("dbt_cio._version", "dbt_cio.errors", "dbt_cio.urls"),
-    ("dbt_cio.customerio", "dbt_cio.emulator", "dbt_cio.alerts"),
+    ("dbt_cio.customerio", "dbt_cio.emulator", "dbt_cio.alerts", "dbt_cio.dbt_cloud"),
     ("dbt_cio.contract",),
     ("dbt_cio.warehouse",),
     ("dbt_cio.payloads",),
     ("dbt_cio.run_results",),
     ("dbt_cio.project",),
     ("dbt_cio.engine",),
+    ("dbt_cio.serve",),
     ("dbt_cio.report", "dbt_cio.jsonlog"),
     ("dbt_cio.cli", "dbt_cio.__main__"),
 ]
@@ -141,6 +142,7 @@ def test_the_public_api() -> None:
         "ConfigError",
         "DbtArgs",
         "DbtCioError",
+        "DbtCloudRun",
         "RateSettings",
         "RunResult",
         "SyncOptions",

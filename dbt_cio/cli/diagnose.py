@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from dbt_cio.cli.exits import exit_codes
-from dbt_cio.cli.params import dbt_args, dbt_flags, output_flags
+from dbt_cio.cli.params import dbt_args, dbt_cloud_flags, dbt_cloud_run, dbt_flags, output_flags
 
 __all__ = ["debug", "runs", "show"]
 
@@ -123,6 +123,7 @@ def show(**kw: Any) -> int:
 
 @click.command()
 @dbt_flags
+@dbt_cloud_flags
 @output_flags
 @_OUTPUT
 @exit_codes
@@ -134,7 +135,7 @@ def debug(**kw: Any) -> int:
     from dbt_cio.engine.checks import check_setup
 
     reporter = kw["reporter"]
-    checks = check_setup(dbt_args(kw), observer=reporter)
+    checks = check_setup(dbt_args(kw), observer=reporter, dbt_cloud=dbt_cloud_run(kw))
     failed = [check for check in checks if not check.ok]
     if kw["output_format"] == "json":
         _lines([check.as_json() for check in checks])

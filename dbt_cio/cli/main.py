@@ -16,7 +16,16 @@ import click
 
 from dbt_cio._version import __version__
 from dbt_cio.cli.exits import exit_codes as _exit_codes
-from dbt_cio.cli.params import dbt_args, dbt_flags, output_flags, rate_flags, rate_settings
+from dbt_cio.cli.params import (
+    dbt_args,
+    dbt_cloud_flags,
+    dbt_cloud_run,
+    dbt_flags,
+    notify_flag,
+    output_flags,
+    rate_flags,
+    rate_settings,
+)
 from dbt_cio.errors import UsageError
 
 __all__ = ["cli", "main"]
@@ -30,16 +39,10 @@ def cli() -> None:
 
 @cli.command()
 @dbt_flags
+@dbt_cloud_flags
 @rate_flags
 @output_flags
-@click.option(
-    "--notify",
-    multiple=True,
-    metavar="URL",
-    help="Alert this URL when a sync fails, is aborted or held back, or has rejections, and when it recovers "
-    "(repeatable; also DBT_CIO_NOTIFY, comma separated). A Slack incoming webhook gets a Slack message; any "
-    "other URL a JSON body, signed when DBT_CIO_NOTIFY_SECRET is set.",
-)
+@notify_flag
 @click.option("--full-refresh", is_flag=True, help="Forget the selected syncs' state and resend every row.")
 @click.option(
     "--dry-run", is_flag=True, help="Show what would be sent (counts and sample payloads); change nothing."
@@ -92,6 +95,7 @@ def sync(**kw: Any) -> int:
         output=Path(kw["output"]) if kw["output"] else None,
         notify=tuple(kw["notify"]),
         invocation_id=reporter.invocation_id,
+        dbt_cloud=dbt_cloud_run(kw),
     )
     if options.output is not None and not options.dry_run:
         raise UsageError("--output writes what a dry run would send: add --dry-run")
@@ -105,6 +109,7 @@ def sync(**kw: Any) -> int:
 
 @cli.command()
 @dbt_flags
+@dbt_cloud_flags
 @output_flags
 @_exit_codes
 def validate(**kw: Any) -> int:
@@ -112,18 +117,20 @@ def validate(**kw: Any) -> int:
     from dbt_cio.engine.runner import validate_project
 
     reporter = kw["reporter"]
-    syncs = validate_project(dbt_args(kw), reporter)
+    syncs = validate_project(dbt_args(kw), reporter, dbt_cloud=dbt_cloud_run(kw))
     reporter.info(f"OK: {len(syncs)} sync(s) configured correctly: " + ", ".join(s.name for s in syncs))
     return 0
 
 
 def _add_commands() -> None:
     from dbt_cio.cli.diagnose import debug, runs, show
+    from dbt_cio.cli.serve import serve
     from dbt_cio.emulator.cli import emulator_command
 
     cli.add_command(runs, "runs")
     cli.add_command(show, "show")
     cli.add_command(debug, "debug")
+    cli.add_command(serve, "serve")
     cli.add_command(emulator_command, "emulator")
 
 

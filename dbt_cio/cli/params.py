@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from click.parser import _OptionParser, _ParsingState
 
     from dbt_cio.customerio.ratelimit import RateSettings
+    from dbt_cio.dbt_cloud.settings import DbtCloudRun
     from dbt_cio.jsonlog import JsonReporter
     from dbt_cio.project import DbtArgs
     from dbt_cio.report import Reporter
@@ -27,7 +28,10 @@ __all__ = [
     "OUTPUT_FLAGS",
     "MultiValueOption",
     "dbt_args",
+    "dbt_cloud_flags",
+    "dbt_cloud_run",
     "dbt_flags",
+    "notify_flag",
     "output_flags",
     "rate_flags",
     "rate_settings",
@@ -114,6 +118,53 @@ def dbt_flags(func: F) -> F:
             ),
         ],
     )
+
+
+def dbt_cloud_flags(func: F) -> F:
+    """Read the project's state from a dbt Cloud run's artifacts instead of target/."""
+    return _apply(
+        func,
+        [
+            click.option(
+                "--dbt-cloud-run",
+                type=click.IntRange(min=1),
+                metavar="RUN_ID",
+                help="Use this dbt Cloud run's manifest.json and run_results.json instead of target/ (it must "
+                "have finished). Needs DBT_CLOUD_API_TOKEN, DBT_CLOUD_ACCOUNT_ID and, unless cloud.getdbt.com, "
+                "DBT_CLOUD_HOST.",
+            ),
+            click.option(
+                "--dbt-cloud-job",
+                type=click.IntRange(min=1),
+                metavar="JOB_ID",
+                help="As --dbt-cloud-run, with the most recent successful run of this dbt Cloud job.",
+            ),
+        ],
+    )
+
+
+def dbt_cloud_run(kw: Mapping[str, Any]) -> DbtCloudRun | None:
+    """The dbt Cloud flags as :class:`~dbt_cio.dbt_cloud.settings.DbtCloudRun`, or None when neither is given."""
+    from dbt_cio.dbt_cloud.settings import DbtCloudRun
+
+    run_id, job_id = kw.get("dbt_cloud_run"), kw.get("dbt_cloud_job")
+    if run_id is not None and job_id is not None:
+        raise UsageError("--dbt-cloud-run and --dbt-cloud-job name the run two ways: give one of them")
+    if run_id is None and job_id is None:
+        return None
+    return DbtCloudRun(run_id=run_id, job_id=job_id)
+
+
+def notify_flag(func: F) -> F:
+    """Where alerts go."""
+    return click.option(
+        "--notify",
+        multiple=True,
+        metavar="URL",
+        help="Alert this URL when a sync fails, is aborted or held back, or has rejections, and when it recovers "
+        "(repeatable; also DBT_CIO_NOTIFY, comma separated). A Slack incoming webhook gets a Slack message; any "
+        "other URL a JSON body, signed when DBT_CIO_NOTIFY_SECRET is set.",
+    )(func)
 
 
 def rate_flags(func: F) -> F:

@@ -2,8 +2,9 @@
 
 :func:`check_setup` checks, in order, and returns one :class:`Check` per item:
 
-1. the dbt project and profile load (dbt's own flags, profile and ``env_var()``);
-2. the manifest: current, or why it was re-parsed (see :mod:`dbt_cio.project`);
+1. the dbt project and profile load (dbt's own flags, profile and ``env_var()``); with a dbt Cloud run, first
+   that run's artifacts download (the token, account and run are good, and the run has finished);
+2. the manifest: current, or why it was re-parsed (see :mod:`dbt_cio.project`), or the dbt Cloud run's;
 3. the warehouse connection (``select 1`` through the adapter), and whether the state schema exists yet;
 4. every selected ``meta.customerio`` block, against the built table's columns;
 5. dbt's last results (which invocation would gate a sync);
@@ -29,8 +30,10 @@ from dbt_cio.contract.blocks import raw_value, split_blocks
 from dbt_cio.contract.resolve import resolve_syncs
 from dbt_cio.customerio.client import CustomerIOClient, RetrySettings
 from dbt_cio.customerio.credentials import DEFAULT_WORKSPACE, Credentials, env_prefix
+from dbt_cio.dbt_cloud.settings import DbtCloudRun
+from dbt_cio.engine.cloud_run import open_project
 from dbt_cio.engine.observer import LogObserver, Observer
-from dbt_cio.errors import ConfigError, DbtCioError, UsageError
+from dbt_cio.errors import ConfigError, DbtCioError, DbtCloudError, UsageError
 from dbt_cio.project import DbtArgs, Project
 from dbt_cio.warehouse.schema import StateSchema
 
@@ -59,21 +62,33 @@ class Check:
 
 
 def check_setup(
-    dbt: DbtArgs | None = None, environ: Mapping[str, str] | None = None, observer: Observer | None = None
+    dbt: DbtArgs | None = None,
+    environ: Mapping[str, str] | None = None,
+    observer: Observer | None = None,
+    dbt_cloud: DbtCloudRun | None = None,
 ) -> list[Check]:
     """Check the setup (see the module docstring); ``environ`` is where credentials are read (default: the
-    process environment)."""
+    process environment); ``dbt_cloud`` the run whose artifacts a sync would read."""
     import os
 
     env = os.environ if environ is None else environ
     observer = observer or LogObserver()
     checks: list[Check] = []
     try:
-        with observer.phase("loading the project"):
-            project = Project.load(dbt or DbtArgs())
+        project = open_project(dbt or DbtArgs(), dbt_cloud, env, observer)
+    except DbtCloudError as exc:
+        checks.append(Check("dbt Cloud run", "failed", str(exc)))
+        return checks
     except UsageError as exc:
         checks.append(Check("project and profile", "failed", str(exc)))
         return checks
+    if project.given is not None:
+        found = (
+            "manifest.json and run_results.json"
+            if project.given.results
+            else "manifest.json (no run_results.json)"
+        )
+        checks.append(Check("dbt Cloud run", "ok", f"{project.given.origin}: {found} downloaded"))
     with project:
         checks.append(Check("project and profile", "ok", f"project {project.project_name}, target "
                             f"'{project.target_name}' ({project.adapter_type})"))  # fmt: skip
@@ -104,6 +119,8 @@ def check_setup(
 
 
 def _manifest(project: Project) -> Check:
+    if project.given is not None:
+        return Check("manifest", "ok", f"the manifest.json of {project.given.origin}, used as it is")
     path = project.target_dir / "manifest.json"
     if project.reparsed:
         why = project.reparse_reason or "stale"

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from dbt_cio.customerio.ratelimit import RateSettings
+from dbt_cio.dbt_cloud.settings import DbtCloudRun
 from dbt_cio.project import DbtArgs
 
 __all__ = ["SyncOptions"]
@@ -28,16 +29,18 @@ def _environment() -> Mapping[str, str]:
 class SyncOptions:
     """Everything ``dbt-cio sync`` takes besides the project's own files.
 
-        ``dbt`` — the dbt-style arguments (project, profile, target, selection); ``rate`` — how fast to talk to
-        Customer.io; ``full_refresh`` — forget the selected syncs' state and resend every row; ``dry_run`` —
-        compute and show, send and commit nothing; ``fail_fast`` — stop at the first sync that fails or has
-        rejections; ``use_emulator`` — send to a local emulator started for the run; ``ignore_thresholds`` — let
-        diffs over a row threshold through, for this run; ``ignore_dbt_results`` — sync models that dbt's last
-        results would hold back; ``log_payloads`` — write the payload of every operation to the sync log, as
+    ``dbt`` — the dbt-style arguments (project, profile, target, selection); ``rate`` — how fast to talk to
+    Customer.io; ``full_refresh`` — forget the selected syncs' state and resend every row; ``dry_run`` —
+    compute and show, send and commit nothing; ``fail_fast`` — stop at the first sync that fails or has
+    rejections; ``use_emulator`` — send to a local emulator started for the run; ``ignore_thresholds`` — let
+    diffs over a row threshold through, for this run; ``ignore_dbt_results`` — sync models that dbt's last
+    results would hold back; ``log_payloads`` — write the payload of every operation to the sync log, as
     ``log: all`` in a block does, for this run; ``output`` — with ``dry_run``, write every operation that would be sent to this
-        file, one JSON object per line; ``environ`` — where credentials are read (default: a snapshot of
-        ``os.environ`` taken when the options are built); ``notify`` — alert URLs (besides ``DBT_CIO_NOTIFY`` in
-        ``environ``, see :mod:`dbt_cio.alerts`); ``invocation_id`` — names the run in its results, logs and alerts.
+    file, one JSON object per line; ``environ`` — where credentials are read (default: a snapshot of
+    ``os.environ`` taken when the options are built); ``notify`` — alert URLs (besides ``DBT_CIO_NOTIFY`` in
+    ``environ``, see :mod:`dbt_cio.alerts`); ``invocation_id`` — names the run in its results, logs and alerts;
+    ``dbt_cloud`` — sync from this dbt Cloud run's artifacts instead of ``target/`` (``DBT_CLOUD_*`` settings
+    read from ``environ``; see :mod:`dbt_cio.engine.cloud_run`).
     """
 
     dbt: DbtArgs = field(default_factory=DbtArgs)
@@ -53,3 +56,4 @@ class SyncOptions:
     environ: Mapping[str, str] = field(default_factory=_environment, repr=False)  # holds secrets
     notify: tuple[str, ...] = field(default=(), repr=False)  # a webhook URL is a secret
     invocation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    dbt_cloud: DbtCloudRun | None = None

@@ -30,7 +30,7 @@ from dbt_cio.engine.phases import COMPILE, EXECUTE, timed
 from dbt_cio.engine.rejections import RejectionTally
 from dbt_cio.engine.results import SyncResult
 from dbt_cio.engine.segments import resolve_segment
-from dbt_cio.errors import DbtCioError, WarehouseError
+from dbt_cio.errors import DbtCioError, SyncStopped, WarehouseError
 from dbt_cio.payloads.mappers import Mapper, RowRejected, mapper_for
 from dbt_cio.warehouse.changes import DiffSummary, RowChange, readable_key
 from dbt_cio.warehouse.ledger import Acknowledged
@@ -176,12 +176,15 @@ class SyncRun:
         self._mapper = mapper = mapper_for(sync, now=int(time.time()), segment_id=segment_id)
         progress = self.ctx.observer.start_sync(sync.name, total)
         sender: Sender[RowChange] = Sender(client)
+        stopping = self.ctx.stop.is_set
 
         async def operations() -> AsyncIterator[Operation[RowChange]]:
             async for page in self._pages():
                 done: list[int] = []  # rows that need no operation
                 rejected = 0
                 for change in page:
+                    if stopping():  # asked to stop: produce no more; what is in flight is still acknowledged
+                        return
                     try:
                         ops = mapper(
                             change, change
@@ -207,6 +210,11 @@ class SyncRun:
             progress.advance(accepted=accepted, rejected=len(answer) - accepted)
             await self._flush()
         progress.finish()
+        if stopping():  # the caller commits what was acknowledged, then records the sync as stopped
+            raise SyncStopped(
+                f"stopped when asked to (SIGTERM) after {self.result.accepted} of {total} row(s) were "
+                "acknowledged and committed; the next run sends the rest"
+            )
 
     async def _pages(self) -> AsyncIterator[list[RowChange]]:
         """The diff a page at a time; the next page is read while the caller works on this one."""

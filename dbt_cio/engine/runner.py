@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -33,7 +35,9 @@ from dbt_cio.contract.model import Sync
 from dbt_cio.contract.resolve import Unbuilt, resolve_syncs
 from dbt_cio.customerio.client import CustomerIOClient
 from dbt_cio.customerio.credentials import Credentials, env_prefix
+from dbt_cio.dbt_cloud.settings import DbtCloudRun
 from dbt_cio.engine.artifacts import write_run_results
+from dbt_cio.engine.cloud_run import open_project
 from dbt_cio.engine.context import SyncContext
 from dbt_cio.engine.notify import Notifier
 from dbt_cio.engine.observer import LogObserver, Observer
@@ -51,17 +55,23 @@ if TYPE_CHECKING:
 __all__ = ["run_sync", "validate_project"]
 
 
-def validate_project(dbt: DbtArgs | None = None, observer: Observer | None = None) -> list[Sync]:
+def validate_project(
+    dbt: DbtArgs | None = None,
+    observer: Observer | None = None,
+    *,
+    dbt_cloud: DbtCloudRun | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[Sync]:
     """Check the ``meta.customerio`` blocks of the selected models (every model with a block when nothing is
     selected); return the resolved syncs. Warnings (e.g. documented columns missing from the built table)
-    go to ``observer``.
+    go to ``observer``. With ``dbt_cloud``, the models are those of that run's manifest (``DBT_CLOUD_*``
+    read from ``environ``, default the process environment).
 
     Raises :class:`~dbt_cio.errors.ConfigError` listing every problem of every model at once; a model that
     is not built (and documents no columns) is one of them, as its columns cannot be checked.
     """
     observer = observer or LogObserver()
-    with observer.phase("loading the project"):
-        project = Project.load(dbt or DbtArgs())
+    project = open_project(dbt or DbtArgs(), dbt_cloud, os.environ if environ is None else environ, observer)
     try:
         nodes, others, notes = _selection(project)
         for note in notes:
@@ -76,12 +86,19 @@ def validate_project(dbt: DbtArgs | None = None, observer: Observer | None = Non
         project.close()
 
 
-def run_sync(options: SyncOptions | None = None, observer: Observer | None = None) -> RunResult:
+def run_sync(
+    options: SyncOptions | None = None,
+    observer: Observer | None = None,
+    *,
+    stop: threading.Event | None = None,
+) -> RunResult:
     """Run every selected sync once and return what happened (:attr:`RunResult.exit_code` for a CLI).
 
     Configuration and usage problems raise (:class:`~dbt_cio.errors.UsageError`,
     :class:`~dbt_cio.errors.ConfigError`) before anything is sent; failures of single syncs are in the result.
-    Progress goes to ``observer`` (default: the ``dbt_cio`` logger).
+    Progress goes to ``observer`` (default: the ``dbt_cio`` logger). Once ``stop`` is set (from another
+    thread: a signal handler), the sync under way stops sending, commits what Customer.io acknowledged and
+    ends as ``error``; the syncs after it are not run.
     """
     options = options or SyncOptions()
     observer = observer or LogObserver()
@@ -89,8 +106,7 @@ def run_sync(options: SyncOptions | None = None, observer: Observer | None = Non
     started_at = datetime.now(UTC)
     t0 = time.monotonic()
     results: list[SyncResult] = []
-    with observer.phase("loading the project"):
-        project = Project.load(options.dbt)
+    project = open_project(options.dbt, options.dbt_cloud, options.environ, observer)
     session = project.session
     with ExitStack() as stack:
         stack.callback(project.close)
@@ -118,7 +134,7 @@ def run_sync(options: SyncOptions | None = None, observer: Observer | None = Non
         output = None
         if options.dry_run and options.output is not None:
             output = stack.enter_context(_open_output(options.output))
-        ctx = SyncContext(session, state, options, observer, output)
+        ctx = SyncContext(session, state, options, observer, output, stop or threading.Event())
         notifier = None
         if alerts and not options.dry_run:
             notifier = Notifier(
@@ -179,15 +195,29 @@ def _credentials(syncs: Sequence[Sync], environ: Mapping[str, str]) -> dict[str,
 
 
 def _held_back(project: Project, syncs: Sequence[Sync], observer: Observer) -> dict[str, str]:
-    """The syncs dbt's last results hold back, with why; says once which results gate the run."""
-    results = project.run_results()
+    """The syncs dbt's last results hold back, with why; says once which results gate the run.
+
+    A dbt Cloud run's results gate whatever their target is called; those of a run that did not succeed gate
+    strictly (only what it built and tested may sync), and such a run without results holds every sync back.
+    """
+    results, given = project.run_results(), project.given
+    strict = given is not None and not given.complete
+    if results is None and strict:
+        assert given is not None
+        none = f"{given.origin} did not succeed and left no run_results.json, so no model is known to be good"
+        return {
+            sync.name: f"held back, nothing sent: {none}. Fix the job and sync from its next run."
+            for sync in syncs
+        }
     if results is None:
         observer.note(
-            "no target/run_results.json: dbt's results do not gate this run. Run dbt build (or dbt run and "
+            f"{given.origin} has no run_results.json: dbt's results do not gate this run."
+            if given
+            else "no target/run_results.json: dbt's results do not gate this run. Run dbt build (or dbt run and "
             "dbt test) before dbt-cio sync, so that a model that fails to build or to pass its tests is held back."
         )
         return {}
-    if results.target is not None and results.target != project.target_name:
+    if given is None and results.target is not None and results.target != project.target_name:
         observer.note(
             f"dbt's results in {results.describe()} are for target '{results.target}', not "
             f"'{project.target_name}': they do not gate this run."
@@ -196,7 +226,9 @@ def _held_back(project: Project, syncs: Sequence[Sync], observer: Observer) -> d
     observer.info(f"dbt's results gate this run: {results.describe()}")
     holds = {}
     for sync in syncs:
-        why = held_back(sync.unique_id, sync.relation, project.tests_of(sync.unique_id), results)
+        why = held_back(
+            sync.unique_id, sync.relation, project.tests_of(sync.unique_id), results, strict=strict
+        )
         if why is not None:
             holds[sync.name] = (
                 f"held back, nothing sent: {why}. Fix the model or its data and run dbt again, or sync "
@@ -284,6 +316,8 @@ async def _run_all(
         with ctx.observer.progress():
             for index, result in enumerate(results):
                 t0 = time.monotonic()
+                if stop is None and ctx.stop.is_set():
+                    stop = "not run: dbt-cio was asked to stop"
                 if not ctx.options.dry_run:
                     try:
                         result.run_id = await ctx.session.call(ctx.state.records.start_run, result.name)
