@@ -215,6 +215,22 @@ class StateStore:
         self.ledger.create(sync.name)
         return diff
 
+    def column_types(self, sync: Sync) -> list[tuple[str, str, str]]:
+        """Every column the sync reads, key columns first, as ``(name in the block, quoted name, data type)``,
+        the type as the adapter reports it for the sync's diff table (a real run's diff: not a dry run's)."""
+        resolved = self._resolve(sync)
+        table = self.tables.sync_table_names(sync.name).diff
+        found = self.session.column_types(
+            self.tables.database, self.tables.schema, table, "reading the diff's column types"
+        )
+        types = {name.lower(): dtype for name, dtype in found}
+        names = (*resolved.keys, *resolved.values)
+        quoted = (*resolved.cols.keys, *resolved.cols.values)
+        missing = [name for name in names if name.lower() not in types]
+        if missing:
+            raise WarehouseError(f"sync '{sync.name}': the diff table has no column {', '.join(missing)}")
+        return [(name, q, types[name.lower()]) for name, q in zip(names, quoted)]
+
     def iter_changes(
         self, sync: Sync, page_size: int = DEFAULT_PAGE_SIZE, diff: str | None = None
     ) -> Iterator[list[RowChange]]:
