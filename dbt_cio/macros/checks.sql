@@ -36,39 +36,42 @@
 {#- ---- JSON columns that Python would not read back as written ---------------------------------------
     Python parses a JSON column and writes it again: integers of 16 digits or more may become strings
     (beyond 2^53), numbers with an exponent may overflow to null, and escaped surrogates must pair up. Any
-    text that might hold one of these (in a string too: that only costs a trip through Python) is flagged. -#}
+    text that might hold one of these (in a string too: that only costs a trip through Python) is flagged.
+    Backslashes are doubled where the warehouse's string literals read escapes (Spark, Snowflake). -#}
 
 {%- macro json_needs_python(x) -%}{{ return(adapter.dispatch('json_needs_python', 'dbt_cio')(x)) }}{%- endmacro -%}
 {%- macro default__json_needs_python(x) -%}
   {{ exceptions.raise_compiler_error("dbt-cio has no regular expressions in SQL for adapter " ~ adapter.type()) }}
 {%- endmacro -%}
 {%- macro duckdb__json_needs_python(x) -%}
-regexp_matches(cast({{ x }} as varchar), '[0-9]{16}|[0-9][eE]|NaN|Infinity|\\u[dD][89abAB]')
+regexp_matches(cast({{ x }} as varchar), '[0-9]{16}|(^|[:,\[\s])-?[0-9]+(\.[0-9]+)?[eE]|NaN|Infinity|\\u[dD][89abAB]')
 {%- endmacro -%}
 {%- macro postgres__json_needs_python(x) -%}
-(cast({{ x }} as text) ~ '[0-9]{16}|[0-9][eE]|NaN|Infinity|\\u[dD][89abAB]')
+(cast({{ x }} as text) ~ '[0-9]{16}|(^|[:,\[\s])-?[0-9]+(\.[0-9]+)?[eE]|NaN|Infinity|\\u[dD][89abAB]')
 {%- endmacro -%}
 {%- macro snowflake__json_needs_python(x) -%}
-regexp_like(cast({{ x }} as varchar), '.*([0-9]{16}|[0-9][eE]|NaN|Infinity|\\\\u[dD][89abAB]).*', 's')
+regexp_like(cast({{ x }} as varchar), '.*([0-9]{16}|(^|[:,\\[\\s])-?[0-9]+(\\.[0-9]+)?[eE]|NaN|Infinity|\\\\u[dD][89abAB]).*', 's')
 {%- endmacro -%}
 {%- macro bigquery__json_needs_python(x) -%}
-regexp_contains(to_json_string({{ x }}), r'[0-9]{16}|[0-9][eE]|NaN|Infinity|\\u[dD][89abAB]')
+regexp_contains(to_json_string({{ x }}), r'[0-9]{16}|(^|[:,\[\s])-?[0-9]+(\.[0-9]+)?[eE]|NaN|Infinity|\\u[dD][89abAB]')
 {%- endmacro -%}
 {%- macro spark__json_needs_python(x) -%}
-(cast({{ x }} as string) rlike '[0-9]{16}|[0-9][eE]|NaN|Infinity|\\\\u[dD][89abAB]')
+(cast({{ x }} as string) rlike '[0-9]{16}|(^|[:,\\[\\s])-?[0-9]+(\\.[0-9]+)?[eE]|NaN|Infinity|\\\\u[dD][89abAB]')
 {%- endmacro -%}
 
-{#- ---- decimals whose JSON form takes a double to decide (see json_decimal in values.sql) -------------- -#}
+{#- ---- decimals whose JSON form takes Python to decide (see json_decimal in values.sql) ----------------
+    16 or 17 significant digits: whether a double holds them; more than 28: Python writes the digits after
+    Decimal.normalize(), which rounds them to its context's 28 digits. -#}
 
 {%- macro decimal_needs_python(x) -%}{{ return(adapter.dispatch('decimal_needs_python', 'dbt_cio')(x)) }}{%- endmacro -%}
 {%- macro default__decimal_needs_python(x) -%}
 {%- set p = dbt_cio.decimal_parts(x) -%}
-({{ p.frac }} <> '' and length({{ p.digits }}) between 16 and 17)
+({{ p.frac }} <> '' and (length({{ p.digits }}) between 16 and 17 or length({{ p.digits }}) > 28))
 {%- endmacro -%}
 {#- PostgreSQL's numeric also reaches below the smallest double -#}
 {%- macro postgres__decimal_needs_python(x) -%}
 {%- set p = dbt_cio.decimal_parts(x) -%}
-({{ p.text }} not in ('NaN', 'Infinity', '-Infinity') and {{ p.frac }} <> '' and (length({{ p.digits }}) between 16 and 17 or abs({{ x }}) < 1e-300))
+({{ p.text }} not in ('NaN', 'Infinity', '-Infinity') and {{ p.frac }} <> '' and (length({{ p.digits }}) between 16 and 17 or length({{ p.digits }}) > 28 or abs({{ x }}) < 1e-300))
 {%- endmacro -%}
 
 {#- The digits of an integral decimal (as Python's identifier text: "42" for 42.00), NULL otherwise -#}
