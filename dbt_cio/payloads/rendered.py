@@ -19,9 +19,10 @@ value columns.
 
 A row is flagged when any condition of its shape holds (see :mod:`dbt_cio.payloads.shapes`), or when its
 rendered item is longer than :attr:`RenderPlan.item_limit` bytes: Customer.io's 32 KB item limit, less a
-margin on warehouses whose number texts may be shorter than Python's (none on DuckDB and PostgreSQL, where
-the rendered bytes are exactly as long as Python's). A flagged row's item is then built, checked and, if
-need be, rejected by the Python path, with the reason it has always had.
+margin on warehouses whose number texts may be shorter than Python's (none on DuckDB and PostgreSQL, where a
+rendered item is never shorter than Python's: an item within the limit as rendered is within it as Python
+writes it). A flagged row's item is then built, checked and, if need be, rejected by the Python path, with
+the reason it has always had.
 
 Events: a ULID id cannot be computed portably in SQL (BLAKE2b), so the item is rendered without it, and
 :meth:`RenderPlan.decode` writes ``{"id":"<ULID>",`` in front of the rest, with the ULID of
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbt_cio.contract.model import Sync
-from dbt_cio.customerio.limits import MAX_COLLECTION_ROW_BYTES, MAX_ITEM_BYTES
+from dbt_cio.customerio.limits import MAX_COLLECTION_BYTES, MAX_COLLECTION_ROW_BYTES, MAX_ITEM_BYTES
 from dbt_cio.customerio.ulid import event_ulid
 from dbt_cio.payloads.fields import Column
 from dbt_cio.payloads.shapes import Branch, Shape, shape_of
@@ -86,7 +87,9 @@ class RenderPlan:
         return self.event_id is not None
 
     def page_sql(self, table: str, after: int, size: int) -> str:
-        """The rows ``after < _cio_seq <= after + size`` of the diff ``table``, rendered, in order."""
+        """The rows ``after < _cio_seq <= after + size`` of the diff ``table`` (for a collection: of the model's
+        snapshot, :meth:`~dbt_cio.warehouse.state.StateStore.iter_row_pages`), rendered, in order."""
+        collection = self.sync.type == "collection"
         event = (
             f", {self.event_id} as _cio_event_id, {self.event_seconds} as _cio_event_seconds"
             if self.is_event
@@ -95,11 +98,15 @@ class RenderPlan:
         event_out = ", _cio_event_id, _cio_event_seconds" if self.is_event else ""
         raw = [*(f"_cio_k{i}" for i in range(self.key_count)), *(c.sql for c in self.columns)]
         raw_out = "".join(f", case when _cio_python then {name} end as {name}" for name in raw)
-        change = (
-            "_cio_change" if self.sync.type == "segment" else "case when _cio_python then _cio_change end"
-        )
+        if collection:  # a snapshot has no key text nor change: every row is one of the collection
+            key, change = "'' as _cio_key", "'added'"
+        else:
+            key = "_cio_key"
+            change = (
+                "_cio_change" if self.sync.type == "segment" else "case when _cio_python then _cio_change end"
+            )
         return (
-            f"select _cio_seq, _cio_key, case when _cio_python then null else {self.output} end as _cio_item, "
+            f"select _cio_seq, {key}, case when _cio_python then null else {self.output} end as _cio_item, "
             f"_cio_python, {change} as _cio_change{event_out}{raw_out}\n"
             f"from (\n"
             f"    select rendered.*, coalesce(({self.flags}) or (_cio_item is not null and {self.length} > "
@@ -152,6 +159,22 @@ class RenderPlan:
                 done.append(int(row[0]))
         return page
 
+    def collection_json(self, pages: Sequence[RenderedPage]) -> list[bytes] | None:
+        """A collection's rows as rendered, in model order, when every row was rendered and together they fit
+        in a collection (:data:`~dbt_cio.customerio.limits.MAX_COLLECTION_BYTES` as a JSON array, less the
+        plan's margin per row); else None, and the caller builds the collection with
+        :func:`dbt_cio.payloads.collections.collection_data`, which checks and explains exactly."""
+        slack = MAX_COLLECTION_ROW_BYTES - self.item_limit
+        rows: list[bytes] = []
+        total = 2  # the enclosing "[]"
+        for page in pages:
+            if page.python:
+                return None
+            for _seq, _key, data in page.items:
+                total += len(data) + slack + (1 if rows else 0)
+                rows.append(data)
+        return rows if total <= MAX_COLLECTION_BYTES else None
+
 
 _TRUE = "1 = 1"
 
@@ -182,7 +205,11 @@ def render_plan(
     return RenderPlan(
         sync=sync,
         columns=cols,
-        key_count=len(sync.key_columns) if key_count is None else key_count,
+        key_count=0
+        if sync.type == "collection"
+        else len(sync.key_columns)
+        if key_count is None
+        else key_count,
         item=item,
         flags=flags,
         item_limit=limit,

@@ -35,9 +35,12 @@ PLACEHOLDER = "__cio_x__"
 TEMPLATES_MACRO = "sql_templates"
 
 EXACT_ADAPTERS = frozenset({"duckdb", "postgres"})
-"""Where the rendered JSON is byte for byte as long as Python's (numbers written as Python's repr, strings
-escaped as ``json.dumps`` does): checked by the golden tests on real warehouses. Elsewhere number texts may
-be shorter than Python's, so size limits keep a margin (see :mod:`dbt_cio.payloads.rendered`)."""
+"""Where the rendered JSON is never shorter than Python's: strings escaped as ``json.dumps`` escapes them,
+numbers in Python's repr (DuckDB) or in as many digits or more (PostgreSQL writes some doubles with 17 digits
+where the repr needs fewer: the same double, longer), JSON columns as stored (Python writes them compact).
+Checked by the golden tests on the real warehouses (tests/test_rendered.py). So an item within a size limit
+as rendered is within it as Python writes it. Elsewhere number texts may be shorter than Python's, so size
+limits keep a margin (see :mod:`dbt_cio.payloads.rendered`)."""
 
 _DECIMAL = re.compile(r"(decimal|numeric|number|bignumeric)\s*(\(\s*(\d+)\s*(,\s*(\d+)\s*)?\))?")
 _INTEGERS = frozenset({
@@ -114,7 +117,7 @@ class JsonSql:
 
     @property
     def exact(self) -> bool:
-        """Whether rendered JSON is exactly as long as Python's here (:data:`EXACT_ADAPTERS`)."""
+        """Whether rendered JSON is never shorter than Python's here (:data:`EXACT_ADAPTERS`)."""
         return self.dialect.adapter_type in EXACT_ADAPTERS
 
     def fill(self, name: str, expr: str) -> str:
