@@ -37,7 +37,7 @@ def test_templates_render_through_the_adapter_without_a_connection(dbt_project: 
         session = project.session
         templates = session.call_macro("sql_templates", PACKAGE, x=PLACEHOLDER)
         assert session.adapter.connections.get_if_exists() is None  # rendering opened no connection
-        assert all(PLACEHOLDER in sql for sql in templates.values())
+        assert all(PLACEHOLDER in sql for name, sql in templates.items() if name != "subquery_fence")
         string = {
             "duckdb": "to_json(cast(__cio_x__ as varchar))",
             "postgres": "to_json(cast(__cio_x__ as text))",

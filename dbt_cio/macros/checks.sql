@@ -93,3 +93,11 @@ case when {{ p.text }} not in ('NaN', 'Infinity', '-Infinity') and {{ p.frac }} 
 {%- macro item_output(x) -%}{{ return(adapter.dispatch('item_output', 'dbt_cio')(x)) }}{%- endmacro -%}
 {%- macro default__item_output(x) -%}{{ x }}{%- endmacro -%}
 {%- macro duckdb__item_output(x) -%}encode({{ x }}){%- endmacro -%}
+
+{#- ---- what keeps a subquery from being inlined into the query around it ------------------------------
+    The page query computes each row's item and flag once in a subquery and reads them several times around
+    it; PostgreSQL would inline the subquery and compute them again at each reading (OFFSET 0 stops it). -#}
+
+{%- macro subquery_fence() -%}{{ return(adapter.dispatch('subquery_fence', 'dbt_cio')()) }}{%- endmacro -%}
+{%- macro default__subquery_fence() -%}{%- endmacro -%}
+{%- macro postgres__subquery_fence() -%}offset 0{%- endmacro -%}

@@ -1,7 +1,8 @@
 {#-
   Every SQL fragment dbt-cio renders payloads with, in one call: each of the dispatched macros of values.sql and
-  checks.sql applied to the placeholder `x` (a name that appears verbatim where the value goes). dbt-cio renders
-  this once per run and fills the placeholders in Python (dbt_cio/warehouse/jsonsql.py).
+  checks.sql applied to the placeholder `x` (a name that appears verbatim where the value goes; subquery_fence
+  takes none). dbt-cio renders this once per run and fills the placeholders in Python
+  (dbt_cio/warehouse/jsonsql.py).
 -#}
 {%- macro sql_templates(x) -%}
 {%- set out = {
@@ -23,6 +24,7 @@
     'decimal_integer_text': dbt_cio.decimal_integer_text(x),
     'temporal_needs_python': dbt_cio.temporal_needs_python(x),
     'item_output': dbt_cio.item_output(x),
+    'subquery_fence': dbt_cio.subquery_fence(),
 } -%}
 {{ return(out) }}
 {%- endmacro -%}

@@ -79,6 +79,7 @@ class RenderPlan:
     item_limit: int  # rendered items longer than this (bytes) go through Python
     output: str  # how the item is fetched (a template over `_cio_item`)
     length: str  # SQL of the item's length in UTF-8 bytes (over `_cio_item`)
+    fence: str  # what ends a subquery that must not be inlined (`` offset 0`` on PostgreSQL)
     event_id: str | None = None
     event_seconds: str | None = None
 
@@ -114,8 +115,8 @@ class RenderPlan:
             f"    from (\n"
             f"        select diff.*, {self.item} as _cio_item{event}\n"
             f"        from {table} diff\n"
-            f"        where diff._cio_seq > {int(after)} and diff._cio_seq <= {int(after) + int(size)}\n"
-            f"    ) rendered\n"
+            f"        where diff._cio_seq > {int(after)} and diff._cio_seq <= {int(after) + int(size)}{self.fence}\n"
+            f"    ) rendered{self.fence}\n"
             f") flagged\n"
             f"order by _cio_seq"
         )
@@ -215,6 +216,7 @@ def render_plan(
         item_limit=limit,
         output=j.fill("item_output", "_cio_item"),
         length=j.utf8_length("_cio_item"),
+        fence=f" {j.templates['subquery_fence']}" if j.templates.get("subquery_fence") else "",
         event_id=shape.event_id,
         event_seconds=shape.event_seconds or f"cast(null as {j.dialect.bigint_type})",
     )
