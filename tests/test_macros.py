@@ -162,3 +162,22 @@ def test_templates_are_filled_with_an_expression(tmp_path: Path) -> None:
         j.value("a || b", "integer") == "f((a || b), (a || b))"
     )  # anything but a plain name is parenthesised
     assert j.value("x", "other") == "'null'"  # left to Python by the caller
+
+
+def test_a_warehouse_without_the_macros_gets_none(dbt_project: DbtProject) -> None:
+    """Where dbt-cio has no SQL for a warehouse its ``default__`` variants refuse, and the caller keeps the
+    Python mapper: seen here through a project that sends its warehouse to the ``default__`` double."""
+    (dbt_project.path / "macros").mkdir(exist_ok=True)
+    (dbt_project.path / "macros" / "cio_defaults.sql").write_text(
+        "{% macro duckdb__json_double(x) %}{{ dbt_cio.default__json_double(x) }}{% endmacro %}\n"
+        "{% macro postgres__json_double(x) %}{{ dbt_cio.default__json_double(x) }}{% endmacro %}\n"
+    )
+    config = dbt_project.path / "dbt_project.yml"
+    config.write_text(
+        config.read_text()
+        + "\ndispatch:\n  - macro_namespace: dbt_cio\n    search_order: [dbt_cio_integration_tests, dbt_cio]\n"
+    )
+    with _load(dbt_project) as project:
+        session = project.session
+        session.connect()
+        assert JsonSql.render_if_available(session.dialect, session.call_macro) is None

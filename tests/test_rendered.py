@@ -104,17 +104,12 @@ class Warehouse:
         if type_ == "bool":
             return "true" if value else "false"
         if type_ == "blob":
-            return (
-                f"decode('{value.hex()}', 'hex')"
-                if self.target == "postgres"
-                else f"from_hex('{value.hex()}')"
-            )
+            hexed = value.hex()
+            literals = {"postgres": f"decode('{hexed}', 'hex')", "spark": f"unhex('{hexed}')"}
+            return literals.get(self.target, f"from_hex('{hexed}')")
         if type_ == "list":
-            return (
-                f"array[{', '.join(str(v) for v in value)}]"
-                if self.target == "postgres"
-                else str(list(value))
-            )
+            items = ", ".join(str(v) for v in value)
+            return {"postgres": f"array[{items}]", "spark": f"array({items})"}.get(self.target, f"[{items}]")
         if type_ in ("json", "jsonb") and not isinstance(value, str):
             value = json.dumps(value, ensure_ascii=False)
         return f"cast({d.literal(str(value))} as {sql_type})"
@@ -156,9 +151,8 @@ def warehouse(
         session.connect()
         session.create_schema(project.database, schema)
         with session.transaction("setting the time zone"):
-            session.execute(
-                f"set timezone = '{TIME_ZONE}'" if target != "duckdb" else f"set TimeZone = '{TIME_ZONE}'"
-            )
+            zone = f"set TimeZone = '{TIME_ZONE}'" if target == "duckdb" else f"set time zone '{TIME_ZONE}'"
+            session.execute(zone)
         state = StateSchema.open(session, project.state_schema, project.database, mode=project.state_mode)
         yield Warehouse(target, project, schema, state, JsonSql.render(session.dialect, session.call_macro))
     finally:

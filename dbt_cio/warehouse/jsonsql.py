@@ -115,6 +115,17 @@ class JsonSql:
             raise TypeError(f"{PACKAGE}.{TEMPLATES_MACRO} returned {type(out).__name__}, not a mapping")
         return cls(dialect, {str(k): " ".join(str(v).split()) for k, v in out.items()})
 
+    @classmethod
+    def render_if_available(cls, dialect: Dialect, call_macro: Callable[..., Any]) -> JsonSql | None:
+        """:meth:`render`, or None where dbt-cio has no SQL for this warehouse (a ``default__`` variant refused):
+        there the Python mapper builds every payload."""
+        from dbt_common.exceptions import DbtBaseException
+
+        try:
+            return cls.render(dialect, call_macro)
+        except DbtBaseException:
+            return None
+
     @property
     def exact(self) -> bool:
         """Whether rendered JSON is never shorter than Python's here (:data:`EXACT_ADAPTERS`)."""
