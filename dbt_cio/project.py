@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from dbt_cio.contract.blocks import has_block
 from dbt_cio.errors import UsageError, gist
 from dbt_cio.run_results import DbtRunResults, GivenArtifacts
+from dbt_cio.warehouse.macros import add_dbt_cio_macros
 from dbt_cio.warehouse.session import WarehouseSession
 from dbt_cio.warehouse.state import STATE_MODES, StateMode
 
@@ -157,6 +158,7 @@ class Project:
         reset_adapters()  # type: ignore[no-untyped-call]  # a previous project in this process must not leak its adapter into this one
         register_adapter(self.config, get_mp_context())
         adapter = get_adapter(self.config)
+        add_dbt_cio_macros(self.manifest)  # whatever the manifest came from (dbt_cio.warehouse.macros)
         adapter.set_macro_resolver(self.manifest)
         adapter.set_macro_context_generator(generate_runtime_macro_context)
         self._adapter = adapter

@@ -101,3 +101,17 @@ def test_encode_matches_a_digit_by_digit_reference() -> None:
             rest //= 32
         assert encode(value) == "".join(reversed(digits))
         assert decode(encode(value)) == value
+
+
+def test_event_ulids_makes_the_same_ids_as_event_ulid() -> None:
+    import random
+
+    from dbt_cio.customerio.ulid import event_ulids
+
+    rng = random.Random(14)
+    makers = {name: event_ulids(name) for name in ("orders", "é漢", "", "a\x00b")}
+    for _ in range(5000):
+        name = rng.choice(list(makers))
+        event_id = "".join(rng.choice("ab\x00é𝄞-19") for _ in range(rng.randint(0, 12)))
+        ms = rng.choice([0, -5, 1_719_828_000_000, 2**48 - 1, 2**48 + 5, rng.randint(-(10**15), 10**15)])
+        assert makers[name](event_id, ms) == event_ulid(name, event_id, ms), (name, event_id, ms)

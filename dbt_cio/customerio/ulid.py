@@ -14,9 +14,10 @@ No dependency: the encoder is a few lines.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from hashlib import blake2b
 
-__all__ = ["CROCKFORD_ALPHABET", "MAX_TIMESTAMP_MS", "encode", "event_ulid"]
+__all__ = ["CROCKFORD_ALPHABET", "MAX_TIMESTAMP_MS", "encode", "event_ulid", "event_ulids"]
 
 CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_TIMESTAMP_MS = 2**48 - 1
@@ -61,3 +62,32 @@ def event_ulid(sync_name: str, event_id: str, timestamp_ms: int = 0) -> str:
     ms = min(max(int(timestamp_ms), 0), MAX_TIMESTAMP_MS)
     digest = blake2b(sync_name.encode() + b"\xff" + event_id.encode(), digest_size=10).digest()
     return _encode_parts(ms, int.from_bytes(digest, "big"))
+
+
+def event_ulids(sync_name: str) -> Callable[[str, int], str]:
+    """``event_ulid`` for one sync, made for a million calls: ``make(event_id, timestamp_ms)`` returns exactly
+    ``event_ulid(sync_name, event_id, timestamp_ms)``, at a fraction of the cost.
+
+    The sync's part of the hash is computed once (each call copies the BLAKE2b state and adds the event id),
+    and the time's ten characters are kept for as long as consecutive events share a timestamp (events
+    without one all have 0).
+    """
+    base = blake2b(sync_name.encode() + b"\xff", digest_size=10)
+    copy, pairs, from_bytes = base.copy, _PAIRS, int.from_bytes
+    last_ms, last_time = 0, _encode_parts(0, 0)[:10]
+
+    def make(event_id: str, timestamp_ms: int = 0) -> str:
+        nonlocal last_ms, last_time
+        ms = min(max(int(timestamp_ms), 0), MAX_TIMESTAMP_MS)
+        if ms != last_ms:
+            last_ms, last_time = ms, _encode_parts(ms, 0)[:10]
+        h = copy()
+        h.update(event_id.encode())
+        rest = from_bytes(h.digest(), "big")
+        return (
+            last_time + pairs[rest >> 70] + pairs[(rest >> 60) & 1023] + pairs[(rest >> 50) & 1023]
+            + pairs[(rest >> 40) & 1023] + pairs[(rest >> 30) & 1023] + pairs[(rest >> 20) & 1023]
+            + pairs[(rest >> 10) & 1023] + pairs[rest & 1023]
+        )  # fmt: skip
+
+    return make

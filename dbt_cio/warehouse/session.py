@@ -187,6 +187,11 @@ class WarehouseSession:
         """Render one dbt macro (through the project's dispatch, so overrides apply) to text."""
         return str(self.adapter.execute_macro(name, kwargs=kwargs))
 
+    def call_macro(self, name: str, package: str, **kwargs: Any) -> Any:
+        """Call one macro of ``package`` (e.g. dbt-cio's own, :mod:`dbt_cio.warehouse.macros`) and return what it
+        returns: its text, or the value it passes to ``return()``. Needs no connection."""
+        return self.adapter.execute_macro(name, project=package, kwargs=kwargs)
+
     def relation(self, database: str | None, schema: str, identifier: str | None = None) -> str:
         """The rendered, quoted name of a relation (or of a schema, without ``identifier``)."""
         return str(self.adapter.Relation.create(database=database, schema=schema, identifier=identifier))
@@ -226,6 +231,19 @@ class WarehouseSession:
             raise WarehouseError(
                 f"could not read the columns of {where} for model '{model}': {gist(exc)}"
             ) from exc
+
+    def column_types(
+        self, database: str | None, schema: str, identifier: str, step: str
+    ) -> list[tuple[str, str]]:
+        """A table's columns as ``(name, data type)`` in order, the type as the adapter names it (dbt's
+        ``Column.dtype``: ``VARCHAR``, ``DECIMAL(38,10)``, ``timestamp with time zone``...)."""
+        self.connect()
+        relation = self.adapter.Relation.create(database=database, schema=schema, identifier=identifier)
+        try:
+            columns = self.adapter.get_columns_in_relation(relation)
+        except Exception as exc:
+            raise self._error(step, None, exc) from exc
+        return [(str(column.name), str(column.dtype)) for column in columns]
 
 
 def _decode_json_columns(description: Sequence[Any], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -23,7 +23,8 @@ How a sync moves forward
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -228,6 +229,22 @@ class StateStore:
         self.ledger.create(sync.name)
         return diff
 
+    def column_types(self, sync: Sync) -> list[tuple[str, str, str]]:
+        """Every column the sync reads, key columns first, as ``(name in the block, quoted name, data type)``,
+        the type as the adapter reports it for the sync's diff table (a real run's diff: not a dry run's)."""
+        resolved = self._resolve(sync)
+        table = self.tables.sync_table_names(sync.name).diff
+        found = self.session.column_types(
+            self.tables.database, self.tables.schema, table, "reading the diff's column types"
+        )
+        types = {name.lower(): dtype for name, dtype in found}
+        names = (*resolved.keys, *resolved.values)
+        quoted = (*resolved.cols.keys, *resolved.cols.values)
+        missing = [name for name in names if name.lower() not in types]
+        if missing:
+            raise WarehouseError(f"sync '{sync.name}': the diff table has no column {', '.join(missing)}")
+        return [(name, q, types[name.lower()]) for name, q in zip(names, quoted)]
+
     def iter_changes(
         self, sync: Sync, page_size: int = DEFAULT_PAGE_SIZE, diff: str | None = None
     ) -> Iterator[list[RowChange]]:
@@ -265,6 +282,19 @@ class StateStore:
             if len(rows) < page_size:
                 return
 
+    def iter_pages(
+        self,
+        sync: Sync,
+        page_sql: Callable[[str, int, int], str],
+        page_size: int = DEFAULT_PAGE_SIZE,
+        diff: str | None = None,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The last computed diff of ``sync`` a page at a time, each page selected by ``page_sql(table, after,
+        size)`` (rows ``after < _cio_seq <= after + size``, ``_cio_seq`` first, in order; e.g.
+        :meth:`dbt_cio.payloads.rendered.RenderPlan.page_sql`) and returned as the driver's tuples."""
+        table = diff or self.tables.of_sync(sync.name).diff
+        yield from self._pages(sync.name, table, page_sql, page_size, "reading the diff")
+
     def iter_rows(
         self, sync: Sync, page_size: int = DEFAULT_PAGE_SIZE, *, dry_run: bool = False
     ) -> Iterator[list[dict[str, Any]]]:
@@ -273,6 +303,25 @@ class StateStore:
         A numbered snapshot of the model is taken first, so pages never shift; with ``dry_run`` the numbering
         is a query instead (nothing is written).
         """
+        with self._snapshot(sync, dry_run) as (table, quoted, names):
+
+            def page(table: str, after: int, size: int) -> str:
+                return sql.page(table, ["_cio_seq", *quoted], after, size)
+
+            for rows in self._pages(sync.name, table, page, page_size, "reading rows"):
+                yield [dict(zip(names, row[1:])) for row in rows]
+
+    def iter_row_pages(
+        self, sync: Sync, page_sql: Callable[[str, int, int], str], page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of the model as :meth:`iter_rows` reads it (a numbered snapshot of ``sync.columns``), each
+        page selected by ``page_sql(table, after, size)`` as in :meth:`iter_pages`."""
+        with self._snapshot(sync, dry_run=False) as (table, _quoted, _names):
+            yield from self._pages(sync.name, table, page_sql, page_size, "reading rows")
+
+    @contextmanager
+    def _snapshot(self, sync: Sync, dry_run: bool) -> Iterator[tuple[str, list[str], tuple[str, ...]]]:
+        """A numbered snapshot of the model for the block's duration: ``(table, quoted columns, names)``."""
         if not dry_run:
             self.tables.ensure()
         names = tuple(sync.columns) or (*sync.key_columns, *sync.value_columns)
@@ -285,28 +334,32 @@ class StateStore:
         keys = [self.session.quote(by_lower[c.lower()]) for c in sync.key_columns]
         d = self.session.dialect
         if dry_run:
-            table = f"({sql.snapshot_select(d, sync.relation, quoted, keys)}) dry_rows"
-        else:
-            table = self.tables.of_sync(sync.name).rows
-            with self.session.transaction("snapshotting the model", sync.name):
-                self.session.execute(sql.drop_table(table))
-                self.session.execute(sql.create_snapshot(d, table, sync.relation, quoted, keys))
-        after = 0
+            yield f"({sql.snapshot_select(d, sync.relation, quoted, keys)}) dry_rows", quoted, names
+            return
+        table = self.tables.of_sync(sync.name).rows
+        with self.session.transaction("snapshotting the model", sync.name):
+            self.session.execute(sql.drop_table(table))
+            self.session.execute(sql.create_snapshot(d, table, sync.relation, quoted, keys))
         try:
-            while True:
-                _c, rows = self.session.query(
-                    sql.page(table, ["_cio_seq", *quoted], after, page_size), "reading rows", sync.name
-                )
-                if not rows:
-                    return
-                after = int(rows[-1][0])
-                yield [dict(zip(names, row[1:])) for row in rows]
-                if len(rows) < page_size:
-                    return
+            yield table, quoted, names
         finally:
-            if not dry_run:
-                with self.session.transaction("dropping the snapshot", sync.name):
-                    self.session.execute(sql.drop_table(table))
+            with self.session.transaction("dropping the snapshot", sync.name):
+                self.session.execute(sql.drop_table(table))
+
+    def _pages(
+        self, sync_name: str, table: str, page_sql: Callable[[str, int, int], str], page_size: int, step: str
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """``page_sql``'s pages of a table numbered by ``_cio_seq``, until one comes back short."""
+        after = 0
+        while True:
+            _cols, rows = self.session.query(page_sql(table, after, page_size), step, sync_name)
+            if not rows:
+                return
+            after = int(rows[-1][0])
+            self._heartbeat(sync_name)
+            yield rows
+            if len(rows) < page_size:
+                return
 
     # -- moving the state forward ---------------------------------------------------------------------
 
