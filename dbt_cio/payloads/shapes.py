@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbt_cio.contract.actions import EVENT_ACTIONS
 from dbt_cio.contract.model import Sync
 from dbt_cio.customerio.limits import MAX_EVENT_NAME_BYTES, MAX_ID_BYTES
 from dbt_cio.payloads.fields import ALWAYS, Column, Fields, Json, attribute_problem, dumps, id_limit, obj
-from dbt_cio.payloads.mappers import EVENT_ACTIONS
 from dbt_cio.warehouse.jsonsql import JsonSql
 
 __all__ = ["Branch", "Shape", "shape_of"]
