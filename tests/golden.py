@@ -14,7 +14,9 @@ How a run is rendered without its warehouse
        statements as always, with that adapter's dialect, relation names and quoting; the session records
        them and answers each call with DuckDB's outcome at the same position. What dbt-cio does next depends
        only on those answers, so the replay takes DuckDB's path; a call of another kind or step than DuckDB's
-       at the same position stops it with an error naming both.
+       at the same position stops it with an error naming both. (So a code path that makes other calls on
+       some adapter than on DuckDB, not just other SQL, cannot be replayed as it is: give that adapter's
+       calls a DuckDB answer of their own, e.g. by rendering them in a step of their own.)
 
     Runs are made deterministic for this: run ids and lock tokens come from a counter (:class:`Counter`),
     acknowledged rows are committed once at the end of each sync, a lock heartbeats once per sync; host
