@@ -452,6 +452,17 @@ def test_literals_escape_for_the_dialect() -> None:
     assert (_dialect().literal(None), _dialect().literal(7), _dialect().literal(True)) == ("null", "7", "1")
 
 
+def test_redshift_strings_are_wide_enough_for_keys_reasons_and_hashed_rows() -> None:
+    # What dbt-redshift's macros render (tests/golden/ has the real rendering): TEXT is VARCHAR(256) on Redshift.
+    rendered = {"hash": "md5(cast(__cio_a__ as TEXT))", "concat": "__cio_a__ || __cio_b__", "type_string": "TEXT",
+                "escape_single_quotes": "a''b\\c", "type_bigint": "bigint", "type_timestamp": "timestamp",
+                "current_timestamp": "getdate()"}  # fmt: skip
+    d = Dialect.render("redshift", lambda name, **_kwargs: rendered[name])
+    assert d.string_type == "varchar(65535)" and d.as_string('"a"') == 'cast("a" as varchar(65535))'
+    assert d.hash("x") == "md5(cast(x as varchar(65535)))"
+    assert Dialect.render("postgres", lambda name, **_kwargs: rendered[name]).string_type == "TEXT"
+
+
 def test_keys_and_hashes_are_null_safe_and_ordered() -> None:
     d = _dialect()
     assert key_text(d, ['"a"']) == 'cast("a" as varchar)'

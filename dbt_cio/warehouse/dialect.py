@@ -41,6 +41,11 @@ CAPABILITIES: dict[str, tuple[bool, bool]] = {
     "spark": (False, False),
 }
 
+#: adapter type -> the string type of dbt-cio's own columns and casts where dbt's ``type_string`` is too narrow:
+#: Redshift makes ``TEXT`` a VARCHAR(256), too short for rejection reasons and run errors (up to 2,000
+#: characters), long composite keys, and the values of a row joined to be hashed (dbt's ``hash`` casts its
+#: argument to ``TEXT`` too, so a wide row would not fit).
+_WIDE_STRING = {"redshift": "varchar(65535)"}
 #: adapter type -> what follows ``create table <name>`` for our own tables (Spark: parquet, not Hive text)
 _TABLE_OPTIONS = {"spark": "using parquet"}
 #: adapters whose ``alter table ... rename to`` takes a qualified new name (others want the bare name)
@@ -84,9 +89,17 @@ class Dialect:
         c_head, rest = concat.split(_A, 1)
         c_sep, c_tail = rest.split(_B, 1)
         transactions, row_dml = CAPABILITIES.get(adapter_type, (False, False))
+        string_type = macro("type_string").strip()
+        wide = _WIDE_STRING.get(adapter_type)
+        if wide is not None:
+            head, tail = (
+                head.replace(f" {string_type})", f" {wide})"),
+                tail.replace(f" {string_type})", f" {wide})"),
+            )
+            string_type = wide
         return cls(
             adapter_type=adapter_type,
-            string_type=macro("type_string").strip(),
+            string_type=string_type,
             bigint_type=macro("type_bigint").strip(),
             timestamp_type=macro("type_timestamp").strip(),
             now=now,

@@ -432,9 +432,11 @@ class StateStore:
 
 
 def _no_state(d: Dialect, key_count: int) -> str:
-    """An empty state, for a dry run before the first sync (no table is created)."""
+    """An empty state, for a dry run before the first sync (no table is created). It selects from a one-row
+    subquery: BigQuery refuses a WHERE without a FROM."""
     s = d.string_type
     keys = "".join(f", cast(null as {s}) as _cio_k{i}" for i in range(key_count))
     return (
-        f"(select cast(null as {s}) as _cio_key, cast(null as {s}) as _cio_hash{keys} where 1 = 0) no_state"
+        f"(select cast(null as {s}) as _cio_key, cast(null as {s}) as _cio_hash{keys} "
+        f"from (select 1 as _cio_one) one where 1 = 0) no_state"
     )
