@@ -61,4 +61,4 @@ async def replace_collection(
     await session.call(ctx.state.records.set_meta, sync.name, META_KEY, str(collection_id))
     result.sent = result.accepted = len(data)
     # Every row of the diff (numbered 1..n) is now current in Customer.io.
-    await session.call(store.commit, sync, range(1, summary.total + 1))
+    await session.call(store.commit, sync, range(1, summary.total + 1), result.run_id)

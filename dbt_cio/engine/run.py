@@ -63,7 +63,7 @@ class SyncRun:
         if ctx.options.dry_run:  # reads only: no lock (it would be written), nothing committed
             await self._diff_and_send()
             return
-        lock = ctx.state.locks.hold(sync.name)
+        lock = ctx.state.locks.hold(sync.name, self.result.run_id)
         await session.call(lock.__enter__)
         try:
             if ctx.options.full_refresh:
@@ -236,7 +236,9 @@ class SyncRun:
         if due and self._acks:
             acks, self._acks = self._acks, []
             await self._committed()
-            self._commit = asyncio.ensure_future(ctx.session.call(ctx.state.store.commit, self.sync, acks))
+            self._commit = asyncio.ensure_future(
+                ctx.session.call(ctx.state.store.commit, self.sync, acks, self.result.run_id)
+            )
             self._last_commit = time.monotonic()
         if self._rejections and (force or len(self._rejections) >= REJECTIONS_EVERY or due):
             await ctx.session.call(
