@@ -341,7 +341,9 @@ def _set_flags(args: DbtArgs) -> Any:
 
     # env_var() in profiles reads the invocation context: take the environment as it is now
     set_invocation_context(dict(os.environ))
-    argv = ["ls", *args.dbt_argv(), "--log-level", "none", "--log-level-file", "none"]
+    argv = ["ls", *args.dbt_argv(), "--log-level", "none"]
+    if not os.environ.get("DBT_LOG_LEVEL_FILE"):
+        argv += ["--log-level-file", "none"]
     try:
         flags = Flags(args_to_context(argv))
     except click.exceptions.ClickException as exc:

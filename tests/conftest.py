@@ -1,8 +1,11 @@
-"""Shared fixtures: a private copy of the ``integration_tests`` dbt project per test, on DuckDB or Postgres.
+"""Shared fixtures: a private copy of the ``integration_tests`` dbt project per test, on DuckDB or Postgres
+(or Spark).
 
 Each test gets its own copy (so seeds can be edited), its own DuckDB file or Postgres schema (so runs never
 share state), and helpers to run dbt on it. Postgres tests are marked ``postgres``; set
-``DBT_CIO_SKIP_POSTGRES=1`` to skip them on a machine without the server.
+``DBT_CIO_SKIP_POSTGRES=1`` to skip them on a machine without the server. Spark tests (``spark_project``,
+marked ``spark``) get their own Spark metastore and table directory; scripts/test runs them apart, one at a
+time, as each dbt or dbt-cio process starts a JVM.
 """
 
 from __future__ import annotations
@@ -77,6 +80,8 @@ class DbtProject:
     @property
     def schema(self) -> str:
         """The schema dbt builds the models in, for this target."""
+        if self.target == "spark":
+            return self.env["DBT_CIO_SPARK_SCHEMA"]
         return self.env["DBT_CIO_PG_SCHEMA"] if self.target == "postgres" else "main"
 
 
@@ -106,6 +111,16 @@ def target(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+SPARK_SCHEMA = "it"
+
+
+def spark_env(root: Path) -> dict[str, str]:
+    """The environment of a Spark project kept under ``root``: its Hive metastore (Derby, one process at a
+    time) and its tables in ``root/spark``, the driver on loopback (see integration_tests/profiles.yml)."""
+    return {"DBT_CIO_SPARK_DIR": str(root / "spark"), "DBT_CIO_SPARK_SCHEMA": SPARK_SCHEMA,
+            "SPARK_LOCAL_IP": "127.0.0.1"}  # fmt: skip
+
+
 def make_project(tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[DbtProject]:
     path = tmp_path / "project"
     shutil.copytree(INTEGRATION_PROJECT, path, ignore=_IGNORE)
@@ -114,6 +129,8 @@ def make_project(tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch) -
     if target == "postgres":
         schema = f"it_{uuid.uuid4().hex[:10]}"
         env["DBT_CIO_PG_SCHEMA"] = schema
+    if target == "spark":
+        env.update(spark_env(tmp_path))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     project = DbtProject(path=path, target=target, env=env)
@@ -128,6 +145,15 @@ def make_project(tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch) -
 def dbt_project(tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[DbtProject]:
     """An unbuilt copy of the integration project on ``target`` (duckdb and postgres)."""
     yield from make_project(tmp_path, target, monkeypatch)
+
+
+@pytest.fixture
+def spark_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DbtProject]:
+    """An unbuilt copy of the integration project on Spark (dbt-spark's session method), with a metastore
+    of its own. Set ``DBT_CIO_SKIP_SPARK=1`` to skip on a machine without Java."""
+    if os.environ.get("DBT_CIO_SKIP_SPARK"):
+        pytest.skip("DBT_CIO_SKIP_SPARK is set")
+    yield from make_project(tmp_path, "spark", monkeypatch)
 
 
 class _Templates:

@@ -23,6 +23,7 @@ from dbt_cio.warehouse import sql
 from dbt_cio.warehouse.changes import RowChange
 from dbt_cio.warehouse.records import Rejection
 from dbt_cio.warehouse.schema import StateSchema
+from dbt_cio.warehouse.session import _table_names
 from dbt_cio.warehouse.sql import BUCKET_ROWS, Dialect, bucketed_ranges, key_text, seq_ranges, value_hash
 from dbt_cio.warehouse.state import StateMode, StateStore
 from dbt_cio.warehouse.tables import table_suffix
@@ -437,6 +438,13 @@ def _dialect(backslashes: bool = False) -> Dialect:
         adapter_type="duckdb", string_type="varchar", bigint_type="bigint", timestamp_type="timestamp", now="now()",
         hash_parts=("md5(", ")"), concat_parts=("", " || ", ""), backslash_escapes=backslashes, indexes=False,
     )  # fmt: skip
+
+
+def test_show_tables_answers_are_read_by_column_name() -> None:
+    # Spark 3.5 answers (namespace, tableName, isTemporary); Databricks names the first column database
+    spark = (["namespace", "tableName", "isTemporary"], [("s", "State__A", False), ("", "tmp_view", True)])
+    assert _table_names(*spark) == {"state__a"}
+    assert _table_names(["database", "tableName", "isTemporary"], [("s", "runs", False)]) == {"runs"}
 
 
 def test_table_names_are_sanitised_without_collisions() -> None:

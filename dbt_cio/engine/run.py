@@ -79,7 +79,7 @@ class SyncRun:
         if ctx.options.dry_run:  # reads only: no lock (it would be written), nothing committed
             await self._diff_and_send()
             return
-        lock = ctx.state.locks.hold(sync.name)
+        lock = ctx.state.locks.hold(sync.name, self.result.run_id)
         await session.call(lock.__enter__)
         try:
             if ctx.options.full_refresh:

@@ -13,6 +13,11 @@ The capabilities say which statements the state layer may rely on:
 ``row_dml``
     ``delete`` and ``update`` work on dbt-cio's own tables. Spark's default (parquet/Hive) tables have no
     DELETE, UPDATE or MERGE; Databricks (Delta) and BigQuery have them, at a price per statement.
+``list_tables``
+    A statement that lists the names of a schema's tables, where it is much cheaper than the adapter's
+    own listing: dbt-spark lists relations with ``show table extended``, which reads every table's
+    metadata (seconds for a state schema of a few dozen tables); ``show tables`` reads names only.
+    Empty: the adapter's listing is used.
 
 Adapters not listed below are assumed to have neither: the portable, append-only path (see
 :mod:`dbt_cio.warehouse.state`) needs only ``create table``, ``insert``, ``select``, ``drop table`` and
@@ -50,6 +55,8 @@ _WIDE_STRING = {"redshift": "varchar(65535)"}
 _TABLE_OPTIONS = {"spark": "using parquet"}
 #: adapters whose ``alter table ... rename to`` takes a qualified new name (others want the bare name)
 _RENAME_QUALIFIED = frozenset({"spark", "databricks", "snowflake"})
+#: adapter type -> a statement listing a schema's tables by name, ``{schema}`` the rendered schema
+_LIST_TABLES = {"spark": "show tables in {schema}"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class Dialect:
     ``hash_parts``/``concat_parts``/``days_from_now_parts`` are (prefix, separator, suffix) around the
     arguments, found by rendering the macro with placeholder arguments; ``indexes`` is True where an index makes keyed lookups in state
     and diff tables cheap (Postgres) and harmless. See the module docstring for ``transactions``,
-    ``row_dml`` and ``table_options``.
+    ``row_dml`` and ``list_tables``; ``table_options`` follow ``create table <name>`` for our own tables.
     """
 
     adapter_type: str
@@ -75,6 +82,7 @@ class Dialect:
     row_dml: bool = True
     table_options: str = ""
     days_from_now_parts: tuple[str, str] = ("(current_timestamp + interval '1 day' * (", "))")
+    list_tables: str = ""
 
     @classmethod
     def render(cls, adapter_type: str, macro: Callable[..., str]) -> Dialect:
@@ -111,6 +119,7 @@ class Dialect:
             transactions=transactions,
             row_dml=row_dml,
             table_options=_TABLE_OPTIONS.get(adapter_type, ""),
+            list_tables=_LIST_TABLES.get(adapter_type, ""),
         )
 
     def hash(self, expression: str) -> str:

@@ -211,7 +211,11 @@ class WarehouseSession:
         stale); None when the schema does not exist or cannot be listed."""
         self.connect()
         relation = self.adapter.Relation.create(database=database, schema=schema).without_identifier()
+        listing = self.dialect.list_tables
         try:
+            if listing:  # names only, where the adapter's listing reads every table's metadata
+                names, rows = self.query(listing.format(schema=relation), "listing the state tables")
+                return _table_names(names, rows)
             with self.transaction("listing the state tables"):
                 found = self.adapter.list_relations_without_caching(relation)
         except WarehouseError:
@@ -244,6 +248,15 @@ class WarehouseSession:
         except Exception as exc:
             raise self._error(step, None, exc) from exc
         return [(str(column.name), str(column.dtype)) for column in columns]
+
+
+def _table_names(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> set[str]:
+    """The lower-cased table names in the answer of ``show tables`` (``namespace``/``database``,
+    ``tableName``, ``isTemporary``), temporary views left out."""
+    lower = [name.lower() for name in names]
+    at = lower.index("tablename") if "tablename" in lower else 1
+    temporary = lower.index("istemporary") if "istemporary" in lower else None
+    return {str(row[at]).lower() for row in rows if temporary is None or not row[temporary]}
 
 
 def _decode_json_columns(description: Sequence[Any], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -1,2 +1,2 @@
-select company_id, cast(customer_id as varchar) as customer_id, role
+select company_id, cast(customer_id as {{ dbt.type_string() }}) as customer_id, role
 from {{ ref('memberships') }}

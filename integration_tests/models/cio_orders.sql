@@ -1,6 +1,6 @@
 select
     order_id,
-    cast(customer_id as varchar) as customer_id,
+    cast(customer_id as {{ dbt.type_string() }}) as customer_id,
     anonymous_id,
     event_name,
     amount,

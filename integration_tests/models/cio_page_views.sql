@@ -1,2 +1,2 @@
-select view_id, cast(customer_id as varchar) as customer_id, url, viewed_at
+select view_id, cast(customer_id as {{ dbt.type_string() }}) as customer_id, url, viewed_at
 from {{ ref('page_views') }}

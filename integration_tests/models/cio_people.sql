@@ -1,5 +1,5 @@
 select
-    cast(customer_id as varchar) as customer_id,
+    cast(customer_id as {{ dbt.type_string() }}) as customer_id,
     email,
     first_name,
     last_name,

@@ -1,3 +1,3 @@
-select cast(customer_id as varchar) as customer_id
+select cast(customer_id as {{ dbt.type_string() }}) as customer_id
 from {{ ref('customers') }}
 where plan = 'pro'
