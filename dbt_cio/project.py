@@ -7,18 +7,8 @@ had typed ``dbt ls ...``), so defaults, ``DBT_PROFILES_DIR``, ``DBT_TARGET`` and
 of the selected target.
 
 Manifest
-    ``target/manifest.json`` is read as it is when it is *current*, and dbt parses the project again
-    (``dbt parse``, with its own partial parsing) when it is *stale*. A manifest is stale when:
-
-    1. it is missing;
-    2. any file under the project's model, seed, macro, snapshot, analysis, test or package-install
-       paths, or ``dbt_project.yml``, ``packages.yml``, ``dependencies.yml``, ``selectors.yml`` or the
-       ``profiles.yml`` in use, is newer than it;
-    3. it was written by a different adapter type than the target's;
-    4. it was written for another target: a model without a custom schema or database config sits in a
-       schema (or database) other than the target's (so a project overriding ``generate_schema_name`` may
-       re-parse more often than needed; never less);
-    5. ``--vars`` was given (vars can change what dbt parses, and the manifest does not record them).
+    ``target/manifest.json`` is read as it is when it is current, and dbt parses the project again when it is
+    stale (:mod:`dbt_cio.manifest` says when).
 
 Selection
     With ``--select``, ``--exclude`` or ``--selector`` dbt's own :class:`dbt.graph.NodeSelector` picks the
@@ -32,7 +22,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbt_cio.contract.blocks import has_block
 from dbt_cio.errors import UsageError, gist
+from dbt_cio.manifest import is_model, other_target, parse_project, read_manifest, stale_reason
 from dbt_cio.run_results import DbtRunResults, GivenArtifacts
 from dbt_cio.warehouse.macros import add_dbt_cio_macros
 from dbt_cio.warehouse.session import WarehouseSession
@@ -58,8 +49,6 @@ STATE_MODE_ENV = "DBT_CIO_STATE_MODE"
 """The environment variable read when the var is not set."""
 STATE_SCHEMA_SUFFIX = "_dbt_cio"
 """The default state schema is the target schema plus this suffix, e.g. ``analytics_dbt_cio``."""
-
-_PROJECT_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml")
 
 
 @dataclass(frozen=True)
@@ -131,19 +120,19 @@ class Project:
         config = _runtime_config(flags)
         manifest_path = given.manifest if given else Path(config.project_root) / config.target_path / "manifest.json"  # fmt: skip
         manifest: Manifest | None = None
-        reason = None if given else _stale_reason(manifest_path, config, flags, args)
+        reason = None if given else stale_reason(manifest_path, config, flags, vars_given=bool(args.vars))
         if reason is None:
-            manifest = _read_manifest(manifest_path)
+            manifest = read_manifest(manifest_path)
             if manifest.metadata.adapter_type != config.credentials.type:
                 reason, manifest = f"written for adapter {manifest.metadata.adapter_type}", None
-            elif not given and _other_target(manifest, config):
+            elif not given and other_target(manifest, config):
                 reason, manifest = "written for another target", None
         if given and manifest is None:  # written elsewhere (dbt Cloud): used as it is, or not at all
             raise UsageError(f"the manifest of {given.origin} was {reason}, not {config.credentials.type} (target "
                              f"'{config.target_name}'): point --profile/--target at that warehouse")  # fmt: skip
         reparsed = manifest is None
         if manifest is None:
-            manifest = _parse(args)
+            manifest = parse_project(args.dbt_argv(selection=False))
             flags = _set_flags(args)  # dbt parse replaced the global flags: put ours back
             config = _runtime_config(flags)
         project = cls(args, config, manifest, reparsed=reparsed, reparse_reason=reason, given=given)
@@ -254,7 +243,7 @@ class Project:
         return [
             self.manifest.nodes[uid].to_dict()
             for uid in sorted(self.manifest.nodes)
-            if _is_model(self.manifest.nodes[uid].resource_type)
+            if is_model(self.manifest.nodes[uid].resource_type)
         ]
 
     def tests_of(self, unique_id: str) -> list[str]:
@@ -284,7 +273,7 @@ class Project:
         notes: list[str] = []
         for uid in sorted(unique_ids):
             node = self.manifest.nodes.get(uid)
-            if node is None or not _is_model(node.resource_type):
+            if node is None or not is_model(node.resource_type):
                 continue
             as_dict = node.to_dict()
             if has_block(as_dict):
@@ -368,84 +357,6 @@ def _runtime_config(flags: Any) -> RuntimeConfig:
         return RuntimeConfig.from_parts(project, profile, flags)
     except DbtBaseException as exc:
         raise UsageError(f"dbt could not load the project or profile: {exc}") from exc
-
-
-def _watched_files(config: RuntimeConfig, flags: Any) -> Iterator[Path]:
-    """The files whose change makes a manifest stale (see the module docstring)."""
-    root = Path(config.project_root)
-    for name in _PROJECT_FILES:
-        yield root / name
-    yield Path(flags.PROFILES_DIR) / "profiles.yml"
-    dirs: list[str] = [
-        *config.model_paths, *config.seed_paths, *config.macro_paths, *config.snapshot_paths,
-        *config.analysis_paths, *config.test_paths, config.packages_install_path,
-    ]  # fmt: skip
-    for directory in dict.fromkeys(dirs):
-        base = root / directory
-        for dirpath, _dirnames, filenames in os.walk(base):
-            for filename in filenames:
-                yield Path(dirpath) / filename
-
-
-def _stale_reason(path: Path, config: RuntimeConfig, flags: Any, args: DbtArgs) -> str | None:
-    """Why the manifest at ``path`` cannot be used as it is, or None when it is current."""
-    if not path.is_file():
-        return "no manifest"
-    if args.vars:
-        return "--vars given"
-    written = path.stat().st_mtime
-    for file in _watched_files(config, flags):
-        try:
-            if file.stat().st_mtime > written:
-                return f"{file} changed"
-        except OSError:
-            continue
-    return None
-
-
-def _other_target(manifest: Manifest, config: RuntimeConfig) -> bool:
-    """Whether a plain model (no custom schema/database) sits outside the target's schema or database."""
-    schema = str(config.credentials.schema).lower()
-    database = getattr(config.credentials, "database", None)
-    for node in manifest.nodes.values():
-        if not _is_model(node.resource_type) or node.config.schema or node.config.database:
-            continue
-        if str(node.schema).lower() != schema:
-            return True
-        if database and node.database and str(node.database).lower() != str(database).lower():
-            return True
-    return False
-
-
-def _is_model(resource_type: object) -> bool:
-    return str(getattr(resource_type, "value", resource_type)) == "model"
-
-
-def _read_manifest(path: Path) -> Manifest:
-    from dbt.artifacts.schemas.manifest import WritableManifest
-    from dbt.contracts.graph.manifest import Manifest
-    from dbt_common.exceptions import DbtBaseException
-
-    try:
-        writable = WritableManifest.read_and_check_versions(str(path))
-        manifest = Manifest.from_writable_manifest(writable)
-    except DbtBaseException as exc:
-        raise UsageError(f"cannot read {path}: {gist(exc)}. Run dbt parse (or dbt run) again.") from exc
-    # dbt < 1.10 drops the metadata (adapter_type included) in from_writable_manifest: keep the file's
-    manifest.metadata = writable.metadata
-    return manifest
-
-
-def _parse(args: DbtArgs) -> Manifest:
-    """Have dbt parse the project (``dbt parse``: partial parsing, writes target/manifest.json)."""
-    from dbt.cli.main import dbtRunner
-    from dbt.contracts.graph.manifest import Manifest
-
-    result = dbtRunner().invoke(["parse", *args.dbt_argv(selection=False), "--log-level", "none"])
-    if not result.success or not isinstance(result.result, Manifest):
-        detail = gist(result.exception) if result.exception else "see logs/dbt.log"
-        raise UsageError(f"dbt could not parse the project: {detail}")
-    return result.result
 
 
 __all__: Sequence[str] = ["STATE_MODE_VAR", "STATE_SCHEMA_VAR", "DbtArgs", "Project"]

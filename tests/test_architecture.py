@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dbt_cio.warehouse",),
     ("dbt_cio.payloads",),
     ("dbt_cio.run_results",),
-    ("dbt_cio.project",),
+    ("dbt_cio.project", "dbt_cio.manifest"),
     ("dbt_cio.engine",),
     ("dbt_cio.serve",),
     ("dbt_cio.report", "dbt_cio.jsonlog"),
