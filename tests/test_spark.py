@@ -33,7 +33,7 @@ from sql_log import READS, creates, logging_env, statements, verb, writes_to
 from test_sync_crash import _kill_mid_sync
 from test_sync_types import _edit, _events, _relationships, _segment, _unix
 
-from dbt_cio.warehouse.ledger import CRASH_ENV
+from dbt_cio.warehouse.rebuild import CRASH_ENV
 from dbt_cio.warehouse.tables import table_suffix
 
 pytestmark = pytest.mark.spark

@@ -330,7 +330,7 @@ def test_email_attribute_beside_an_id_identifier_is_allowed() -> None:
 
 # ------------------------------------------------------------------------------------------ invalid blocks
 
-GUARDRAIL_KEYS = "max_added, max_changed, max_removed, on_rejections"
+GUARDRAIL_KEYS = "max_added, max_changed, max_removed, on_rejections, log, log_retention_days"
 PERSON_KEYS = (
     f"type, sync_name, name, workspace, identifier, attributes, exclude, mode, on_delete, {GUARDRAIL_KEYS}"
 )

@@ -464,7 +464,7 @@ def test_redshift_strings_are_wide_enough_for_keys_reasons_and_hashed_rows() -> 
     # What dbt-redshift's macros render (tests/golden/ has the real rendering): TEXT is VARCHAR(256) on Redshift.
     rendered = {"hash": "md5(cast(__cio_a__ as TEXT))", "concat": "__cio_a__ || __cio_b__", "type_string": "TEXT",
                 "escape_single_quotes": "a''b\\c", "type_bigint": "bigint", "type_timestamp": "timestamp",
-                "current_timestamp": "getdate()"}  # fmt: skip
+                "current_timestamp": "getdate()", "dateadd": "dateadd(day, __cio_a__, getdate())"}  # fmt: skip
     d = Dialect.render("redshift", lambda name, **_kwargs: rendered[name])
     assert d.string_type == "varchar(65535)" and d.as_string('"a"') == 'cast("a" as varchar(65535))'
     assert d.hash("x") == "md5(cast(x as varchar(65535)))"
