@@ -101,6 +101,10 @@ class ReplaySession(WarehouseSession):
         self.sent = sent
         self._position = 0
         self._steps: list[tuple[str, str | None]] = []
+        if hasattr(adapter, "has_dbr_capability"):
+            # dbt-databricks asks the connected cluster's runtime version in some macros (dateadd uses
+            # timestampadd from DBR 10.4 on); with no connection, render for a current runtime.
+            adapter.has_dbr_capability = lambda _name: True
 
     def connect(self) -> None:
         """Never connects: dbt renders this adapter's macros without a connection."""

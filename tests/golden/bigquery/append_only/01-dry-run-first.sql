@@ -40,9 +40,13 @@ changes as (
         src.`company_id` as `company_id`, src.`company_name` as `company_name`, src.`industry` as `industry`, src.`employees` as `employees`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_companies: reading the model's columns
@@ -66,9 +70,13 @@ changes as (
         src.`company_id` as `company_id`, src.`company_name` as `company_name`, src.`industry` as `industry`, src.`employees` as `employees`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- cio_company_members: reading the model's columns
 select * from `analytics`.`marts`.`cio_company_members` where 1 = 0;
@@ -102,9 +110,13 @@ changes as (
         src.`company_id` as `company_id`, src.`customer_id` as `customer_id`, src.`role` as `role`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_company_members: reading the model's columns
@@ -128,9 +140,13 @@ changes as (
         src.`company_id` as `company_id`, src.`customer_id` as `customer_id`, src.`role` as `role`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- cio_devices: reading the model's columns
 select * from `analytics`.`marts`.`cio_devices` where 1 = 0;
@@ -164,9 +180,13 @@ changes as (
         src.`customer_id` as `customer_id`, src.`device_token` as `device_token`, src.`platform` as `platform`, src.`last_used_at` as `last_used_at`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_devices: reading the model's columns
@@ -190,9 +210,13 @@ changes as (
         src.`customer_id` as `customer_id`, src.`device_token` as `device_token`, src.`platform` as `platform`, src.`last_used_at` as `last_used_at`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- cio_orders: reading the model's columns
 select * from `analytics`.`marts`.`cio_orders` where 1 = 0;
@@ -226,9 +250,13 @@ changes as (
         src.`order_id` as `order_id`, src.`amount` as `amount`, src.`customer_id` as `customer_id`, src.`event_name` as `event_name`, src.`anonymous_id` as `anonymous_id`, src.`ordered_at` as `ordered_at`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_orders: reading the model's columns
@@ -252,9 +280,13 @@ changes as (
         src.`order_id` as `order_id`, src.`amount` as `amount`, src.`customer_id` as `customer_id`, src.`event_name` as `event_name`, src.`anonymous_id` as `anonymous_id`, src.`ordered_at` as `ordered_at`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- cio_people: reading the model's columns
 select * from `analytics`.`marts`.`cio_people` where 1 = 0;
@@ -288,9 +320,13 @@ changes as (
         src.`customer_id` as `customer_id`, src.`email` as `email`, src.`first_name` as `first_name`, src.`last_name` as `last_name`, src.`plan` as `plan`, src.`lifetime_value` as `lifetime_value`, src.`signed_up_at` as `signed_up_at`, src.`is_active` as `is_active`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_people: reading the model's columns
@@ -314,9 +350,13 @@ changes as (
         src.`customer_id` as `customer_id`, src.`email` as `email`, src.`first_name` as `first_name`, src.`last_name` as `last_name`, src.`plan` as `plan`, src.`lifetime_value` as `lifetime_value`, src.`signed_up_at` as `signed_up_at`, src.`is_active` as `is_active`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- pro_customers: reading the model's columns
 select * from `analytics`.`marts`.`cio_pro_customers` where 1 = 0;
@@ -350,9 +390,13 @@ changes as (
         src.`customer_id` as `customer_id`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
@@ -377,9 +421,13 @@ changes as (
         src.`customer_id` as `customer_id`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- cio_products: reading the model's columns
 select * from `analytics`.`marts`.`cio_products` where 1 = 0;
@@ -411,9 +459,13 @@ changes as (
         src.`sku` as `sku`, src.`product_name` as `product_name`, src.`price` as `price`, src.`in_stock` as `in_stock`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_products: reading the model's columns

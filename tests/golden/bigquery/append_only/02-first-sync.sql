@@ -68,7 +68,7 @@ create table if not exists `analytics`.`marts_dbt_cio`.`lock__cio_companies` (
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_companies`;
 -- cio_companies: taking the lock
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_companies` (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000002', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000002', '00000000000000000000000000000001', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- cio_companies: reading the lock
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_companies`;
 -- cio_companies: reading the model's columns
@@ -92,6 +92,22 @@ create table if not exists `analytics`.`marts_dbt_cio`.`state__cio_companies` (
 );
 -- cio_companies: creating the state table
 select * from `analytics`.`marts_dbt_cio`.`state__cio_companies` where 1 = 0;
+-- cio_companies: creating the sync log
+create table if not exists `analytics`.`marts_dbt_cio`.`sync_log__cio_companies` (
+    run_id string,
+    sync_name string,
+    sync_key string,
+    key_display string,
+    action string,
+    outcome string,
+    http_status bigint,
+    reason string,
+    field string,
+    request bigint,
+    logged_at timestamp,
+    payload string,
+    diff_seq bigint
+);
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_companies: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_companies`;
@@ -117,9 +133,13 @@ changes as (
         src.`company_id` as `company_id`, src.`company_name` as `company_name`, src.`industry` as `industry`, src.`employees` as `employees`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- cio_companies: creating the ledger
 create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_companies` (
@@ -128,7 +148,8 @@ create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_companies` (
     _cio_run_id string,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- cio_companies: counting the synced keys
 select count(*) from `analytics`.`marts_dbt_cio`.`state__cio_companies`;
@@ -149,23 +170,33 @@ select _cio_seq, _cio_key, _cio_change, _cio_k0, `company_id`, `company_name`, `
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_companies` (token, run_id, host, pid, event, at_ms) values
     ('00000000000000000000000000000002', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
 -- cio_companies: committing acknowledged keys
-insert into `analytics`.`marts_dbt_cio`.`ledger__cio_companies` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 3, null, current_timestamp(), null, null);
--- cio_companies: discarding an unfinished fold
+insert into `analytics`.`marts_dbt_cio`.`ledger__cio_companies` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 3, '00000000000000000000000000000001', current_timestamp(), 1, 200, 0);
+-- cio_companies: logging acknowledged operations
+insert into `analytics`.`marts_dbt_cio`.`sync_log__cio_companies` (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_companies', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'identify' when 'changed' then 'identify' when 'removed' then 'delete' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from `analytics`.`marts_dbt_cio`.`ledger__cio_companies` l join `analytics`.`marts_dbt_cio`.`diff__cio_companies` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_companies: discarding an unfinished rebuild
 drop table if exists `analytics`.`marts_dbt_cio`.`next__cio_companies`;
--- cio_companies: building the folded state
+-- cio_companies: rebuilding state__cio_companies
 create table `analytics`.`marts_dbt_cio`.`next__cio_companies` as
 select s._cio_key, s._cio_k0, s._cio_hash, s._cio_synced_at, s._cio_run_id from `analytics`.`marts_dbt_cio`.`state__cio_companies` s
-left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_companies` l join `analytics`.`marts_dbt_cio`.`diff__cio_companies` d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_companies` l join `analytics`.`marts_dbt_cio`.`diff__cio_companies` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_companies` l join `analytics`.`marts_dbt_cio`.`diff__cio_companies` d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
--- cio_companies: replacing the state
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_companies` l join `analytics`.`marts_dbt_cio`.`diff__cio_companies` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+-- cio_companies: replacing state__cio_companies
 drop table if exists `analytics`.`marts_dbt_cio`.`state__cio_companies`;
--- cio_companies: renaming the folded state
+-- cio_companies: renaming the rebuilt state__cio_companies
 alter table `analytics`.`marts_dbt_cio`.`next__cio_companies` rename to state__cio_companies;
 -- cio_companies: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_companies`;
+-- cio_companies: counting expired log rows
+select count(*) from `analytics`.`marts_dbt_cio`.`sync_log__cio_companies` where logged_at < datetime_add(
+            cast( current_timestamp() as datetime),
+        interval -30 day
+        );
 -- cio_companies: releasing the lock
 drop table if exists `analytics`.`marts_dbt_cio`.`lock__cio_companies`;
 -- recording the end of the run
@@ -187,7 +218,7 @@ create table if not exists `analytics`.`marts_dbt_cio`.`lock__cio_company_member
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_company_members`;
 -- cio_company_members: taking the lock
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_company_members` (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000004', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000004', '00000000000000000000000000000003', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- cio_company_members: reading the lock
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_company_members`;
 -- cio_company_members: reading the model's columns
@@ -212,6 +243,22 @@ create table if not exists `analytics`.`marts_dbt_cio`.`state__cio_company_membe
 );
 -- cio_company_members: creating the state table
 select * from `analytics`.`marts_dbt_cio`.`state__cio_company_members` where 1 = 0;
+-- cio_company_members: creating the sync log
+create table if not exists `analytics`.`marts_dbt_cio`.`sync_log__cio_company_members` (
+    run_id string,
+    sync_name string,
+    sync_key string,
+    key_display string,
+    action string,
+    outcome string,
+    http_status bigint,
+    reason string,
+    field string,
+    request bigint,
+    logged_at timestamp,
+    payload string,
+    diff_seq bigint
+);
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_company_members: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_company_members`;
@@ -237,9 +284,13 @@ changes as (
         src.`company_id` as `company_id`, src.`customer_id` as `customer_id`, src.`role` as `role`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- cio_company_members: creating the ledger
 create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_company_members` (
@@ -248,7 +299,8 @@ create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_company_memb
     _cio_run_id string,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- cio_company_members: counting the synced keys
 select count(*) from `analytics`.`marts_dbt_cio`.`state__cio_company_members`;
@@ -269,23 +321,33 @@ select _cio_seq, _cio_key, _cio_change, _cio_k0, _cio_k1, `company_id`, `custome
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_company_members` (token, run_id, host, pid, event, at_ms) values
     ('00000000000000000000000000000004', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
 -- cio_company_members: committing acknowledged keys
-insert into `analytics`.`marts_dbt_cio`.`ledger__cio_company_members` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 5, null, current_timestamp(), null, null);
--- cio_company_members: discarding an unfinished fold
+insert into `analytics`.`marts_dbt_cio`.`ledger__cio_company_members` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 5, '00000000000000000000000000000003', current_timestamp(), 1, 200, 0);
+-- cio_company_members: logging acknowledged operations
+insert into `analytics`.`marts_dbt_cio`.`sync_log__cio_company_members` (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_company_members', d._cio_key, 'company_id=' || d._cio_k0 || ', customer_id=' || d._cio_k1, case d._cio_change when 'added' then 'add_relationships' when 'changed' then 'add_relationships' when 'removed' then 'delete_relationships' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from `analytics`.`marts_dbt_cio`.`ledger__cio_company_members` l join `analytics`.`marts_dbt_cio`.`diff__cio_company_members` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_company_members: discarding an unfinished rebuild
 drop table if exists `analytics`.`marts_dbt_cio`.`next__cio_company_members`;
--- cio_company_members: building the folded state
+-- cio_company_members: rebuilding state__cio_company_members
 create table `analytics`.`marts_dbt_cio`.`next__cio_company_members` as
 select s._cio_key, s._cio_k0, s._cio_k1, s._cio_hash, s._cio_synced_at, s._cio_run_id from `analytics`.`marts_dbt_cio`.`state__cio_company_members` s
-left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_company_members` l join `analytics`.`marts_dbt_cio`.`diff__cio_company_members` d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_company_members` l join `analytics`.`marts_dbt_cio`.`diff__cio_company_members` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_company_members` l join `analytics`.`marts_dbt_cio`.`diff__cio_company_members` d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
--- cio_company_members: replacing the state
+select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_company_members` l join `analytics`.`marts_dbt_cio`.`diff__cio_company_members` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+-- cio_company_members: replacing state__cio_company_members
 drop table if exists `analytics`.`marts_dbt_cio`.`state__cio_company_members`;
--- cio_company_members: renaming the folded state
+-- cio_company_members: renaming the rebuilt state__cio_company_members
 alter table `analytics`.`marts_dbt_cio`.`next__cio_company_members` rename to state__cio_company_members;
 -- cio_company_members: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_company_members`;
+-- cio_company_members: counting expired log rows
+select count(*) from `analytics`.`marts_dbt_cio`.`sync_log__cio_company_members` where logged_at < datetime_add(
+            cast( current_timestamp() as datetime),
+        interval -30 day
+        );
 -- cio_company_members: releasing the lock
 drop table if exists `analytics`.`marts_dbt_cio`.`lock__cio_company_members`;
 -- recording the end of the run
@@ -307,7 +369,7 @@ create table if not exists `analytics`.`marts_dbt_cio`.`lock__cio_devices` (
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_devices`;
 -- cio_devices: taking the lock
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_devices` (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000006', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000006', '00000000000000000000000000000005', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- cio_devices: reading the lock
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_devices`;
 -- cio_devices: reading the model's columns
@@ -332,6 +394,22 @@ create table if not exists `analytics`.`marts_dbt_cio`.`state__cio_devices` (
 );
 -- cio_devices: creating the state table
 select * from `analytics`.`marts_dbt_cio`.`state__cio_devices` where 1 = 0;
+-- cio_devices: creating the sync log
+create table if not exists `analytics`.`marts_dbt_cio`.`sync_log__cio_devices` (
+    run_id string,
+    sync_name string,
+    sync_key string,
+    key_display string,
+    action string,
+    outcome string,
+    http_status bigint,
+    reason string,
+    field string,
+    request bigint,
+    logged_at timestamp,
+    payload string,
+    diff_seq bigint
+);
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_devices: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_devices`;
@@ -357,9 +435,13 @@ changes as (
         src.`customer_id` as `customer_id`, src.`device_token` as `device_token`, src.`platform` as `platform`, src.`last_used_at` as `last_used_at`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- cio_devices: creating the ledger
 create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_devices` (
@@ -368,7 +450,8 @@ create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_devices` (
     _cio_run_id string,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- cio_devices: counting the synced keys
 select count(*) from `analytics`.`marts_dbt_cio`.`state__cio_devices`;
@@ -389,23 +472,33 @@ select _cio_seq, _cio_key, _cio_change, _cio_k0, _cio_k1, `customer_id`, `device
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_devices` (token, run_id, host, pid, event, at_ms) values
     ('00000000000000000000000000000006', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
 -- cio_devices: committing acknowledged keys
-insert into `analytics`.`marts_dbt_cio`.`ledger__cio_devices` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 3, null, current_timestamp(), null, null);
--- cio_devices: discarding an unfinished fold
+insert into `analytics`.`marts_dbt_cio`.`ledger__cio_devices` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 3, '00000000000000000000000000000005', current_timestamp(), 1, 200, 0);
+-- cio_devices: logging acknowledged operations
+insert into `analytics`.`marts_dbt_cio`.`sync_log__cio_devices` (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_devices', d._cio_key, 'customer_id=' || d._cio_k0 || ', device_token=' || d._cio_k1, case d._cio_change when 'added' then 'add_device' when 'changed' then 'add_device' when 'removed' then 'delete_device' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from `analytics`.`marts_dbt_cio`.`ledger__cio_devices` l join `analytics`.`marts_dbt_cio`.`diff__cio_devices` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_devices: discarding an unfinished rebuild
 drop table if exists `analytics`.`marts_dbt_cio`.`next__cio_devices`;
--- cio_devices: building the folded state
+-- cio_devices: rebuilding state__cio_devices
 create table `analytics`.`marts_dbt_cio`.`next__cio_devices` as
 select s._cio_key, s._cio_k0, s._cio_k1, s._cio_hash, s._cio_synced_at, s._cio_run_id from `analytics`.`marts_dbt_cio`.`state__cio_devices` s
-left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_devices` l join `analytics`.`marts_dbt_cio`.`diff__cio_devices` d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_devices` l join `analytics`.`marts_dbt_cio`.`diff__cio_devices` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_devices` l join `analytics`.`marts_dbt_cio`.`diff__cio_devices` d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
--- cio_devices: replacing the state
+select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_devices` l join `analytics`.`marts_dbt_cio`.`diff__cio_devices` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+-- cio_devices: replacing state__cio_devices
 drop table if exists `analytics`.`marts_dbt_cio`.`state__cio_devices`;
--- cio_devices: renaming the folded state
+-- cio_devices: renaming the rebuilt state__cio_devices
 alter table `analytics`.`marts_dbt_cio`.`next__cio_devices` rename to state__cio_devices;
 -- cio_devices: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_devices`;
+-- cio_devices: counting expired log rows
+select count(*) from `analytics`.`marts_dbt_cio`.`sync_log__cio_devices` where logged_at < datetime_add(
+            cast( current_timestamp() as datetime),
+        interval -30 day
+        );
 -- cio_devices: releasing the lock
 drop table if exists `analytics`.`marts_dbt_cio`.`lock__cio_devices`;
 -- recording the end of the run
@@ -427,7 +520,7 @@ create table if not exists `analytics`.`marts_dbt_cio`.`lock__cio_orders` (
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_orders`;
 -- cio_orders: taking the lock
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_orders` (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000008', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000008', '00000000000000000000000000000007', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- cio_orders: reading the lock
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_orders`;
 -- cio_orders: reading the model's columns
@@ -451,6 +544,22 @@ create table if not exists `analytics`.`marts_dbt_cio`.`state__cio_orders` (
 );
 -- cio_orders: creating the state table
 select * from `analytics`.`marts_dbt_cio`.`state__cio_orders` where 1 = 0;
+-- cio_orders: creating the sync log
+create table if not exists `analytics`.`marts_dbt_cio`.`sync_log__cio_orders` (
+    run_id string,
+    sync_name string,
+    sync_key string,
+    key_display string,
+    action string,
+    outcome string,
+    http_status bigint,
+    reason string,
+    field string,
+    request bigint,
+    logged_at timestamp,
+    payload string,
+    diff_seq bigint
+);
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_orders: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_orders`;
@@ -476,9 +585,13 @@ changes as (
         src.`order_id` as `order_id`, src.`amount` as `amount`, src.`customer_id` as `customer_id`, src.`event_name` as `event_name`, src.`anonymous_id` as `anonymous_id`, src.`ordered_at` as `ordered_at`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- cio_orders: creating the ledger
 create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_orders` (
@@ -487,7 +600,8 @@ create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_orders` (
     _cio_run_id string,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- cio_orders: counting the synced keys
 select count(*) from `analytics`.`marts_dbt_cio`.`state__cio_orders`;
@@ -508,23 +622,33 @@ select _cio_seq, _cio_key, _cio_change, _cio_k0, `order_id`, `amount`, `customer
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_orders` (token, run_id, host, pid, event, at_ms) values
     ('00000000000000000000000000000008', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
 -- cio_orders: committing acknowledged keys
-insert into `analytics`.`marts_dbt_cio`.`ledger__cio_orders` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 5, null, current_timestamp(), null, null);
--- cio_orders: discarding an unfinished fold
+insert into `analytics`.`marts_dbt_cio`.`ledger__cio_orders` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 5, '00000000000000000000000000000007', current_timestamp(), 1, 200, 0);
+-- cio_orders: logging acknowledged operations
+insert into `analytics`.`marts_dbt_cio`.`sync_log__cio_orders` (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_orders', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'event' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from `analytics`.`marts_dbt_cio`.`ledger__cio_orders` l join `analytics`.`marts_dbt_cio`.`diff__cio_orders` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_orders: discarding an unfinished rebuild
 drop table if exists `analytics`.`marts_dbt_cio`.`next__cio_orders`;
--- cio_orders: building the folded state
+-- cio_orders: rebuilding state__cio_orders
 create table `analytics`.`marts_dbt_cio`.`next__cio_orders` as
 select s._cio_key, s._cio_k0, s._cio_hash, s._cio_synced_at, s._cio_run_id from `analytics`.`marts_dbt_cio`.`state__cio_orders` s
-left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_orders` l join `analytics`.`marts_dbt_cio`.`diff__cio_orders` d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_orders` l join `analytics`.`marts_dbt_cio`.`diff__cio_orders` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_orders` l join `analytics`.`marts_dbt_cio`.`diff__cio_orders` d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
--- cio_orders: replacing the state
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_orders` l join `analytics`.`marts_dbt_cio`.`diff__cio_orders` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+-- cio_orders: replacing state__cio_orders
 drop table if exists `analytics`.`marts_dbt_cio`.`state__cio_orders`;
--- cio_orders: renaming the folded state
+-- cio_orders: renaming the rebuilt state__cio_orders
 alter table `analytics`.`marts_dbt_cio`.`next__cio_orders` rename to state__cio_orders;
 -- cio_orders: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_orders`;
+-- cio_orders: counting expired log rows
+select count(*) from `analytics`.`marts_dbt_cio`.`sync_log__cio_orders` where logged_at < datetime_add(
+            cast( current_timestamp() as datetime),
+        interval -30 day
+        );
 -- cio_orders: releasing the lock
 drop table if exists `analytics`.`marts_dbt_cio`.`lock__cio_orders`;
 -- recording the end of the run
@@ -546,7 +670,7 @@ create table if not exists `analytics`.`marts_dbt_cio`.`lock__cio_people` (
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_people`;
 -- cio_people: taking the lock
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_people` (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000a', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('0000000000000000000000000000000a', '00000000000000000000000000000009', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- cio_people: reading the lock
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_people`;
 -- cio_people: reading the model's columns
@@ -570,6 +694,22 @@ create table if not exists `analytics`.`marts_dbt_cio`.`state__cio_people` (
 );
 -- cio_people: creating the state table
 select * from `analytics`.`marts_dbt_cio`.`state__cio_people` where 1 = 0;
+-- cio_people: creating the sync log
+create table if not exists `analytics`.`marts_dbt_cio`.`sync_log__cio_people` (
+    run_id string,
+    sync_name string,
+    sync_key string,
+    key_display string,
+    action string,
+    outcome string,
+    http_status bigint,
+    reason string,
+    field string,
+    request bigint,
+    logged_at timestamp,
+    payload string,
+    diff_seq bigint
+);
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_people: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_people`;
@@ -595,9 +735,13 @@ changes as (
         src.`customer_id` as `customer_id`, src.`email` as `email`, src.`first_name` as `first_name`, src.`last_name` as `last_name`, src.`plan` as `plan`, src.`lifetime_value` as `lifetime_value`, src.`signed_up_at` as `signed_up_at`, src.`is_active` as `is_active`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- cio_people: creating the ledger
 create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_people` (
@@ -606,7 +750,8 @@ create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_people` (
     _cio_run_id string,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- cio_people: counting the synced keys
 select count(*) from `analytics`.`marts_dbt_cio`.`state__cio_people`;
@@ -627,23 +772,33 @@ select _cio_seq, _cio_key, _cio_change, _cio_k0, `customer_id`, `email`, `first_
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_people` (token, run_id, host, pid, event, at_ms) values
     ('0000000000000000000000000000000a', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
 -- cio_people: committing acknowledged keys
-insert into `analytics`.`marts_dbt_cio`.`ledger__cio_people` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 6, null, current_timestamp(), null, null);
--- cio_people: discarding an unfinished fold
+insert into `analytics`.`marts_dbt_cio`.`ledger__cio_people` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 6, '00000000000000000000000000000009', current_timestamp(), 1, 200, 0);
+-- cio_people: logging acknowledged operations
+insert into `analytics`.`marts_dbt_cio`.`sync_log__cio_people` (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_people', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'identify' when 'changed' then 'identify' when 'removed' then 'delete' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from `analytics`.`marts_dbt_cio`.`ledger__cio_people` l join `analytics`.`marts_dbt_cio`.`diff__cio_people` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_people: discarding an unfinished rebuild
 drop table if exists `analytics`.`marts_dbt_cio`.`next__cio_people`;
--- cio_people: building the folded state
+-- cio_people: rebuilding state__cio_people
 create table `analytics`.`marts_dbt_cio`.`next__cio_people` as
 select s._cio_key, s._cio_k0, s._cio_hash, s._cio_synced_at, s._cio_run_id from `analytics`.`marts_dbt_cio`.`state__cio_people` s
-left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_people` l join `analytics`.`marts_dbt_cio`.`diff__cio_people` d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_people` l join `analytics`.`marts_dbt_cio`.`diff__cio_people` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_people` l join `analytics`.`marts_dbt_cio`.`diff__cio_people` d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
--- cio_people: replacing the state
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_people` l join `analytics`.`marts_dbt_cio`.`diff__cio_people` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+-- cio_people: replacing state__cio_people
 drop table if exists `analytics`.`marts_dbt_cio`.`state__cio_people`;
--- cio_people: renaming the folded state
+-- cio_people: renaming the rebuilt state__cio_people
 alter table `analytics`.`marts_dbt_cio`.`next__cio_people` rename to state__cio_people;
 -- cio_people: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_people`;
+-- cio_people: counting expired log rows
+select count(*) from `analytics`.`marts_dbt_cio`.`sync_log__cio_people` where logged_at < datetime_add(
+            cast( current_timestamp() as datetime),
+        interval -30 day
+        );
 -- cio_people: releasing the lock
 drop table if exists `analytics`.`marts_dbt_cio`.`lock__cio_people`;
 -- recording the end of the run
@@ -665,7 +820,7 @@ create table if not exists `analytics`.`marts_dbt_cio`.`lock__pro_customers` (
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__pro_customers`;
 -- pro_customers: taking the lock
 insert into `analytics`.`marts_dbt_cio`.`lock__pro_customers` (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000c', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('0000000000000000000000000000000c', '0000000000000000000000000000000b', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- pro_customers: reading the lock
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__pro_customers`;
 -- pro_customers: reading the model's columns
@@ -689,6 +844,22 @@ create table if not exists `analytics`.`marts_dbt_cio`.`state__pro_customers` (
 );
 -- pro_customers: creating the state table
 select * from `analytics`.`marts_dbt_cio`.`state__pro_customers` where 1 = 0;
+-- pro_customers: creating the sync log
+create table if not exists `analytics`.`marts_dbt_cio`.`sync_log__pro_customers` (
+    run_id string,
+    sync_name string,
+    sync_key string,
+    key_display string,
+    action string,
+    outcome string,
+    http_status bigint,
+    reason string,
+    field string,
+    request bigint,
+    logged_at timestamp,
+    payload string,
+    diff_seq bigint
+);
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- pro_customers: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__pro_customers`;
@@ -714,9 +885,13 @@ changes as (
         src.`customer_id` as `customer_id`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- pro_customers: creating the ledger
 create table if not exists `analytics`.`marts_dbt_cio`.`ledger__pro_customers` (
@@ -725,7 +900,8 @@ create table if not exists `analytics`.`marts_dbt_cio`.`ledger__pro_customers` (
     _cio_run_id string,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- pro_customers: counting the synced keys
 select count(*) from `analytics`.`marts_dbt_cio`.`state__pro_customers`;
@@ -751,23 +927,33 @@ select _cio_seq, _cio_key, _cio_change, _cio_k0, `customer_id` from `analytics`.
 insert into `analytics`.`marts_dbt_cio`.`lock__pro_customers` (token, run_id, host, pid, event, at_ms) values
     ('0000000000000000000000000000000c', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
 -- pro_customers: committing acknowledged keys
-insert into `analytics`.`marts_dbt_cio`.`ledger__pro_customers` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 2, null, current_timestamp(), null, null);
--- pro_customers: discarding an unfinished fold
+insert into `analytics`.`marts_dbt_cio`.`ledger__pro_customers` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 2, '0000000000000000000000000000000b', current_timestamp(), 1, 200, 0);
+-- pro_customers: logging acknowledged operations
+insert into `analytics`.`marts_dbt_cio`.`sync_log__pro_customers` (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'pro_customers', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'segment add' when 'removed' then 'segment remove' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from `analytics`.`marts_dbt_cio`.`ledger__pro_customers` l join `analytics`.`marts_dbt_cio`.`diff__pro_customers` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- pro_customers: discarding an unfinished rebuild
 drop table if exists `analytics`.`marts_dbt_cio`.`next__pro_customers`;
--- pro_customers: building the folded state
+-- pro_customers: rebuilding state__pro_customers
 create table `analytics`.`marts_dbt_cio`.`next__pro_customers` as
 select s._cio_key, s._cio_k0, s._cio_hash, s._cio_synced_at, s._cio_run_id from `analytics`.`marts_dbt_cio`.`state__pro_customers` s
-left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__pro_customers` l join `analytics`.`marts_dbt_cio`.`diff__pro_customers` d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__pro_customers` l join `analytics`.`marts_dbt_cio`.`diff__pro_customers` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__pro_customers` l join `analytics`.`marts_dbt_cio`.`diff__pro_customers` d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
--- pro_customers: replacing the state
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__pro_customers` l join `analytics`.`marts_dbt_cio`.`diff__pro_customers` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+-- pro_customers: replacing state__pro_customers
 drop table if exists `analytics`.`marts_dbt_cio`.`state__pro_customers`;
--- pro_customers: renaming the folded state
+-- pro_customers: renaming the rebuilt state__pro_customers
 alter table `analytics`.`marts_dbt_cio`.`next__pro_customers` rename to state__pro_customers;
 -- pro_customers: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__pro_customers`;
+-- pro_customers: counting expired log rows
+select count(*) from `analytics`.`marts_dbt_cio`.`sync_log__pro_customers` where logged_at < datetime_add(
+            cast( current_timestamp() as datetime),
+        interval -30 day
+        );
 -- pro_customers: releasing the lock
 drop table if exists `analytics`.`marts_dbt_cio`.`lock__pro_customers`;
 -- recording the end of the run
@@ -789,7 +975,7 @@ create table if not exists `analytics`.`marts_dbt_cio`.`lock__cio_products` (
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_products`;
 -- cio_products: taking the lock
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_products` (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000e', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('0000000000000000000000000000000e', '0000000000000000000000000000000d', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- cio_products: reading the lock
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_products`;
 -- cio_products: reading the model's columns
@@ -839,9 +1025,13 @@ changes as (
         src.`sku` as `sku`, src.`product_name` as `product_name`, src.`price` as `price`, src.`in_stock` as `in_stock`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- cio_products: creating the ledger
 create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_products` (
@@ -850,7 +1040,8 @@ create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_products` (
     _cio_run_id string,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- cio_products: counting the synced keys
 select count(*) from `analytics`.`marts_dbt_cio`.`state__cio_products`;
@@ -874,6 +1065,9 @@ from `analytics`.`marts`.`cio_products`
 order by _cio_seq;
 -- cio_products: reading rows
 select _cio_seq, `sku`, `product_name`, `price`, `in_stock` from `analytics`.`marts_dbt_cio`.`rows__cio_products` where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
+-- cio_products: refreshing the lock
+insert into `analytics`.`marts_dbt_cio`.`lock__cio_products` (token, run_id, host, pid, event, at_ms) values
+    ('0000000000000000000000000000000e', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
 -- cio_products: dropping the snapshot
 drop table if exists `analytics`.`marts_dbt_cio`.`rows__cio_products`;
 -- cio_products: reading sync meta
@@ -882,26 +1076,47 @@ select meta_value from `analytics`.`marts_dbt_cio`.`sync_meta` where sync_name =
 insert into `analytics`.`marts_dbt_cio`.`sync_meta` (sync_name, meta_key, meta_value, updated_at, meta_seq) values
     ('cio_products', 'collection_id', '1', current_timestamp(), <epoch-us>);
 -- cio_products: committing acknowledged keys
-insert into `analytics`.`marts_dbt_cio`.`ledger__cio_products` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 3, null, current_timestamp(), null, null);
--- cio_products: refreshing the lock
-insert into `analytics`.`marts_dbt_cio`.`lock__cio_products` (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000e', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
--- cio_products: discarding an unfinished fold
+insert into `analytics`.`marts_dbt_cio`.`ledger__cio_products` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 3, '0000000000000000000000000000000d', current_timestamp(), 1, 200, 0);
+-- cio_products: creating the sync log
+create table if not exists `analytics`.`marts_dbt_cio`.`sync_log__cio_products` (
+    run_id string,
+    sync_name string,
+    sync_key string,
+    key_display string,
+    action string,
+    outcome string,
+    http_status bigint,
+    reason string,
+    field string,
+    request bigint,
+    logged_at timestamp,
+    payload string,
+    diff_seq bigint
+);
+-- cio_products: writing the sync log
+insert into `analytics`.`marts_dbt_cio`.`sync_log__cio_products` (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq) values
+    ('0000000000000000000000000000000d', 'cio_products', 'products', 'products', 'collection replace', 'accepted', 200, null, null, 1, current_timestamp(), null, null);
+-- cio_products: discarding an unfinished rebuild
 drop table if exists `analytics`.`marts_dbt_cio`.`next__cio_products`;
--- cio_products: building the folded state
+-- cio_products: rebuilding state__cio_products
 create table `analytics`.`marts_dbt_cio`.`next__cio_products` as
 select s._cio_key, s._cio_k0, s._cio_k1, s._cio_k2, s._cio_k3, s._cio_hash, s._cio_synced_at, s._cio_run_id from `analytics`.`marts_dbt_cio`.`state__cio_products` s
-left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_products` l join `analytics`.`marts_dbt_cio`.`diff__cio_products` d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_products` l join `analytics`.`marts_dbt_cio`.`diff__cio_products` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_k1, d._cio_k2, d._cio_k3, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_products` l join `analytics`.`marts_dbt_cio`.`diff__cio_products` d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
--- cio_products: replacing the state
+select d._cio_key, d._cio_k0, d._cio_k1, d._cio_k2, d._cio_k3, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_products` l join `analytics`.`marts_dbt_cio`.`diff__cio_products` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+-- cio_products: replacing state__cio_products
 drop table if exists `analytics`.`marts_dbt_cio`.`state__cio_products`;
--- cio_products: renaming the folded state
+-- cio_products: renaming the rebuilt state__cio_products
 alter table `analytics`.`marts_dbt_cio`.`next__cio_products` rename to state__cio_products;
 -- cio_products: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_products`;
+-- cio_products: counting expired log rows
+select count(*) from `analytics`.`marts_dbt_cio`.`sync_log__cio_products` where logged_at < datetime_add(
+            cast( current_timestamp() as datetime),
+        interval -30 day
+        );
 -- cio_products: releasing the lock
 drop table if exists `analytics`.`marts_dbt_cio`.`lock__cio_products`;
 -- recording the end of the run

@@ -62,7 +62,7 @@ create table if not exists `analytics`.`marts_dbt_cio`.`lock__cio_people` (
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_people`;
 -- cio_people: taking the lock
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_people` (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000002', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000002', '00000000000000000000000000000001', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- cio_people: reading the lock
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_people`;
 -- cio_people: reading the model's columns
@@ -76,7 +76,7 @@ select _cio_key, count(*) over () as _cio_dups from (
 -- cio_people: counting null keys
 select count(*) from `analytics`.`marts`.`cio_people` where `customer_id` is null;
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
--- cio_people: renaming the folded state
+-- cio_people: renaming the rebuilt state__cio_people
 alter table `analytics`.`marts_dbt_cio`.`next__cio_people` rename to state__cio_people;
 -- cio_people: creating the state table
 create table if not exists `analytics`.`marts_dbt_cio`.`state__cio_people` (
@@ -88,21 +88,43 @@ create table if not exists `analytics`.`marts_dbt_cio`.`state__cio_people` (
 );
 -- cio_people: creating the state table
 select * from `analytics`.`marts_dbt_cio`.`state__cio_people` where 1 = 0;
+-- cio_people: creating the sync log
+create table if not exists `analytics`.`marts_dbt_cio`.`sync_log__cio_people` (
+    run_id string,
+    sync_name string,
+    sync_key string,
+    key_display string,
+    action string,
+    outcome string,
+    http_status bigint,
+    reason string,
+    field string,
+    request bigint,
+    logged_at timestamp,
+    payload string,
+    diff_seq bigint
+);
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_people: reading the ledger
 select count(*) from `analytics`.`marts_dbt_cio`.`ledger__cio_people`;
--- cio_people: discarding an unfinished fold
+-- cio_people: logging acknowledged operations
+insert into `analytics`.`marts_dbt_cio`.`sync_log__cio_people` (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_people', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'identify' when 'changed' then 'identify' when 'removed' then 'delete' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from `analytics`.`marts_dbt_cio`.`ledger__cio_people` l join `analytics`.`marts_dbt_cio`.`diff__cio_people` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null
+  and not exists (select 1 from `analytics`.`marts_dbt_cio`.`sync_log__cio_people` x where x.run_id = l._cio_run_id and x.diff_seq = d._cio_seq);
+-- cio_people: discarding an unfinished rebuild
 drop table if exists `analytics`.`marts_dbt_cio`.`next__cio_people`;
--- cio_people: building the folded state
+-- cio_people: rebuilding state__cio_people
 create table `analytics`.`marts_dbt_cio`.`next__cio_people` as
 select s._cio_key, s._cio_k0, s._cio_hash, s._cio_synced_at, s._cio_run_id from `analytics`.`marts_dbt_cio`.`state__cio_people` s
-left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_people` l join `analytics`.`marts_dbt_cio`.`diff__cio_people` d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_people` l join `analytics`.`marts_dbt_cio`.`diff__cio_people` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_people` l join `analytics`.`marts_dbt_cio`.`diff__cio_people` d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
--- cio_people: replacing the state
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_people` l join `analytics`.`marts_dbt_cio`.`diff__cio_people` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+-- cio_people: replacing state__cio_people
 drop table if exists `analytics`.`marts_dbt_cio`.`state__cio_people`;
--- cio_people: renaming the folded state
+-- cio_people: renaming the rebuilt state__cio_people
 alter table `analytics`.`marts_dbt_cio`.`next__cio_people` rename to state__cio_people;
 -- cio_people: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_people`;
@@ -130,9 +152,13 @@ changes as (
         src.`customer_id` as `customer_id`, src.`email` as `email`, src.`first_name` as `first_name`, src.`last_name` as `last_name`, src.`plan` as `plan`, src.`lifetime_value` as `lifetime_value`, src.`signed_up_at` as `signed_up_at`, src.`is_active` as `is_active`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- cio_people: creating the ledger
 create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_people` (
@@ -141,7 +167,8 @@ create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_people` (
     _cio_run_id string,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- cio_people: counting the synced keys
 select count(*) from `analytics`.`marts_dbt_cio`.`state__cio_people`;
@@ -151,6 +178,11 @@ select _cio_change, count(*) from `analytics`.`marts_dbt_cio`.`diff__cio_people`
 select meta_value from `analytics`.`marts_dbt_cio`.`sync_meta` where sync_name = 'cio_people' and meta_key = 'block_fingerprint' order by coalesce(meta_seq, 0) desc limit 1;
 -- cio_people: reading the previous run
 select run_id from (select * from (select r.*, row_number() over (partition by run_id order by case when finished_at is null then 1 else 0 end, finished_at desc) as _cio_row from `analytics`.`marts_dbt_cio`.`runs` r where sync_name = 'cio_people') latest where _cio_row = 1) runs where run_id <> '00000000000000000000000000000001' and (sent > 0 or rejected > 0) order by started_at desc limit 1;
+-- cio_people: counting expired log rows
+select count(*) from `analytics`.`marts_dbt_cio`.`sync_log__cio_people` where logged_at < datetime_add(
+            cast( current_timestamp() as datetime),
+        interval -30 day
+        );
 -- cio_people: releasing the lock
 drop table if exists `analytics`.`marts_dbt_cio`.`lock__cio_people`;
 -- recording the end of the run

@@ -62,7 +62,7 @@ create table if not exists `analytics`.`marts_dbt_cio`.`lock__cio_devices` (
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_devices`;
 -- cio_devices: taking the lock
 insert into `analytics`.`marts_dbt_cio`.`lock__cio_devices` (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000002', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000002', '00000000000000000000000000000001', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- cio_devices: reading the lock
 select token, run_id, host, pid, event, at_ms from `analytics`.`marts_dbt_cio`.`lock__cio_devices`;
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
@@ -96,6 +96,22 @@ create table if not exists `analytics`.`marts_dbt_cio`.`state__cio_devices` (
 );
 -- cio_devices: creating the state table
 select * from `analytics`.`marts_dbt_cio`.`state__cio_devices` where 1 = 0;
+-- cio_devices: creating the sync log
+create table if not exists `analytics`.`marts_dbt_cio`.`sync_log__cio_devices` (
+    run_id string,
+    sync_name string,
+    sync_key string,
+    key_display string,
+    action string,
+    outcome string,
+    http_status bigint,
+    reason string,
+    field string,
+    request bigint,
+    logged_at timestamp,
+    payload string,
+    diff_seq bigint
+);
 -- adapter: list the relations in `analytics`.`marts_dbt_cio` (the adapter's own introspection)
 -- cio_devices: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_devices`;
@@ -121,9 +137,13 @@ changes as (
         src.`customer_id` as `customer_id`, src.`device_token` as `device_token`, src.`platform` as `platform`, src.`last_used_at` as `last_used_at`
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- cio_devices: creating the ledger
 create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_devices` (
@@ -132,7 +152,8 @@ create table if not exists `analytics`.`marts_dbt_cio`.`ledger__cio_devices` (
     _cio_run_id string,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- cio_devices: counting the synced keys
 select count(*) from `analytics`.`marts_dbt_cio`.`state__cio_devices`;
@@ -155,23 +176,33 @@ select sync_key, consecutive_runs from `analytics`.`marts_dbt_cio`.`rejections` 
 insert into `analytics`.`marts_dbt_cio`.`rejections` (run_id, sync_name, sync_key, key_display, reason, field, rejected_at, consecutive_runs) values
     ('00000000000000000000000000000001', 'cio_devices', '5tok-bb-5', 'customer_id=5, device_token=tok-bb-5', 'column \'platform\': platform \'blackberry\' is not one Customer.io accepts (ios or android); filter other devices out in the model', 'device.platform', current_timestamp(), 2);
 -- cio_devices: committing acknowledged keys
-insert into `analytics`.`marts_dbt_cio`.`ledger__cio_devices` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 2, null, current_timestamp(), null, null);
--- cio_devices: discarding an unfinished fold
+insert into `analytics`.`marts_dbt_cio`.`ledger__cio_devices` (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 2, '00000000000000000000000000000001', current_timestamp(), 1, 200, 0);
+-- cio_devices: writing the sync log
+insert into `analytics`.`marts_dbt_cio`.`sync_log__cio_devices` (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq) values
+    ('00000000000000000000000000000001', 'cio_devices', '5tok-bb-5', 'customer_id=5, device_token=tok-bb-5', 'add_device', 'rejected', null, 'column \'platform\': platform \'blackberry\' is not one Customer.io accepts (ios or android); filter other devices out in the model', 'device.platform', null, current_timestamp(), null, 3);
+-- cio_devices: logging acknowledged operations
+insert into `analytics`.`marts_dbt_cio`.`sync_log__cio_devices` (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_devices', d._cio_key, concat('customer_id=', d._cio_k0, ', device_token=', d._cio_k1), case d._cio_change when 'added' then 'add_device' when 'changed' then 'add_device' when 'removed' then 'delete_device' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from `analytics`.`marts_dbt_cio`.`ledger__cio_devices` l join `analytics`.`marts_dbt_cio`.`diff__cio_devices` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_devices: discarding an unfinished rebuild
 drop table if exists `analytics`.`marts_dbt_cio`.`next__cio_devices`;
--- cio_devices: building the folded state
+-- cio_devices: rebuilding state__cio_devices
 create table `analytics`.`marts_dbt_cio`.`next__cio_devices` as
 select s._cio_key, s._cio_k0, s._cio_k1, s._cio_hash, s._cio_synced_at, s._cio_run_id from `analytics`.`marts_dbt_cio`.`state__cio_devices` s
-left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_devices` l join `analytics`.`marts_dbt_cio`.`diff__cio_devices` d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from `analytics`.`marts_dbt_cio`.`ledger__cio_devices` l join `analytics`.`marts_dbt_cio`.`diff__cio_devices` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_devices` l join `analytics`.`marts_dbt_cio`.`diff__cio_devices` d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
--- cio_devices: replacing the state
+select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from `analytics`.`marts_dbt_cio`.`ledger__cio_devices` l join `analytics`.`marts_dbt_cio`.`diff__cio_devices` d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+-- cio_devices: replacing state__cio_devices
 drop table if exists `analytics`.`marts_dbt_cio`.`state__cio_devices`;
--- cio_devices: renaming the folded state
+-- cio_devices: renaming the rebuilt state__cio_devices
 alter table `analytics`.`marts_dbt_cio`.`next__cio_devices` rename to `analytics`.`marts_dbt_cio`.`state__cio_devices`;
 -- cio_devices: dropping the ledger
 drop table if exists `analytics`.`marts_dbt_cio`.`ledger__cio_devices`;
+-- cio_devices: counting expired log rows
+select count(*) from `analytics`.`marts_dbt_cio`.`sync_log__cio_devices` where logged_at < timestampadd(day, -30, current_timestamp());
 -- cio_devices: releasing the lock
 drop table if exists `analytics`.`marts_dbt_cio`.`lock__cio_devices`;
 -- recording the end of the run

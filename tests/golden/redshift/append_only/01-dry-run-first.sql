@@ -49,9 +49,13 @@ changes as (
         src."company_id" as "company_id", src."company_name" as "company_name", src."industry" as "industry", src."employees" as "employees"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
@@ -79,9 +83,13 @@ changes as (
         src."company_id" as "company_id", src."company_name" as "company_name", src."industry" as "industry", src."employees" as "employees"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- commit
 -- begin (reading the model's columns)
@@ -125,9 +133,13 @@ changes as (
         src."company_id" as "company_id", src."customer_id" as "customer_id", src."role" as "role"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
@@ -155,9 +167,13 @@ changes as (
         src."company_id" as "company_id", src."customer_id" as "customer_id", src."role" as "role"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- commit
 -- begin (reading the model's columns)
@@ -201,9 +217,13 @@ changes as (
         src."customer_id" as "customer_id", src."device_token" as "device_token", src."platform" as "platform", src."last_used_at" as "last_used_at"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
@@ -231,9 +251,13 @@ changes as (
         src."customer_id" as "customer_id", src."device_token" as "device_token", src."platform" as "platform", src."last_used_at" as "last_used_at"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- commit
 -- begin (reading the model's columns)
@@ -277,9 +301,13 @@ changes as (
         src."order_id" as "order_id", src."amount" as "amount", src."customer_id" as "customer_id", src."event_name" as "event_name", src."anonymous_id" as "anonymous_id", src."ordered_at" as "ordered_at"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
@@ -307,9 +335,13 @@ changes as (
         src."order_id" as "order_id", src."amount" as "amount", src."customer_id" as "customer_id", src."event_name" as "event_name", src."anonymous_id" as "anonymous_id", src."ordered_at" as "ordered_at"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- commit
 -- begin (reading the model's columns)
@@ -353,9 +385,13 @@ changes as (
         src."customer_id" as "customer_id", src."email" as "email", src."first_name" as "first_name", src."last_name" as "last_name", src."plan" as "plan", src."lifetime_value" as "lifetime_value", src."signed_up_at" as "signed_up_at", src."is_active" as "is_active"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
@@ -383,9 +419,13 @@ changes as (
         src."customer_id" as "customer_id", src."email" as "email", src."first_name" as "first_name", src."last_name" as "last_name", src."plan" as "plan", src."lifetime_value" as "lifetime_value", src."signed_up_at" as "signed_up_at", src."is_active" as "is_active"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- commit
 -- begin (reading the model's columns)
@@ -429,9 +469,13 @@ changes as (
         src."customer_id" as "customer_id"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
@@ -460,9 +504,13 @@ changes as (
         src."customer_id" as "customer_id"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- commit
 -- begin (reading the model's columns)
@@ -502,9 +550,13 @@ changes as (
         src."sku" as "sku", src."product_name" as "product_name", src."price" as "price", src."in_stock" as "in_stock"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)

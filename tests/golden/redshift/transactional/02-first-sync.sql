@@ -83,7 +83,7 @@ select token, run_id, host, pid, event, at_ms from "analytics"."marts_dbt_cio"."
 -- begin (taking the lock)
 -- cio_companies: taking the lock
 insert into "analytics"."marts_dbt_cio"."lock__cio_companies" (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000002', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000002', '00000000000000000000000000000001', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_companies: reading the lock
@@ -118,6 +118,24 @@ create table if not exists "analytics"."marts_dbt_cio"."state__cio_companies" (
 -- cio_companies: creating the state table
 select * from "analytics"."marts_dbt_cio"."state__cio_companies" where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_companies: creating the sync log
+create table if not exists "analytics"."marts_dbt_cio"."sync_log__cio_companies" (
+    run_id varchar(65535),
+    sync_name varchar(65535),
+    sync_key varchar(65535),
+    key_display varchar(65535),
+    action varchar(65535),
+    outcome varchar(65535),
+    http_status bigint,
+    reason varchar(65535),
+    field varchar(65535),
+    request bigint,
+    logged_at timestamp,
+    payload varchar(65535),
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- cio_companies: dropping the ledger
@@ -146,9 +164,13 @@ changes as (
         src."company_id" as "company_id", src."company_name" as "company_name", src."industry" as "industry", src."employees" as "employees"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -159,7 +181,8 @@ create table if not exists "analytics"."marts_dbt_cio"."ledger__cio_companies" (
     _cio_run_id varchar(65535),
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -198,21 +221,34 @@ insert into "analytics"."marts_dbt_cio"."lock__cio_companies" (token, run_id, ho
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_companies: committing acknowledged keys
-insert into "analytics"."marts_dbt_cio"."ledger__cio_companies" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 3, null, getdate(), null, null);
+insert into "analytics"."marts_dbt_cio"."ledger__cio_companies" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 3, '00000000000000000000000000000001', getdate(), 1, 200, 0);
 -- commit
 -- begin (folding acknowledged keys into the state)
 -- cio_companies: folding acknowledged keys into the state
-delete from "analytics"."marts_dbt_cio"."state__cio_companies" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_companies" l join "analytics"."marts_dbt_cio"."diff__cio_companies" d on d._cio_seq between l._cio_lo and l._cio_hi);
+insert into "analytics"."marts_dbt_cio"."sync_log__cio_companies" (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_companies', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'identify' when 'changed' then 'identify' when 'removed' then 'delete' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from "analytics"."marts_dbt_cio"."ledger__cio_companies" l join "analytics"."marts_dbt_cio"."diff__cio_companies" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_companies: folding acknowledged keys into the state
+delete from "analytics"."marts_dbt_cio"."state__cio_companies" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_companies" l join "analytics"."marts_dbt_cio"."diff__cio_companies" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi);
 -- cio_companies: folding acknowledged keys into the state
 insert into "analytics"."marts_dbt_cio"."state__cio_companies" (_cio_key, _cio_k0, _cio_hash, _cio_synced_at, _cio_run_id)
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_companies" l join "analytics"."marts_dbt_cio"."diff__cio_companies" d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_companies" l join "analytics"."marts_dbt_cio"."diff__cio_companies" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- cio_companies: folding acknowledged keys into the state
 delete from "analytics"."marts_dbt_cio"."ledger__cio_companies" where 1 = 1;
 -- commit
 -- begin (dropping the ledger)
 -- cio_companies: dropping the ledger
 drop table if exists "analytics"."marts_dbt_cio"."ledger__cio_companies";
+-- commit
+-- begin (counting expired log rows)
+-- cio_companies: counting expired log rows
+select count(*) from "analytics"."marts_dbt_cio"."sync_log__cio_companies" where logged_at < dateadd(
+        day,
+        -30,
+        getdate()
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_companies: releasing the lock
@@ -245,7 +281,7 @@ select token, run_id, host, pid, event, at_ms from "analytics"."marts_dbt_cio"."
 -- begin (taking the lock)
 -- cio_company_members: taking the lock
 insert into "analytics"."marts_dbt_cio"."lock__cio_company_members" (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000004', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000004', '00000000000000000000000000000003', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_company_members: reading the lock
@@ -281,6 +317,24 @@ create table if not exists "analytics"."marts_dbt_cio"."state__cio_company_membe
 -- cio_company_members: creating the state table
 select * from "analytics"."marts_dbt_cio"."state__cio_company_members" where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_company_members: creating the sync log
+create table if not exists "analytics"."marts_dbt_cio"."sync_log__cio_company_members" (
+    run_id varchar(65535),
+    sync_name varchar(65535),
+    sync_key varchar(65535),
+    key_display varchar(65535),
+    action varchar(65535),
+    outcome varchar(65535),
+    http_status bigint,
+    reason varchar(65535),
+    field varchar(65535),
+    request bigint,
+    logged_at timestamp,
+    payload varchar(65535),
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- cio_company_members: dropping the ledger
@@ -309,9 +363,13 @@ changes as (
         src."company_id" as "company_id", src."customer_id" as "customer_id", src."role" as "role"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -322,7 +380,8 @@ create table if not exists "analytics"."marts_dbt_cio"."ledger__cio_company_memb
     _cio_run_id varchar(65535),
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -361,21 +420,34 @@ insert into "analytics"."marts_dbt_cio"."lock__cio_company_members" (token, run_
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_company_members: committing acknowledged keys
-insert into "analytics"."marts_dbt_cio"."ledger__cio_company_members" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 5, null, getdate(), null, null);
+insert into "analytics"."marts_dbt_cio"."ledger__cio_company_members" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 5, '00000000000000000000000000000003', getdate(), 1, 200, 0);
 -- commit
 -- begin (folding acknowledged keys into the state)
 -- cio_company_members: folding acknowledged keys into the state
-delete from "analytics"."marts_dbt_cio"."state__cio_company_members" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_company_members" l join "analytics"."marts_dbt_cio"."diff__cio_company_members" d on d._cio_seq between l._cio_lo and l._cio_hi);
+insert into "analytics"."marts_dbt_cio"."sync_log__cio_company_members" (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_company_members', d._cio_key, 'company_id=' || d._cio_k0 || ', customer_id=' || d._cio_k1, case d._cio_change when 'added' then 'add_relationships' when 'changed' then 'add_relationships' when 'removed' then 'delete_relationships' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from "analytics"."marts_dbt_cio"."ledger__cio_company_members" l join "analytics"."marts_dbt_cio"."diff__cio_company_members" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_company_members: folding acknowledged keys into the state
+delete from "analytics"."marts_dbt_cio"."state__cio_company_members" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_company_members" l join "analytics"."marts_dbt_cio"."diff__cio_company_members" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi);
 -- cio_company_members: folding acknowledged keys into the state
 insert into "analytics"."marts_dbt_cio"."state__cio_company_members" (_cio_key, _cio_k0, _cio_k1, _cio_hash, _cio_synced_at, _cio_run_id)
-select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_company_members" l join "analytics"."marts_dbt_cio"."diff__cio_company_members" d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_company_members" l join "analytics"."marts_dbt_cio"."diff__cio_company_members" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- cio_company_members: folding acknowledged keys into the state
 delete from "analytics"."marts_dbt_cio"."ledger__cio_company_members" where 1 = 1;
 -- commit
 -- begin (dropping the ledger)
 -- cio_company_members: dropping the ledger
 drop table if exists "analytics"."marts_dbt_cio"."ledger__cio_company_members";
+-- commit
+-- begin (counting expired log rows)
+-- cio_company_members: counting expired log rows
+select count(*) from "analytics"."marts_dbt_cio"."sync_log__cio_company_members" where logged_at < dateadd(
+        day,
+        -30,
+        getdate()
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_company_members: releasing the lock
@@ -408,7 +480,7 @@ select token, run_id, host, pid, event, at_ms from "analytics"."marts_dbt_cio"."
 -- begin (taking the lock)
 -- cio_devices: taking the lock
 insert into "analytics"."marts_dbt_cio"."lock__cio_devices" (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000006', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000006', '00000000000000000000000000000005', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_devices: reading the lock
@@ -444,6 +516,24 @@ create table if not exists "analytics"."marts_dbt_cio"."state__cio_devices" (
 -- cio_devices: creating the state table
 select * from "analytics"."marts_dbt_cio"."state__cio_devices" where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_devices: creating the sync log
+create table if not exists "analytics"."marts_dbt_cio"."sync_log__cio_devices" (
+    run_id varchar(65535),
+    sync_name varchar(65535),
+    sync_key varchar(65535),
+    key_display varchar(65535),
+    action varchar(65535),
+    outcome varchar(65535),
+    http_status bigint,
+    reason varchar(65535),
+    field varchar(65535),
+    request bigint,
+    logged_at timestamp,
+    payload varchar(65535),
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- cio_devices: dropping the ledger
@@ -472,9 +562,13 @@ changes as (
         src."customer_id" as "customer_id", src."device_token" as "device_token", src."platform" as "platform", src."last_used_at" as "last_used_at"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -485,7 +579,8 @@ create table if not exists "analytics"."marts_dbt_cio"."ledger__cio_devices" (
     _cio_run_id varchar(65535),
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -524,21 +619,34 @@ insert into "analytics"."marts_dbt_cio"."lock__cio_devices" (token, run_id, host
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_devices: committing acknowledged keys
-insert into "analytics"."marts_dbt_cio"."ledger__cio_devices" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 3, null, getdate(), null, null);
+insert into "analytics"."marts_dbt_cio"."ledger__cio_devices" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 3, '00000000000000000000000000000005', getdate(), 1, 200, 0);
 -- commit
 -- begin (folding acknowledged keys into the state)
 -- cio_devices: folding acknowledged keys into the state
-delete from "analytics"."marts_dbt_cio"."state__cio_devices" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_devices" l join "analytics"."marts_dbt_cio"."diff__cio_devices" d on d._cio_seq between l._cio_lo and l._cio_hi);
+insert into "analytics"."marts_dbt_cio"."sync_log__cio_devices" (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_devices', d._cio_key, 'customer_id=' || d._cio_k0 || ', device_token=' || d._cio_k1, case d._cio_change when 'added' then 'add_device' when 'changed' then 'add_device' when 'removed' then 'delete_device' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from "analytics"."marts_dbt_cio"."ledger__cio_devices" l join "analytics"."marts_dbt_cio"."diff__cio_devices" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_devices: folding acknowledged keys into the state
+delete from "analytics"."marts_dbt_cio"."state__cio_devices" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_devices" l join "analytics"."marts_dbt_cio"."diff__cio_devices" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi);
 -- cio_devices: folding acknowledged keys into the state
 insert into "analytics"."marts_dbt_cio"."state__cio_devices" (_cio_key, _cio_k0, _cio_k1, _cio_hash, _cio_synced_at, _cio_run_id)
-select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_devices" l join "analytics"."marts_dbt_cio"."diff__cio_devices" d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_devices" l join "analytics"."marts_dbt_cio"."diff__cio_devices" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- cio_devices: folding acknowledged keys into the state
 delete from "analytics"."marts_dbt_cio"."ledger__cio_devices" where 1 = 1;
 -- commit
 -- begin (dropping the ledger)
 -- cio_devices: dropping the ledger
 drop table if exists "analytics"."marts_dbt_cio"."ledger__cio_devices";
+-- commit
+-- begin (counting expired log rows)
+-- cio_devices: counting expired log rows
+select count(*) from "analytics"."marts_dbt_cio"."sync_log__cio_devices" where logged_at < dateadd(
+        day,
+        -30,
+        getdate()
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_devices: releasing the lock
@@ -571,7 +679,7 @@ select token, run_id, host, pid, event, at_ms from "analytics"."marts_dbt_cio"."
 -- begin (taking the lock)
 -- cio_orders: taking the lock
 insert into "analytics"."marts_dbt_cio"."lock__cio_orders" (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000008', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000008', '00000000000000000000000000000007', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_orders: reading the lock
@@ -606,6 +714,24 @@ create table if not exists "analytics"."marts_dbt_cio"."state__cio_orders" (
 -- cio_orders: creating the state table
 select * from "analytics"."marts_dbt_cio"."state__cio_orders" where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_orders: creating the sync log
+create table if not exists "analytics"."marts_dbt_cio"."sync_log__cio_orders" (
+    run_id varchar(65535),
+    sync_name varchar(65535),
+    sync_key varchar(65535),
+    key_display varchar(65535),
+    action varchar(65535),
+    outcome varchar(65535),
+    http_status bigint,
+    reason varchar(65535),
+    field varchar(65535),
+    request bigint,
+    logged_at timestamp,
+    payload varchar(65535),
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- cio_orders: dropping the ledger
@@ -634,9 +760,13 @@ changes as (
         src."order_id" as "order_id", src."amount" as "amount", src."customer_id" as "customer_id", src."event_name" as "event_name", src."anonymous_id" as "anonymous_id", src."ordered_at" as "ordered_at"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -647,7 +777,8 @@ create table if not exists "analytics"."marts_dbt_cio"."ledger__cio_orders" (
     _cio_run_id varchar(65535),
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -686,21 +817,34 @@ insert into "analytics"."marts_dbt_cio"."lock__cio_orders" (token, run_id, host,
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_orders: committing acknowledged keys
-insert into "analytics"."marts_dbt_cio"."ledger__cio_orders" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 5, null, getdate(), null, null);
+insert into "analytics"."marts_dbt_cio"."ledger__cio_orders" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 5, '00000000000000000000000000000007', getdate(), 1, 200, 0);
 -- commit
 -- begin (folding acknowledged keys into the state)
 -- cio_orders: folding acknowledged keys into the state
-delete from "analytics"."marts_dbt_cio"."state__cio_orders" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_orders" l join "analytics"."marts_dbt_cio"."diff__cio_orders" d on d._cio_seq between l._cio_lo and l._cio_hi);
+insert into "analytics"."marts_dbt_cio"."sync_log__cio_orders" (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_orders', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'event' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from "analytics"."marts_dbt_cio"."ledger__cio_orders" l join "analytics"."marts_dbt_cio"."diff__cio_orders" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_orders: folding acknowledged keys into the state
+delete from "analytics"."marts_dbt_cio"."state__cio_orders" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_orders" l join "analytics"."marts_dbt_cio"."diff__cio_orders" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi);
 -- cio_orders: folding acknowledged keys into the state
 insert into "analytics"."marts_dbt_cio"."state__cio_orders" (_cio_key, _cio_k0, _cio_hash, _cio_synced_at, _cio_run_id)
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_orders" l join "analytics"."marts_dbt_cio"."diff__cio_orders" d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_orders" l join "analytics"."marts_dbt_cio"."diff__cio_orders" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- cio_orders: folding acknowledged keys into the state
 delete from "analytics"."marts_dbt_cio"."ledger__cio_orders" where 1 = 1;
 -- commit
 -- begin (dropping the ledger)
 -- cio_orders: dropping the ledger
 drop table if exists "analytics"."marts_dbt_cio"."ledger__cio_orders";
+-- commit
+-- begin (counting expired log rows)
+-- cio_orders: counting expired log rows
+select count(*) from "analytics"."marts_dbt_cio"."sync_log__cio_orders" where logged_at < dateadd(
+        day,
+        -30,
+        getdate()
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_orders: releasing the lock
@@ -733,7 +877,7 @@ select token, run_id, host, pid, event, at_ms from "analytics"."marts_dbt_cio"."
 -- begin (taking the lock)
 -- cio_people: taking the lock
 insert into "analytics"."marts_dbt_cio"."lock__cio_people" (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000a', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('0000000000000000000000000000000a', '00000000000000000000000000000009', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_people: reading the lock
@@ -768,6 +912,24 @@ create table if not exists "analytics"."marts_dbt_cio"."state__cio_people" (
 -- cio_people: creating the state table
 select * from "analytics"."marts_dbt_cio"."state__cio_people" where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_people: creating the sync log
+create table if not exists "analytics"."marts_dbt_cio"."sync_log__cio_people" (
+    run_id varchar(65535),
+    sync_name varchar(65535),
+    sync_key varchar(65535),
+    key_display varchar(65535),
+    action varchar(65535),
+    outcome varchar(65535),
+    http_status bigint,
+    reason varchar(65535),
+    field varchar(65535),
+    request bigint,
+    logged_at timestamp,
+    payload varchar(65535),
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- cio_people: dropping the ledger
@@ -796,9 +958,13 @@ changes as (
         src."customer_id" as "customer_id", src."email" as "email", src."first_name" as "first_name", src."last_name" as "last_name", src."plan" as "plan", src."lifetime_value" as "lifetime_value", src."signed_up_at" as "signed_up_at", src."is_active" as "is_active"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -809,7 +975,8 @@ create table if not exists "analytics"."marts_dbt_cio"."ledger__cio_people" (
     _cio_run_id varchar(65535),
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -848,21 +1015,34 @@ insert into "analytics"."marts_dbt_cio"."lock__cio_people" (token, run_id, host,
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_people: committing acknowledged keys
-insert into "analytics"."marts_dbt_cio"."ledger__cio_people" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 6, null, getdate(), null, null);
+insert into "analytics"."marts_dbt_cio"."ledger__cio_people" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 6, '00000000000000000000000000000009', getdate(), 1, 200, 0);
 -- commit
 -- begin (folding acknowledged keys into the state)
 -- cio_people: folding acknowledged keys into the state
-delete from "analytics"."marts_dbt_cio"."state__cio_people" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_people" l join "analytics"."marts_dbt_cio"."diff__cio_people" d on d._cio_seq between l._cio_lo and l._cio_hi);
+insert into "analytics"."marts_dbt_cio"."sync_log__cio_people" (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_people', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'identify' when 'changed' then 'identify' when 'removed' then 'delete' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from "analytics"."marts_dbt_cio"."ledger__cio_people" l join "analytics"."marts_dbt_cio"."diff__cio_people" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_people: folding acknowledged keys into the state
+delete from "analytics"."marts_dbt_cio"."state__cio_people" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_people" l join "analytics"."marts_dbt_cio"."diff__cio_people" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi);
 -- cio_people: folding acknowledged keys into the state
 insert into "analytics"."marts_dbt_cio"."state__cio_people" (_cio_key, _cio_k0, _cio_hash, _cio_synced_at, _cio_run_id)
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_people" l join "analytics"."marts_dbt_cio"."diff__cio_people" d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_people" l join "analytics"."marts_dbt_cio"."diff__cio_people" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- cio_people: folding acknowledged keys into the state
 delete from "analytics"."marts_dbt_cio"."ledger__cio_people" where 1 = 1;
 -- commit
 -- begin (dropping the ledger)
 -- cio_people: dropping the ledger
 drop table if exists "analytics"."marts_dbt_cio"."ledger__cio_people";
+-- commit
+-- begin (counting expired log rows)
+-- cio_people: counting expired log rows
+select count(*) from "analytics"."marts_dbt_cio"."sync_log__cio_people" where logged_at < dateadd(
+        day,
+        -30,
+        getdate()
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_people: releasing the lock
@@ -895,7 +1075,7 @@ select token, run_id, host, pid, event, at_ms from "analytics"."marts_dbt_cio"."
 -- begin (taking the lock)
 -- pro_customers: taking the lock
 insert into "analytics"."marts_dbt_cio"."lock__pro_customers" (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000c', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('0000000000000000000000000000000c', '0000000000000000000000000000000b', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- pro_customers: reading the lock
@@ -930,6 +1110,24 @@ create table if not exists "analytics"."marts_dbt_cio"."state__pro_customers" (
 -- pro_customers: creating the state table
 select * from "analytics"."marts_dbt_cio"."state__pro_customers" where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- pro_customers: creating the sync log
+create table if not exists "analytics"."marts_dbt_cio"."sync_log__pro_customers" (
+    run_id varchar(65535),
+    sync_name varchar(65535),
+    sync_key varchar(65535),
+    key_display varchar(65535),
+    action varchar(65535),
+    outcome varchar(65535),
+    http_status bigint,
+    reason varchar(65535),
+    field varchar(65535),
+    request bigint,
+    logged_at timestamp,
+    payload varchar(65535),
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in "analytics"."marts_dbt_cio" (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- pro_customers: dropping the ledger
@@ -958,9 +1156,13 @@ changes as (
         src."customer_id" as "customer_id"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -971,7 +1173,8 @@ create table if not exists "analytics"."marts_dbt_cio"."ledger__pro_customers" (
     _cio_run_id varchar(65535),
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -1019,21 +1222,34 @@ insert into "analytics"."marts_dbt_cio"."lock__pro_customers" (token, run_id, ho
 -- commit
 -- begin (committing acknowledged keys)
 -- pro_customers: committing acknowledged keys
-insert into "analytics"."marts_dbt_cio"."ledger__pro_customers" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 2, null, getdate(), null, null);
+insert into "analytics"."marts_dbt_cio"."ledger__pro_customers" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 2, '0000000000000000000000000000000b', getdate(), 1, 200, 0);
 -- commit
 -- begin (folding acknowledged keys into the state)
 -- pro_customers: folding acknowledged keys into the state
-delete from "analytics"."marts_dbt_cio"."state__pro_customers" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__pro_customers" l join "analytics"."marts_dbt_cio"."diff__pro_customers" d on d._cio_seq between l._cio_lo and l._cio_hi);
+insert into "analytics"."marts_dbt_cio"."sync_log__pro_customers" (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'pro_customers', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'segment add' when 'removed' then 'segment remove' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from "analytics"."marts_dbt_cio"."ledger__pro_customers" l join "analytics"."marts_dbt_cio"."diff__pro_customers" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- pro_customers: folding acknowledged keys into the state
+delete from "analytics"."marts_dbt_cio"."state__pro_customers" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__pro_customers" l join "analytics"."marts_dbt_cio"."diff__pro_customers" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi);
 -- pro_customers: folding acknowledged keys into the state
 insert into "analytics"."marts_dbt_cio"."state__pro_customers" (_cio_key, _cio_k0, _cio_hash, _cio_synced_at, _cio_run_id)
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__pro_customers" l join "analytics"."marts_dbt_cio"."diff__pro_customers" d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__pro_customers" l join "analytics"."marts_dbt_cio"."diff__pro_customers" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- pro_customers: folding acknowledged keys into the state
 delete from "analytics"."marts_dbt_cio"."ledger__pro_customers" where 1 = 1;
 -- commit
 -- begin (dropping the ledger)
 -- pro_customers: dropping the ledger
 drop table if exists "analytics"."marts_dbt_cio"."ledger__pro_customers";
+-- commit
+-- begin (counting expired log rows)
+-- pro_customers: counting expired log rows
+select count(*) from "analytics"."marts_dbt_cio"."sync_log__pro_customers" where logged_at < dateadd(
+        day,
+        -30,
+        getdate()
+        );
 -- commit
 -- begin (releasing the lock)
 -- pro_customers: releasing the lock
@@ -1066,7 +1282,7 @@ select token, run_id, host, pid, event, at_ms from "analytics"."marts_dbt_cio"."
 -- begin (taking the lock)
 -- cio_products: taking the lock
 insert into "analytics"."marts_dbt_cio"."lock__cio_products" (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000e', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('0000000000000000000000000000000e', '0000000000000000000000000000000d', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_products: reading the lock
@@ -1128,9 +1344,13 @@ changes as (
         src."sku" as "sku", src."product_name" as "product_name", src."price" as "price", src."in_stock" as "in_stock"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -1141,7 +1361,8 @@ create table if not exists "analytics"."marts_dbt_cio"."ledger__cio_products" (
     _cio_run_id varchar(65535),
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -1182,6 +1403,11 @@ order by _cio_seq;
 -- cio_products: reading rows
 select _cio_seq, "sku", "product_name", "price", "in_stock" from "analytics"."marts_dbt_cio"."rows__cio_products" where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- commit
+-- begin (refreshing the lock)
+-- cio_products: refreshing the lock
+insert into "analytics"."marts_dbt_cio"."lock__cio_products" (token, run_id, host, pid, event, at_ms) values
+    ('0000000000000000000000000000000e', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
+-- commit
 -- begin (dropping the snapshot)
 -- cio_products: dropping the snapshot
 drop table if exists "analytics"."marts_dbt_cio"."rows__cio_products";
@@ -1197,26 +1423,52 @@ insert into "analytics"."marts_dbt_cio"."sync_meta" (sync_name, meta_key, meta_v
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_products: committing acknowledged keys
-insert into "analytics"."marts_dbt_cio"."ledger__cio_products" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 3, null, getdate(), null, null);
+insert into "analytics"."marts_dbt_cio"."ledger__cio_products" (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 3, '0000000000000000000000000000000d', getdate(), 1, 200, 0);
 -- commit
--- begin (refreshing the lock)
--- cio_products: refreshing the lock
-insert into "analytics"."marts_dbt_cio"."lock__cio_products" (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000e', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
+-- begin (creating the sync log)
+-- cio_products: creating the sync log
+create table if not exists "analytics"."marts_dbt_cio"."sync_log__cio_products" (
+    run_id varchar(65535),
+    sync_name varchar(65535),
+    sync_key varchar(65535),
+    key_display varchar(65535),
+    action varchar(65535),
+    outcome varchar(65535),
+    http_status bigint,
+    reason varchar(65535),
+    field varchar(65535),
+    request bigint,
+    logged_at timestamp,
+    payload varchar(65535),
+    diff_seq bigint
+);
+-- commit
+-- begin (writing the sync log)
+-- cio_products: writing the sync log
+insert into "analytics"."marts_dbt_cio"."sync_log__cio_products" (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq) values
+    ('0000000000000000000000000000000d', 'cio_products', 'products', 'products', 'collection replace', 'accepted', 200, null, null, 1, getdate(), null, null);
 -- commit
 -- begin (folding acknowledged keys into the state)
 -- cio_products: folding acknowledged keys into the state
-delete from "analytics"."marts_dbt_cio"."state__cio_products" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_products" l join "analytics"."marts_dbt_cio"."diff__cio_products" d on d._cio_seq between l._cio_lo and l._cio_hi);
+delete from "analytics"."marts_dbt_cio"."state__cio_products" where _cio_key in (select d._cio_key from "analytics"."marts_dbt_cio"."ledger__cio_products" l join "analytics"."marts_dbt_cio"."diff__cio_products" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi);
 -- cio_products: folding acknowledged keys into the state
 insert into "analytics"."marts_dbt_cio"."state__cio_products" (_cio_key, _cio_k0, _cio_k1, _cio_k2, _cio_k3, _cio_hash, _cio_synced_at, _cio_run_id)
-select d._cio_key, d._cio_k0, d._cio_k1, d._cio_k2, d._cio_k3, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_products" l join "analytics"."marts_dbt_cio"."diff__cio_products" d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_k1, d._cio_k2, d._cio_k3, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from "analytics"."marts_dbt_cio"."ledger__cio_products" l join "analytics"."marts_dbt_cio"."diff__cio_products" d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- cio_products: folding acknowledged keys into the state
 delete from "analytics"."marts_dbt_cio"."ledger__cio_products" where 1 = 1;
 -- commit
 -- begin (dropping the ledger)
 -- cio_products: dropping the ledger
 drop table if exists "analytics"."marts_dbt_cio"."ledger__cio_products";
+-- commit
+-- begin (counting expired log rows)
+-- cio_products: counting expired log rows
+select count(*) from "analytics"."marts_dbt_cio"."sync_log__cio_products" where logged_at < dateadd(
+        day,
+        -30,
+        getdate()
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_products: releasing the lock

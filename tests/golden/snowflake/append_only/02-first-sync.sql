@@ -83,7 +83,7 @@ select token, run_id, host, pid, event, at_ms from analytics.marts_dbt_cio.lock_
 -- begin (taking the lock)
 -- cio_companies: taking the lock
 insert into analytics.marts_dbt_cio.lock__cio_companies (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000002', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000002', '00000000000000000000000000000001', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_companies: reading the lock
@@ -118,6 +118,24 @@ create table if not exists analytics.marts_dbt_cio.state__cio_companies (
 -- cio_companies: creating the state table
 select * from analytics.marts_dbt_cio.state__cio_companies where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_companies: creating the sync log
+create table if not exists analytics.marts_dbt_cio.sync_log__cio_companies (
+    run_id TEXT,
+    sync_name TEXT,
+    sync_key TEXT,
+    key_display TEXT,
+    action TEXT,
+    outcome TEXT,
+    http_status bigint,
+    reason TEXT,
+    field TEXT,
+    request bigint,
+    logged_at timestamp,
+    payload TEXT,
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in analytics.marts_dbt_cio (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- cio_companies: dropping the ledger
@@ -146,9 +164,13 @@ changes as (
         src."company_id" as "company_id", src."company_name" as "company_name", src."industry" as "industry", src."employees" as "employees"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -159,7 +181,8 @@ create table if not exists analytics.marts_dbt_cio.ledger__cio_companies (
     _cio_run_id TEXT,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -198,33 +221,48 @@ insert into analytics.marts_dbt_cio.lock__cio_companies (token, run_id, host, pi
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_companies: committing acknowledged keys
-insert into analytics.marts_dbt_cio.ledger__cio_companies (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 3, null, convert_timezone('UTC', current_timestamp()), null, null);
+insert into analytics.marts_dbt_cio.ledger__cio_companies (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 3, '00000000000000000000000000000001', convert_timezone('UTC', current_timestamp()), 1, 200, 0);
 -- commit
--- begin (discarding an unfinished fold)
--- cio_companies: discarding an unfinished fold
+-- begin (logging acknowledged operations)
+-- cio_companies: logging acknowledged operations
+insert into analytics.marts_dbt_cio.sync_log__cio_companies (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_companies', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'identify' when 'changed' then 'identify' when 'removed' then 'delete' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from analytics.marts_dbt_cio.ledger__cio_companies l join analytics.marts_dbt_cio.diff__cio_companies d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- commit
+-- begin (discarding an unfinished rebuild)
+-- cio_companies: discarding an unfinished rebuild
 drop table if exists analytics.marts_dbt_cio.next__cio_companies;
 -- commit
--- begin (building the folded state)
--- cio_companies: building the folded state
+-- begin (rebuilding state__cio_companies)
+-- cio_companies: rebuilding state__cio_companies
 create table analytics.marts_dbt_cio.next__cio_companies as
 select s._cio_key, s._cio_k0, s._cio_hash, s._cio_synced_at, s._cio_run_id from analytics.marts_dbt_cio.state__cio_companies s
-left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_companies l join analytics.marts_dbt_cio.diff__cio_companies d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_companies l join analytics.marts_dbt_cio.diff__cio_companies d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_companies l join analytics.marts_dbt_cio.diff__cio_companies d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_companies l join analytics.marts_dbt_cio.diff__cio_companies d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- commit
--- begin (replacing the state)
--- cio_companies: replacing the state
+-- begin (replacing state__cio_companies)
+-- cio_companies: replacing state__cio_companies
 drop table if exists analytics.marts_dbt_cio.state__cio_companies;
 -- commit
--- begin (renaming the folded state)
--- cio_companies: renaming the folded state
+-- begin (renaming the rebuilt state__cio_companies)
+-- cio_companies: renaming the rebuilt state__cio_companies
 alter table analytics.marts_dbt_cio.next__cio_companies rename to analytics.marts_dbt_cio.state__cio_companies;
 -- commit
 -- begin (dropping the ledger)
 -- cio_companies: dropping the ledger
 drop table if exists analytics.marts_dbt_cio.ledger__cio_companies;
+-- commit
+-- begin (counting expired log rows)
+-- cio_companies: counting expired log rows
+select count(*) from analytics.marts_dbt_cio.sync_log__cio_companies where logged_at < dateadd(
+        day,
+        -30,
+        convert_timezone('UTC', current_timestamp())
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_companies: releasing the lock
@@ -258,7 +296,7 @@ select token, run_id, host, pid, event, at_ms from analytics.marts_dbt_cio.lock_
 -- begin (taking the lock)
 -- cio_company_members: taking the lock
 insert into analytics.marts_dbt_cio.lock__cio_company_members (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000004', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000004', '00000000000000000000000000000003', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_company_members: reading the lock
@@ -294,6 +332,24 @@ create table if not exists analytics.marts_dbt_cio.state__cio_company_members (
 -- cio_company_members: creating the state table
 select * from analytics.marts_dbt_cio.state__cio_company_members where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_company_members: creating the sync log
+create table if not exists analytics.marts_dbt_cio.sync_log__cio_company_members (
+    run_id TEXT,
+    sync_name TEXT,
+    sync_key TEXT,
+    key_display TEXT,
+    action TEXT,
+    outcome TEXT,
+    http_status bigint,
+    reason TEXT,
+    field TEXT,
+    request bigint,
+    logged_at timestamp,
+    payload TEXT,
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in analytics.marts_dbt_cio (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- cio_company_members: dropping the ledger
@@ -322,9 +378,13 @@ changes as (
         src."company_id" as "company_id", src."customer_id" as "customer_id", src."role" as "role"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -335,7 +395,8 @@ create table if not exists analytics.marts_dbt_cio.ledger__cio_company_members (
     _cio_run_id TEXT,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -374,33 +435,48 @@ insert into analytics.marts_dbt_cio.lock__cio_company_members (token, run_id, ho
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_company_members: committing acknowledged keys
-insert into analytics.marts_dbt_cio.ledger__cio_company_members (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 5, null, convert_timezone('UTC', current_timestamp()), null, null);
+insert into analytics.marts_dbt_cio.ledger__cio_company_members (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 5, '00000000000000000000000000000003', convert_timezone('UTC', current_timestamp()), 1, 200, 0);
 -- commit
--- begin (discarding an unfinished fold)
--- cio_company_members: discarding an unfinished fold
+-- begin (logging acknowledged operations)
+-- cio_company_members: logging acknowledged operations
+insert into analytics.marts_dbt_cio.sync_log__cio_company_members (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_company_members', d._cio_key, 'company_id=' || d._cio_k0 || ', customer_id=' || d._cio_k1, case d._cio_change when 'added' then 'add_relationships' when 'changed' then 'add_relationships' when 'removed' then 'delete_relationships' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from analytics.marts_dbt_cio.ledger__cio_company_members l join analytics.marts_dbt_cio.diff__cio_company_members d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- commit
+-- begin (discarding an unfinished rebuild)
+-- cio_company_members: discarding an unfinished rebuild
 drop table if exists analytics.marts_dbt_cio.next__cio_company_members;
 -- commit
--- begin (building the folded state)
--- cio_company_members: building the folded state
+-- begin (rebuilding state__cio_company_members)
+-- cio_company_members: rebuilding state__cio_company_members
 create table analytics.marts_dbt_cio.next__cio_company_members as
 select s._cio_key, s._cio_k0, s._cio_k1, s._cio_hash, s._cio_synced_at, s._cio_run_id from analytics.marts_dbt_cio.state__cio_company_members s
-left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_company_members l join analytics.marts_dbt_cio.diff__cio_company_members d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_company_members l join analytics.marts_dbt_cio.diff__cio_company_members d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_company_members l join analytics.marts_dbt_cio.diff__cio_company_members d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_company_members l join analytics.marts_dbt_cio.diff__cio_company_members d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- commit
--- begin (replacing the state)
--- cio_company_members: replacing the state
+-- begin (replacing state__cio_company_members)
+-- cio_company_members: replacing state__cio_company_members
 drop table if exists analytics.marts_dbt_cio.state__cio_company_members;
 -- commit
--- begin (renaming the folded state)
--- cio_company_members: renaming the folded state
+-- begin (renaming the rebuilt state__cio_company_members)
+-- cio_company_members: renaming the rebuilt state__cio_company_members
 alter table analytics.marts_dbt_cio.next__cio_company_members rename to analytics.marts_dbt_cio.state__cio_company_members;
 -- commit
 -- begin (dropping the ledger)
 -- cio_company_members: dropping the ledger
 drop table if exists analytics.marts_dbt_cio.ledger__cio_company_members;
+-- commit
+-- begin (counting expired log rows)
+-- cio_company_members: counting expired log rows
+select count(*) from analytics.marts_dbt_cio.sync_log__cio_company_members where logged_at < dateadd(
+        day,
+        -30,
+        convert_timezone('UTC', current_timestamp())
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_company_members: releasing the lock
@@ -434,7 +510,7 @@ select token, run_id, host, pid, event, at_ms from analytics.marts_dbt_cio.lock_
 -- begin (taking the lock)
 -- cio_devices: taking the lock
 insert into analytics.marts_dbt_cio.lock__cio_devices (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000006', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000006', '00000000000000000000000000000005', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_devices: reading the lock
@@ -470,6 +546,24 @@ create table if not exists analytics.marts_dbt_cio.state__cio_devices (
 -- cio_devices: creating the state table
 select * from analytics.marts_dbt_cio.state__cio_devices where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_devices: creating the sync log
+create table if not exists analytics.marts_dbt_cio.sync_log__cio_devices (
+    run_id TEXT,
+    sync_name TEXT,
+    sync_key TEXT,
+    key_display TEXT,
+    action TEXT,
+    outcome TEXT,
+    http_status bigint,
+    reason TEXT,
+    field TEXT,
+    request bigint,
+    logged_at timestamp,
+    payload TEXT,
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in analytics.marts_dbt_cio (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- cio_devices: dropping the ledger
@@ -498,9 +592,13 @@ changes as (
         src."customer_id" as "customer_id", src."device_token" as "device_token", src."platform" as "platform", src."last_used_at" as "last_used_at"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -511,7 +609,8 @@ create table if not exists analytics.marts_dbt_cio.ledger__cio_devices (
     _cio_run_id TEXT,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -550,33 +649,48 @@ insert into analytics.marts_dbt_cio.lock__cio_devices (token, run_id, host, pid,
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_devices: committing acknowledged keys
-insert into analytics.marts_dbt_cio.ledger__cio_devices (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 3, null, convert_timezone('UTC', current_timestamp()), null, null);
+insert into analytics.marts_dbt_cio.ledger__cio_devices (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 3, '00000000000000000000000000000005', convert_timezone('UTC', current_timestamp()), 1, 200, 0);
 -- commit
--- begin (discarding an unfinished fold)
--- cio_devices: discarding an unfinished fold
+-- begin (logging acknowledged operations)
+-- cio_devices: logging acknowledged operations
+insert into analytics.marts_dbt_cio.sync_log__cio_devices (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_devices', d._cio_key, 'customer_id=' || d._cio_k0 || ', device_token=' || d._cio_k1, case d._cio_change when 'added' then 'add_device' when 'changed' then 'add_device' when 'removed' then 'delete_device' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from analytics.marts_dbt_cio.ledger__cio_devices l join analytics.marts_dbt_cio.diff__cio_devices d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- commit
+-- begin (discarding an unfinished rebuild)
+-- cio_devices: discarding an unfinished rebuild
 drop table if exists analytics.marts_dbt_cio.next__cio_devices;
 -- commit
--- begin (building the folded state)
--- cio_devices: building the folded state
+-- begin (rebuilding state__cio_devices)
+-- cio_devices: rebuilding state__cio_devices
 create table analytics.marts_dbt_cio.next__cio_devices as
 select s._cio_key, s._cio_k0, s._cio_k1, s._cio_hash, s._cio_synced_at, s._cio_run_id from analytics.marts_dbt_cio.state__cio_devices s
-left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_devices l join analytics.marts_dbt_cio.diff__cio_devices d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_devices l join analytics.marts_dbt_cio.diff__cio_devices d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_devices l join analytics.marts_dbt_cio.diff__cio_devices d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_devices l join analytics.marts_dbt_cio.diff__cio_devices d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- commit
--- begin (replacing the state)
--- cio_devices: replacing the state
+-- begin (replacing state__cio_devices)
+-- cio_devices: replacing state__cio_devices
 drop table if exists analytics.marts_dbt_cio.state__cio_devices;
 -- commit
--- begin (renaming the folded state)
--- cio_devices: renaming the folded state
+-- begin (renaming the rebuilt state__cio_devices)
+-- cio_devices: renaming the rebuilt state__cio_devices
 alter table analytics.marts_dbt_cio.next__cio_devices rename to analytics.marts_dbt_cio.state__cio_devices;
 -- commit
 -- begin (dropping the ledger)
 -- cio_devices: dropping the ledger
 drop table if exists analytics.marts_dbt_cio.ledger__cio_devices;
+-- commit
+-- begin (counting expired log rows)
+-- cio_devices: counting expired log rows
+select count(*) from analytics.marts_dbt_cio.sync_log__cio_devices where logged_at < dateadd(
+        day,
+        -30,
+        convert_timezone('UTC', current_timestamp())
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_devices: releasing the lock
@@ -610,7 +724,7 @@ select token, run_id, host, pid, event, at_ms from analytics.marts_dbt_cio.lock_
 -- begin (taking the lock)
 -- cio_orders: taking the lock
 insert into analytics.marts_dbt_cio.lock__cio_orders (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000008', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000008', '00000000000000000000000000000007', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_orders: reading the lock
@@ -645,6 +759,24 @@ create table if not exists analytics.marts_dbt_cio.state__cio_orders (
 -- cio_orders: creating the state table
 select * from analytics.marts_dbt_cio.state__cio_orders where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_orders: creating the sync log
+create table if not exists analytics.marts_dbt_cio.sync_log__cio_orders (
+    run_id TEXT,
+    sync_name TEXT,
+    sync_key TEXT,
+    key_display TEXT,
+    action TEXT,
+    outcome TEXT,
+    http_status bigint,
+    reason TEXT,
+    field TEXT,
+    request bigint,
+    logged_at timestamp,
+    payload TEXT,
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in analytics.marts_dbt_cio (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- cio_orders: dropping the ledger
@@ -673,9 +805,13 @@ changes as (
         src."order_id" as "order_id", src."amount" as "amount", src."customer_id" as "customer_id", src."event_name" as "event_name", src."anonymous_id" as "anonymous_id", src."ordered_at" as "ordered_at"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -686,7 +822,8 @@ create table if not exists analytics.marts_dbt_cio.ledger__cio_orders (
     _cio_run_id TEXT,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -725,33 +862,48 @@ insert into analytics.marts_dbt_cio.lock__cio_orders (token, run_id, host, pid, 
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_orders: committing acknowledged keys
-insert into analytics.marts_dbt_cio.ledger__cio_orders (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 5, null, convert_timezone('UTC', current_timestamp()), null, null);
+insert into analytics.marts_dbt_cio.ledger__cio_orders (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 5, '00000000000000000000000000000007', convert_timezone('UTC', current_timestamp()), 1, 200, 0);
 -- commit
--- begin (discarding an unfinished fold)
--- cio_orders: discarding an unfinished fold
+-- begin (logging acknowledged operations)
+-- cio_orders: logging acknowledged operations
+insert into analytics.marts_dbt_cio.sync_log__cio_orders (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_orders', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'event' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from analytics.marts_dbt_cio.ledger__cio_orders l join analytics.marts_dbt_cio.diff__cio_orders d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- commit
+-- begin (discarding an unfinished rebuild)
+-- cio_orders: discarding an unfinished rebuild
 drop table if exists analytics.marts_dbt_cio.next__cio_orders;
 -- commit
--- begin (building the folded state)
--- cio_orders: building the folded state
+-- begin (rebuilding state__cio_orders)
+-- cio_orders: rebuilding state__cio_orders
 create table analytics.marts_dbt_cio.next__cio_orders as
 select s._cio_key, s._cio_k0, s._cio_hash, s._cio_synced_at, s._cio_run_id from analytics.marts_dbt_cio.state__cio_orders s
-left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_orders l join analytics.marts_dbt_cio.diff__cio_orders d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_orders l join analytics.marts_dbt_cio.diff__cio_orders d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_orders l join analytics.marts_dbt_cio.diff__cio_orders d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_orders l join analytics.marts_dbt_cio.diff__cio_orders d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- commit
--- begin (replacing the state)
--- cio_orders: replacing the state
+-- begin (replacing state__cio_orders)
+-- cio_orders: replacing state__cio_orders
 drop table if exists analytics.marts_dbt_cio.state__cio_orders;
 -- commit
--- begin (renaming the folded state)
--- cio_orders: renaming the folded state
+-- begin (renaming the rebuilt state__cio_orders)
+-- cio_orders: renaming the rebuilt state__cio_orders
 alter table analytics.marts_dbt_cio.next__cio_orders rename to analytics.marts_dbt_cio.state__cio_orders;
 -- commit
 -- begin (dropping the ledger)
 -- cio_orders: dropping the ledger
 drop table if exists analytics.marts_dbt_cio.ledger__cio_orders;
+-- commit
+-- begin (counting expired log rows)
+-- cio_orders: counting expired log rows
+select count(*) from analytics.marts_dbt_cio.sync_log__cio_orders where logged_at < dateadd(
+        day,
+        -30,
+        convert_timezone('UTC', current_timestamp())
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_orders: releasing the lock
@@ -785,7 +937,7 @@ select token, run_id, host, pid, event, at_ms from analytics.marts_dbt_cio.lock_
 -- begin (taking the lock)
 -- cio_people: taking the lock
 insert into analytics.marts_dbt_cio.lock__cio_people (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000a', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('0000000000000000000000000000000a', '00000000000000000000000000000009', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_people: reading the lock
@@ -820,6 +972,24 @@ create table if not exists analytics.marts_dbt_cio.state__cio_people (
 -- cio_people: creating the state table
 select * from analytics.marts_dbt_cio.state__cio_people where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_people: creating the sync log
+create table if not exists analytics.marts_dbt_cio.sync_log__cio_people (
+    run_id TEXT,
+    sync_name TEXT,
+    sync_key TEXT,
+    key_display TEXT,
+    action TEXT,
+    outcome TEXT,
+    http_status bigint,
+    reason TEXT,
+    field TEXT,
+    request bigint,
+    logged_at timestamp,
+    payload TEXT,
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in analytics.marts_dbt_cio (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- cio_people: dropping the ledger
@@ -848,9 +1018,13 @@ changes as (
         src."customer_id" as "customer_id", src."email" as "email", src."first_name" as "first_name", src."last_name" as "last_name", src."plan" as "plan", src."lifetime_value" as "lifetime_value", src."signed_up_at" as "signed_up_at", src."is_active" as "is_active"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -861,7 +1035,8 @@ create table if not exists analytics.marts_dbt_cio.ledger__cio_people (
     _cio_run_id TEXT,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -900,33 +1075,48 @@ insert into analytics.marts_dbt_cio.lock__cio_people (token, run_id, host, pid, 
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_people: committing acknowledged keys
-insert into analytics.marts_dbt_cio.ledger__cio_people (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 6, null, convert_timezone('UTC', current_timestamp()), null, null);
+insert into analytics.marts_dbt_cio.ledger__cio_people (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 6, '00000000000000000000000000000009', convert_timezone('UTC', current_timestamp()), 1, 200, 0);
 -- commit
--- begin (discarding an unfinished fold)
--- cio_people: discarding an unfinished fold
+-- begin (logging acknowledged operations)
+-- cio_people: logging acknowledged operations
+insert into analytics.marts_dbt_cio.sync_log__cio_people (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_people', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'identify' when 'changed' then 'identify' when 'removed' then 'delete' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from analytics.marts_dbt_cio.ledger__cio_people l join analytics.marts_dbt_cio.diff__cio_people d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- commit
+-- begin (discarding an unfinished rebuild)
+-- cio_people: discarding an unfinished rebuild
 drop table if exists analytics.marts_dbt_cio.next__cio_people;
 -- commit
--- begin (building the folded state)
--- cio_people: building the folded state
+-- begin (rebuilding state__cio_people)
+-- cio_people: rebuilding state__cio_people
 create table analytics.marts_dbt_cio.next__cio_people as
 select s._cio_key, s._cio_k0, s._cio_hash, s._cio_synced_at, s._cio_run_id from analytics.marts_dbt_cio.state__cio_people s
-left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_people l join analytics.marts_dbt_cio.diff__cio_people d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_people l join analytics.marts_dbt_cio.diff__cio_people d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_people l join analytics.marts_dbt_cio.diff__cio_people d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_people l join analytics.marts_dbt_cio.diff__cio_people d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- commit
--- begin (replacing the state)
--- cio_people: replacing the state
+-- begin (replacing state__cio_people)
+-- cio_people: replacing state__cio_people
 drop table if exists analytics.marts_dbt_cio.state__cio_people;
 -- commit
--- begin (renaming the folded state)
--- cio_people: renaming the folded state
+-- begin (renaming the rebuilt state__cio_people)
+-- cio_people: renaming the rebuilt state__cio_people
 alter table analytics.marts_dbt_cio.next__cio_people rename to analytics.marts_dbt_cio.state__cio_people;
 -- commit
 -- begin (dropping the ledger)
 -- cio_people: dropping the ledger
 drop table if exists analytics.marts_dbt_cio.ledger__cio_people;
+-- commit
+-- begin (counting expired log rows)
+-- cio_people: counting expired log rows
+select count(*) from analytics.marts_dbt_cio.sync_log__cio_people where logged_at < dateadd(
+        day,
+        -30,
+        convert_timezone('UTC', current_timestamp())
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_people: releasing the lock
@@ -960,7 +1150,7 @@ select token, run_id, host, pid, event, at_ms from analytics.marts_dbt_cio.lock_
 -- begin (taking the lock)
 -- pro_customers: taking the lock
 insert into analytics.marts_dbt_cio.lock__pro_customers (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000c', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('0000000000000000000000000000000c', '0000000000000000000000000000000b', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- pro_customers: reading the lock
@@ -995,6 +1185,24 @@ create table if not exists analytics.marts_dbt_cio.state__pro_customers (
 -- pro_customers: creating the state table
 select * from analytics.marts_dbt_cio.state__pro_customers where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- pro_customers: creating the sync log
+create table if not exists analytics.marts_dbt_cio.sync_log__pro_customers (
+    run_id TEXT,
+    sync_name TEXT,
+    sync_key TEXT,
+    key_display TEXT,
+    action TEXT,
+    outcome TEXT,
+    http_status bigint,
+    reason TEXT,
+    field TEXT,
+    request bigint,
+    logged_at timestamp,
+    payload TEXT,
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in analytics.marts_dbt_cio (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- pro_customers: dropping the ledger
@@ -1023,9 +1231,13 @@ changes as (
         src."customer_id" as "customer_id"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -1036,7 +1248,8 @@ create table if not exists analytics.marts_dbt_cio.ledger__pro_customers (
     _cio_run_id TEXT,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -1084,33 +1297,48 @@ insert into analytics.marts_dbt_cio.lock__pro_customers (token, run_id, host, pi
 -- commit
 -- begin (committing acknowledged keys)
 -- pro_customers: committing acknowledged keys
-insert into analytics.marts_dbt_cio.ledger__pro_customers (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 2, null, convert_timezone('UTC', current_timestamp()), null, null);
+insert into analytics.marts_dbt_cio.ledger__pro_customers (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 2, '0000000000000000000000000000000b', convert_timezone('UTC', current_timestamp()), 1, 200, 0);
 -- commit
--- begin (discarding an unfinished fold)
--- pro_customers: discarding an unfinished fold
+-- begin (logging acknowledged operations)
+-- pro_customers: logging acknowledged operations
+insert into analytics.marts_dbt_cio.sync_log__pro_customers (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'pro_customers', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'segment add' when 'removed' then 'segment remove' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from analytics.marts_dbt_cio.ledger__pro_customers l join analytics.marts_dbt_cio.diff__pro_customers d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- commit
+-- begin (discarding an unfinished rebuild)
+-- pro_customers: discarding an unfinished rebuild
 drop table if exists analytics.marts_dbt_cio.next__pro_customers;
 -- commit
--- begin (building the folded state)
--- pro_customers: building the folded state
+-- begin (rebuilding state__pro_customers)
+-- pro_customers: rebuilding state__pro_customers
 create table analytics.marts_dbt_cio.next__pro_customers as
 select s._cio_key, s._cio_k0, s._cio_hash, s._cio_synced_at, s._cio_run_id from analytics.marts_dbt_cio.state__pro_customers s
-left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__pro_customers l join analytics.marts_dbt_cio.diff__pro_customers d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__pro_customers l join analytics.marts_dbt_cio.diff__pro_customers d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__pro_customers l join analytics.marts_dbt_cio.diff__pro_customers d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__pro_customers l join analytics.marts_dbt_cio.diff__pro_customers d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- commit
--- begin (replacing the state)
--- pro_customers: replacing the state
+-- begin (replacing state__pro_customers)
+-- pro_customers: replacing state__pro_customers
 drop table if exists analytics.marts_dbt_cio.state__pro_customers;
 -- commit
--- begin (renaming the folded state)
--- pro_customers: renaming the folded state
+-- begin (renaming the rebuilt state__pro_customers)
+-- pro_customers: renaming the rebuilt state__pro_customers
 alter table analytics.marts_dbt_cio.next__pro_customers rename to analytics.marts_dbt_cio.state__pro_customers;
 -- commit
 -- begin (dropping the ledger)
 -- pro_customers: dropping the ledger
 drop table if exists analytics.marts_dbt_cio.ledger__pro_customers;
+-- commit
+-- begin (counting expired log rows)
+-- pro_customers: counting expired log rows
+select count(*) from analytics.marts_dbt_cio.sync_log__pro_customers where logged_at < dateadd(
+        day,
+        -30,
+        convert_timezone('UTC', current_timestamp())
+        );
 -- commit
 -- begin (releasing the lock)
 -- pro_customers: releasing the lock
@@ -1144,7 +1372,7 @@ select token, run_id, host, pid, event, at_ms from analytics.marts_dbt_cio.lock_
 -- begin (taking the lock)
 -- cio_products: taking the lock
 insert into analytics.marts_dbt_cio.lock__cio_products (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000e', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('0000000000000000000000000000000e', '0000000000000000000000000000000d', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_products: reading the lock
@@ -1206,9 +1434,13 @@ changes as (
         src."sku" as "sku", src."product_name" as "product_name", src."price" as "price", src."in_stock" as "in_stock"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -1219,7 +1451,8 @@ create table if not exists analytics.marts_dbt_cio.ledger__cio_products (
     _cio_run_id TEXT,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -1260,6 +1493,11 @@ order by _cio_seq;
 -- cio_products: reading rows
 select _cio_seq, "sku", "product_name", "price", "in_stock" from analytics.marts_dbt_cio.rows__cio_products where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- commit
+-- begin (refreshing the lock)
+-- cio_products: refreshing the lock
+insert into analytics.marts_dbt_cio.lock__cio_products (token, run_id, host, pid, event, at_ms) values
+    ('0000000000000000000000000000000e', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
+-- commit
 -- begin (dropping the snapshot)
 -- cio_products: dropping the snapshot
 drop table if exists analytics.marts_dbt_cio.rows__cio_products;
@@ -1275,38 +1513,64 @@ insert into analytics.marts_dbt_cio.sync_meta (sync_name, meta_key, meta_value, 
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_products: committing acknowledged keys
-insert into analytics.marts_dbt_cio.ledger__cio_products (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 3, null, convert_timezone('UTC', current_timestamp()), null, null);
+insert into analytics.marts_dbt_cio.ledger__cio_products (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 3, '0000000000000000000000000000000d', convert_timezone('UTC', current_timestamp()), 1, 200, 0);
 -- commit
--- begin (refreshing the lock)
--- cio_products: refreshing the lock
-insert into analytics.marts_dbt_cio.lock__cio_products (token, run_id, host, pid, event, at_ms) values
-    ('0000000000000000000000000000000e', null, '<host>', <pid>, 'heartbeat', <epoch-ms>);
+-- begin (creating the sync log)
+-- cio_products: creating the sync log
+create table if not exists analytics.marts_dbt_cio.sync_log__cio_products (
+    run_id TEXT,
+    sync_name TEXT,
+    sync_key TEXT,
+    key_display TEXT,
+    action TEXT,
+    outcome TEXT,
+    http_status bigint,
+    reason TEXT,
+    field TEXT,
+    request bigint,
+    logged_at timestamp,
+    payload TEXT,
+    diff_seq bigint
+);
 -- commit
--- begin (discarding an unfinished fold)
--- cio_products: discarding an unfinished fold
+-- begin (writing the sync log)
+-- cio_products: writing the sync log
+insert into analytics.marts_dbt_cio.sync_log__cio_products (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq) values
+    ('0000000000000000000000000000000d', 'cio_products', 'products', 'products', 'collection replace', 'accepted', 200, null, null, 1, convert_timezone('UTC', current_timestamp()), null, null);
+-- commit
+-- begin (discarding an unfinished rebuild)
+-- cio_products: discarding an unfinished rebuild
 drop table if exists analytics.marts_dbt_cio.next__cio_products;
 -- commit
--- begin (building the folded state)
--- cio_products: building the folded state
+-- begin (rebuilding state__cio_products)
+-- cio_products: rebuilding state__cio_products
 create table analytics.marts_dbt_cio.next__cio_products as
 select s._cio_key, s._cio_k0, s._cio_k1, s._cio_k2, s._cio_k3, s._cio_hash, s._cio_synced_at, s._cio_run_id from analytics.marts_dbt_cio.state__cio_products s
-left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_products l join analytics.marts_dbt_cio.diff__cio_products d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_products l join analytics.marts_dbt_cio.diff__cio_products d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_k1, d._cio_k2, d._cio_k3, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_products l join analytics.marts_dbt_cio.diff__cio_products d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_k1, d._cio_k2, d._cio_k3, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_products l join analytics.marts_dbt_cio.diff__cio_products d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- commit
--- begin (replacing the state)
--- cio_products: replacing the state
+-- begin (replacing state__cio_products)
+-- cio_products: replacing state__cio_products
 drop table if exists analytics.marts_dbt_cio.state__cio_products;
 -- commit
--- begin (renaming the folded state)
--- cio_products: renaming the folded state
+-- begin (renaming the rebuilt state__cio_products)
+-- cio_products: renaming the rebuilt state__cio_products
 alter table analytics.marts_dbt_cio.next__cio_products rename to analytics.marts_dbt_cio.state__cio_products;
 -- commit
 -- begin (dropping the ledger)
 -- cio_products: dropping the ledger
 drop table if exists analytics.marts_dbt_cio.ledger__cio_products;
+-- commit
+-- begin (counting expired log rows)
+-- cio_products: counting expired log rows
+select count(*) from analytics.marts_dbt_cio.sync_log__cio_products where logged_at < dateadd(
+        day,
+        -30,
+        convert_timezone('UTC', current_timestamp())
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_products: releasing the lock

@@ -43,9 +43,13 @@ changes as (
         src."customer_id" as "customer_id", src."email" as "email", src."first_name" as "first_name", src."last_name" as "last_name", src."plan" as "plan", src."lifetime_value" as "lifetime_value", src."signed_up_at" as "signed_up_at", src."is_active" as "is_active"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff group by _cio_change;
 -- commit
 -- adapter: list the relations in analytics.marts_dbt_cio (the adapter's own introspection)
@@ -77,8 +81,12 @@ changes as (
         src."customer_id" as "customer_id", src."email" as "email", src."first_name" as "first_name", src."last_name" as "last_name", src."plan" as "plan", src."lifetime_value" as "lifetime_value", src."signed_up_at" as "signed_up_at", src."is_active" as "is_active"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq) dry_diff where _cio_seq > 0 and _cio_seq <= 10000 order by _cio_seq;
 -- commit

@@ -77,7 +77,7 @@ select token, run_id, host, pid, event, at_ms from analytics.marts_dbt_cio.lock_
 -- begin (taking the lock)
 -- cio_people: taking the lock
 insert into analytics.marts_dbt_cio.lock__cio_people (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000002', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000002', '00000000000000000000000000000001', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_people: reading the lock
@@ -100,8 +100,8 @@ select _cio_key, count(*) over () as _cio_dups from (
 select count(*) from analytics.marts.cio_people where "customer_id" is null;
 -- commit
 -- adapter: list the relations in analytics.marts_dbt_cio (the adapter's own introspection)
--- begin (renaming the folded state)
--- cio_people: renaming the folded state
+-- begin (renaming the rebuilt state__cio_people)
+-- cio_people: renaming the rebuilt state__cio_people
 alter table analytics.marts_dbt_cio.next__cio_people rename to analytics.marts_dbt_cio.state__cio_people;
 -- commit
 -- begin (creating the state table)
@@ -116,30 +116,56 @@ create table if not exists analytics.marts_dbt_cio.state__cio_people (
 -- cio_people: creating the state table
 select * from analytics.marts_dbt_cio.state__cio_people where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_people: creating the sync log
+create table if not exists analytics.marts_dbt_cio.sync_log__cio_people (
+    run_id TEXT,
+    sync_name TEXT,
+    sync_key TEXT,
+    key_display TEXT,
+    action TEXT,
+    outcome TEXT,
+    http_status bigint,
+    reason TEXT,
+    field TEXT,
+    request bigint,
+    logged_at timestamp,
+    payload TEXT,
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in analytics.marts_dbt_cio (the adapter's own introspection)
 -- begin (reading the ledger)
 -- cio_people: reading the ledger
 select count(*) from analytics.marts_dbt_cio.ledger__cio_people;
 -- commit
--- begin (discarding an unfinished fold)
--- cio_people: discarding an unfinished fold
+-- begin (logging acknowledged operations)
+-- cio_people: logging acknowledged operations
+insert into analytics.marts_dbt_cio.sync_log__cio_people (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_people', d._cio_key, d._cio_key, case d._cio_change when 'added' then 'identify' when 'changed' then 'identify' when 'removed' then 'delete' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from analytics.marts_dbt_cio.ledger__cio_people l join analytics.marts_dbt_cio.diff__cio_people d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null
+  and not exists (select 1 from analytics.marts_dbt_cio.sync_log__cio_people x where x.run_id = l._cio_run_id and x.diff_seq = d._cio_seq);
+-- commit
+-- begin (discarding an unfinished rebuild)
+-- cio_people: discarding an unfinished rebuild
 drop table if exists analytics.marts_dbt_cio.next__cio_people;
 -- commit
--- begin (building the folded state)
--- cio_people: building the folded state
+-- begin (rebuilding state__cio_people)
+-- cio_people: rebuilding state__cio_people
 create table analytics.marts_dbt_cio.next__cio_people as
 select s._cio_key, s._cio_k0, s._cio_hash, s._cio_synced_at, s._cio_run_id from analytics.marts_dbt_cio.state__cio_people s
-left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_people l join analytics.marts_dbt_cio.diff__cio_people d on d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
+left join (select distinct d._cio_key from analytics.marts_dbt_cio.ledger__cio_people l join analytics.marts_dbt_cio.diff__cio_people d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi) a on a._cio_key = s._cio_key
 where a._cio_key is null
 union all
-select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_people l join analytics.marts_dbt_cio.diff__cio_people d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_people l join analytics.marts_dbt_cio.diff__cio_people d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- commit
--- begin (replacing the state)
--- cio_people: replacing the state
+-- begin (replacing state__cio_people)
+-- cio_people: replacing state__cio_people
 drop table if exists analytics.marts_dbt_cio.state__cio_people;
 -- commit
--- begin (renaming the folded state)
--- cio_people: renaming the folded state
+-- begin (renaming the rebuilt state__cio_people)
+-- cio_people: renaming the rebuilt state__cio_people
 alter table analytics.marts_dbt_cio.next__cio_people rename to analytics.marts_dbt_cio.state__cio_people;
 -- commit
 -- begin (dropping the ledger)
@@ -173,9 +199,13 @@ changes as (
         src."customer_id" as "customer_id", src."email" as "email", src."first_name" as "first_name", src."last_name" as "last_name", src."plan" as "plan", src."lifetime_value" as "lifetime_value", src."signed_up_at" as "signed_up_at", src."is_active" as "is_active"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -186,7 +216,8 @@ create table if not exists analytics.marts_dbt_cio.ledger__cio_people (
     _cio_run_id TEXT,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -204,6 +235,14 @@ select meta_value from analytics.marts_dbt_cio.sync_meta where sync_name = 'cio_
 -- begin (reading the previous run)
 -- cio_people: reading the previous run
 select run_id from (select * from (select r.*, row_number() over (partition by run_id order by case when finished_at is null then 1 else 0 end, finished_at desc) as _cio_row from analytics.marts_dbt_cio.runs r where sync_name = 'cio_people') latest where _cio_row = 1) runs where run_id <> '00000000000000000000000000000001' and (sent > 0 or rejected > 0) order by started_at desc limit 1;
+-- commit
+-- begin (counting expired log rows)
+-- cio_people: counting expired log rows
+select count(*) from analytics.marts_dbt_cio.sync_log__cio_people where logged_at < dateadd(
+        day,
+        -30,
+        convert_timezone('UTC', current_timestamp())
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_people: releasing the lock

@@ -77,7 +77,7 @@ select token, run_id, host, pid, event, at_ms from analytics.marts_dbt_cio.lock_
 -- begin (taking the lock)
 -- cio_devices: taking the lock
 insert into analytics.marts_dbt_cio.lock__cio_devices (token, run_id, host, pid, event, at_ms) values
-    ('00000000000000000000000000000002', null, '<host>', <pid>, 'acquire', <epoch-ms>);
+    ('00000000000000000000000000000002', '00000000000000000000000000000001', '<host>', <pid>, 'acquire', <epoch-ms>);
 -- commit
 -- begin (reading the lock)
 -- cio_devices: reading the lock
@@ -130,6 +130,24 @@ create table if not exists analytics.marts_dbt_cio.state__cio_devices (
 -- cio_devices: creating the state table
 select * from analytics.marts_dbt_cio.state__cio_devices where 1 = 0;
 -- commit
+-- begin (creating the sync log)
+-- cio_devices: creating the sync log
+create table if not exists analytics.marts_dbt_cio.sync_log__cio_devices (
+    run_id TEXT,
+    sync_name TEXT,
+    sync_key TEXT,
+    key_display TEXT,
+    action TEXT,
+    outcome TEXT,
+    http_status bigint,
+    reason TEXT,
+    field TEXT,
+    request bigint,
+    logged_at timestamp,
+    payload TEXT,
+    diff_seq bigint
+);
+-- commit
 -- adapter: list the relations in analytics.marts_dbt_cio (the adapter's own introspection)
 -- begin (dropping the ledger)
 -- cio_devices: dropping the ledger
@@ -158,9 +176,13 @@ changes as (
         src."customer_id" as "customer_id", src."device_token" as "device_token", src."platform" as "platform", src."last_used_at" as "last_used_at"
     from src full outer join st on src._cio_key = st._cio_key
     where st._cio_key is null or src._cio_key is null or src._cio_hash <> st._cio_hash
+),
+numbered as (
+    select row_number() over (order by _cio_key) as _cio_seq, changes.*
+    from changes
 )
-select row_number() over (order by _cio_key) as _cio_seq, changes.*
-from changes
+select cast(floor(_cio_seq / 4096) as bigint) as _cio_bucket, numbered.*
+from numbered
 order by _cio_seq;
 -- commit
 -- begin (creating the ledger)
@@ -171,7 +193,8 @@ create table if not exists analytics.marts_dbt_cio.ledger__cio_devices (
     _cio_run_id TEXT,
     _cio_at timestamp,
     _cio_request bigint,
-    _cio_status bigint
+    _cio_status bigint,
+    _cio_bucket bigint
 );
 -- commit
 -- begin (counting the synced keys)
@@ -214,21 +237,39 @@ insert into analytics.marts_dbt_cio.rejections (run_id, sync_name, sync_key, key
 -- commit
 -- begin (committing acknowledged keys)
 -- cio_devices: committing acknowledged keys
-insert into analytics.marts_dbt_cio.ledger__cio_devices (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status) values
-    (1, 2, null, convert_timezone('UTC', current_timestamp()), null, null);
+insert into analytics.marts_dbt_cio.ledger__cio_devices (_cio_lo, _cio_hi, _cio_run_id, _cio_at, _cio_request, _cio_status, _cio_bucket) values
+    (1, 2, '00000000000000000000000000000001', convert_timezone('UTC', current_timestamp()), 1, 200, 0);
+-- commit
+-- begin (writing the sync log)
+-- cio_devices: writing the sync log
+insert into analytics.marts_dbt_cio.sync_log__cio_devices (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq) values
+    ('00000000000000000000000000000001', 'cio_devices', '5tok-bb-5', 'customer_id=5, device_token=tok-bb-5', 'add_device', 'rejected', null, 'column \'platform\': platform \'blackberry\' is not one Customer.io accepts (ios or android); filter other devices out in the model', 'device.platform', null, convert_timezone('UTC', current_timestamp()), null, 3);
 -- commit
 -- begin (folding acknowledged keys into the state)
 -- cio_devices: folding acknowledged keys into the state
-delete from analytics.marts_dbt_cio.state__cio_devices where _cio_key in (select d._cio_key from analytics.marts_dbt_cio.ledger__cio_devices l join analytics.marts_dbt_cio.diff__cio_devices d on d._cio_seq between l._cio_lo and l._cio_hi);
+insert into analytics.marts_dbt_cio.sync_log__cio_devices (run_id, sync_name, sync_key, key_display, action, outcome, http_status, reason, field, request, logged_at, payload, diff_seq)
+select l._cio_run_id, 'cio_devices', d._cio_key, 'customer_id=' || d._cio_k0 || ', device_token=' || d._cio_k1, case d._cio_change when 'added' then 'add_device' when 'changed' then 'add_device' when 'removed' then 'delete_device' end, 'accepted', l._cio_status, null, null, l._cio_request, l._cio_at, null, d._cio_seq
+from analytics.marts_dbt_cio.ledger__cio_devices l join analytics.marts_dbt_cio.diff__cio_devices d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi
+where l._cio_request is not null;
+-- cio_devices: folding acknowledged keys into the state
+delete from analytics.marts_dbt_cio.state__cio_devices where _cio_key in (select d._cio_key from analytics.marts_dbt_cio.ledger__cio_devices l join analytics.marts_dbt_cio.diff__cio_devices d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi);
 -- cio_devices: folding acknowledged keys into the state
 insert into analytics.marts_dbt_cio.state__cio_devices (_cio_key, _cio_k0, _cio_k1, _cio_hash, _cio_synced_at, _cio_run_id)
-select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_devices l join analytics.marts_dbt_cio.diff__cio_devices d on d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
+select d._cio_key, d._cio_k0, d._cio_k1, d._cio_hash, l._cio_at as _cio_synced_at, l._cio_run_id as _cio_run_id from analytics.marts_dbt_cio.ledger__cio_devices l join analytics.marts_dbt_cio.diff__cio_devices d on d._cio_bucket = l._cio_bucket and d._cio_seq between l._cio_lo and l._cio_hi where d._cio_change in ('added', 'changed');
 -- cio_devices: folding acknowledged keys into the state
 delete from analytics.marts_dbt_cio.ledger__cio_devices where 1 = 1;
 -- commit
 -- begin (dropping the ledger)
 -- cio_devices: dropping the ledger
 drop table if exists analytics.marts_dbt_cio.ledger__cio_devices;
+-- commit
+-- begin (counting expired log rows)
+-- cio_devices: counting expired log rows
+select count(*) from analytics.marts_dbt_cio.sync_log__cio_devices where logged_at < dateadd(
+        day,
+        -30,
+        convert_timezone('UTC', current_timestamp())
+        );
 -- commit
 -- begin (releasing the lock)
 -- cio_devices: releasing the lock
