@@ -7,7 +7,8 @@ on stdout (as ``dbt ls --output json`` does), the rest going to stderr.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -15,6 +16,8 @@ from dbt_cio.cli.exits import exit_codes
 from dbt_cio.cli.params import dbt_args, dbt_cloud_flags, dbt_cloud_run, dbt_flags, output_flags
 
 __all__ = ["debug", "runs", "show"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _OUTPUT = click.option(
     "--output",
@@ -26,6 +29,13 @@ _OUTPUT = click.option(
 )
 
 
+def _limit(what: str) -> Callable[[F], F]:
+    return click.option(
+        "--limit", type=click.IntRange(min=1), default=20, show_default=True,
+        help=f"How many {what} to show, newest first.",
+    )  # fmt: skip
+
+
 def _lines(items: list[dict[str, Any]]) -> None:
     for item in items:
         click.echo(json.dumps(item, default=str, ensure_ascii=False))
@@ -35,13 +45,7 @@ def _lines(items: list[dict[str, Any]]) -> None:
 @dbt_flags
 @output_flags
 @_OUTPUT
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="How many runs to show, newest first.",
-)
+@_limit("runs")
 @exit_codes
 def runs(**kw: Any) -> int:
     """Show the recent runs of the selected syncs: status, counts, duration, message."""
@@ -80,13 +84,7 @@ def runs(**kw: Any) -> int:
 @dbt_flags
 @output_flags
 @_OUTPUT
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="How many sync log rows to show, newest first.",
-)
+@_limit("sync log rows")
 @exit_codes
 def show(**kw: Any) -> int:
     """Show what dbt-cio knows of one key of SYNC: its state, its sync log rows (payloads and answers)
