@@ -247,7 +247,12 @@ def _commits_while_sending(sent: Sequence[str], sync: str) -> int:
     suffix = table_suffix(sync)
     ledger, lock = f"ledger__{suffix}", f"lock__{suffix}"
     start = max(i for i, s in enumerate(sent) if creates(s) == ledger)  # the ledger of this run's diff
-    end = next(i for i in range(start, len(sent)) if f"next__{suffix}" in sent[i])  # the fold begins
+    # The fold begins: the sync log's insert of the acknowledged operations (read from the ledger), then the
+    # rebuild of the state (next__).
+    end = next(
+        i for i in range(start, len(sent))
+        if f"next__{suffix}" in sent[i] or (writes_to(sent[i]) == f"sync_log__{suffix}" and ledger in sent[i])
+    )  # fmt: skip
     written = [writes_to(s) or verb(s) for s in sent[start + 1 : end] if verb(s) not in READS]
     assert set(written) <= {ledger, lock, "sync_meta"}, written
     return written.count(ledger)
