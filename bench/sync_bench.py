@@ -15,12 +15,20 @@ For each ``--rows`` N (default 1,000,000; give several to compare, e.g. ``--rows
 5. rebuild with ``bulk_version: 2`` (the cohort of every hundredth person changes: N/100 rows) and sync
    again: same measures, exactly N/100 more items must arrive.
 
+With ``--render python warehouse`` (and ``--repeat K``) only step 3 is measured, for 1M *new* people: after
+the first run each run is ``--full-refresh`` (the state is forgotten, every row is sent again as new), with
+``DBT_CIO_RENDER`` set to each mode in turn, alternating (python, warehouse, python, ...), so both meet the
+same machine load. ``--count-only`` starts the emulator counting items without storing them (its state would
+otherwise grow by N people a run). The sync's CPU is its user + system time, from
+``resource.getrusage(RUSAGE_CHILDREN)`` around the run.
+
 "wall s" is the whole command as a user sees it (Python start-up, dbt parsing the project, the region check);
 "sync s" is the sync itself as the CLI reports it (lock, diff, send, commit); rows/min is over "sync s".
 
     python bench/sync_bench.py                       # 1,000,000 rows
     python bench/sync_bench.py --rows 100000 1000000 # memory flat in the row count?
     python bench/sync_bench.py --rows 100000 1000000 --target postgres  # the warehouse in a process of its own
+    python bench/sync_bench.py --render python warehouse --repeat 3 --count-only  # the two send paths
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -69,8 +78,15 @@ class Measure:
 class Bench:
     """One work directory, one DuckDB file, one emulator process."""
 
-    def __init__(self, rows: int, duckdb_memory_limit: str | None = None, target: str = "duckdb"):
+    def __init__(
+        self,
+        rows: int,
+        duckdb_memory_limit: str | None = None,
+        target: str = "duckdb",
+        count_only: bool = False,
+    ):
         self.rows = rows
+        self.count_only = count_only
         self.target = target
         self.root = WORK / str(rows)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -135,7 +151,7 @@ class Bench:
 
     def start_emulator(self) -> None:
         self.emulator = subprocess.Popen(
-            [DBT_CIO, "emulator", "--port", "0", "--no-validate-schema"],
+            [DBT_CIO, "emulator", "--port", "0", "--no-validate-schema", *(["--count-only"] if self.count_only else [])],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         assert self.emulator.stdout is not None
@@ -168,32 +184,57 @@ class Bench:
         times = psutil.Process(self.emulator.pid).cpu_times()
         return times.user + times.system
 
-    def sync(self, label: str, version: int, expect_rows: int) -> Measure:
+    def sync(
+        self, label: str, version: int, expect_rows: int, render: str = "auto", full_refresh: bool = False
+    ) -> Measure:
         items0, cpu0 = self.stats()["items"], self.emulator_cpu()
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [DBT_CIO, "sync", "--select", MODEL, "--vars", self.vars(version), *self.flags],
-            cwd=self.project, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [DBT_CIO, "sync", "--select", MODEL, "--vars", self.vars(version), *self.flags,
+             *(["--full-refresh"] if full_refresh else [])],
+            cwd=self.project, env={**self.env, "DBT_CIO_RENDER": render}, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         assert proc.stdout is not None
         output = proc.stdout.read()  # the sync's own output, shown only on failure
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
+        children = resource.getrusage(
+            resource.RUSAGE_CHILDREN
+        )  # this sync alone: the only child reaped since
+        cpu = (children.ru_utime - children0.ru_utime) + (children.ru_stime - children0.ru_stime)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise SystemExit(f"dbt-cio sync exited {proc.returncode}:\n{output}")
         items = self.stats()["items"] - items0
         [result] = json.loads((self.project / "target" / "dbt_cio_run_results.json").read_text())["results"]
-        rows = result["added"] + result["changed"] + result["removed"]
-        if not (rows == expect_rows == items == result["accepted"]):
+        counts = result["adapter_response"]  # dbt's run results shape (the counts were top-level before)
+        rows = counts["added"] + counts["changed"] + counts["removed"]
+        if not (rows == expect_rows == items == counts["accepted"]):
             raise SystemExit(
                 f"{label}: expected {expect_rows} rows; sync {result}; emulator accepted {items}"
             )
         return Measure(
-            label=label, rows=rows, wall_s=wall, sync_s=result["elapsed_seconds"], cpu_s=usage.ru_utime + usage.ru_stime,
+            label=label, rows=rows, wall_s=wall, sync_s=result["execution_time"], cpu_s=cpu,
             max_rss_mb=usage.ru_maxrss * 1024 / 1e6, emulator_cpu_s=self.emulator_cpu() - cpu0,
-            items=items, requests=result.get("requests", 0),
+            items=items, requests=counts.get("requests", 0),
         )  # fmt: skip
+
+    def compare(self, renders: list[str], repeat: int) -> tuple[list[Measure], dict[str, float]]:
+        """N new people synced ``repeat`` times per render mode, alternating modes (see the module docstring)."""
+        builds = {"build v1 s": self.build(1)}
+        self.start_emulator()
+        measures = []
+        try:
+            for round_ in range(repeat):
+                for render in renders:
+                    label = f"{self.rows:,} new, {render} #{round_ + 1}"
+                    measures.append(self.sync(label, 1, self.rows, render, full_refresh=bool(measures)))
+        finally:
+            self.stop_emulator()
+            self.drop_pg_schemas()
+        return measures, builds
 
     def run(self) -> tuple[list[Measure], dict[str, float]]:
         builds = {"build v1 s": self.build(1)}
@@ -211,13 +252,13 @@ class Bench:
 
 def table(measures: list[Measure]) -> str:
     head = (
-        f"| {'run':<24} | {'rows sent':>9} | {'wall s':>6} | {'sync s':>6} | {'rows/min':>10} | {'peak RSS MB':>11} "
+        f"| {'run':<28} | {'rows sent':>9} | {'wall s':>6} | {'sync s':>6} | {'rows/min':>10} | {'peak RSS MB':>11} "
         f"| {'sync CPU s':>10} | {'emulator CPU s':>14} | {'requests':>8} |"
     )
     lines = [head, "|" + "|".join("-" * (len(cell)) for cell in head.split("|")[1:-1]) + "|"]
     for m in measures:
         lines.append(
-            f"| {m.label:<24} | {m.rows:>9,} | {m.wall_s:>6.1f} | {m.sync_s:>6.1f} | {m.per_minute:>10,.0f} | {m.max_rss_mb:>11.0f} "
+            f"| {m.label:<28} | {m.rows:>9,} | {m.wall_s:>6.1f} | {m.sync_s:>6.1f} | {m.per_minute:>10,.0f} | {m.max_rss_mb:>11.0f} "
             f"| {m.cpu_s:>10.1f} | {m.emulator_cpu_s:>14.1f} | {m.requests:>8,} |"
         )
     return "\n".join(lines)
@@ -240,6 +281,14 @@ def main() -> None:
         "--duckdb-memory-limit", metavar="SIZE",
         help="DuckDB's memory_limit setting in the profile, e.g. 256MB (default: DuckDB's own, 80%% of RAM)",
     )  # fmt: skip
+    parser.add_argument(
+        "--render", nargs="+", choices=("auto", "python", "warehouse"),
+        help="compare these DBT_CIO_RENDER modes on N new people, alternating (default: the usual three runs)",
+    )  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=1, help="with --render: runs per mode")
+    parser.add_argument(
+        "--count-only", action="store_true", help="the emulator counts items without storing them"
+    )
     opts = parser.parse_args()
     print(
         f"sync benchmark: {opts.target} -> emulator (schema validation off; the tests exercise it), default ceiling "
@@ -248,8 +297,8 @@ def main() -> None:
     )
     measures: list[Measure] = []
     for rows in opts.rows:
-        bench = Bench(rows, opts.duckdb_memory_limit, opts.target)
-        done, builds = bench.run()
+        bench = Bench(rows, opts.duckdb_memory_limit, opts.target, opts.count_only)
+        done, builds = bench.compare(opts.render, opts.repeat) if opts.render else bench.run()
         measures.extend(done)
         print(
             f"  {rows:,} rows: " + ", ".join(f"{k} {v:.1f}" for k, v in builds.items())

@@ -30,6 +30,7 @@ __all__ = [
     "check_collection",
     "check_identifier",
     "check_item",
+    "check_item_size",
     "dumps",
 ]
 
@@ -160,6 +161,13 @@ def _check_relationships(relationships: Any, field: str, size: int) -> Problem |
     return None
 
 
+def check_item_size(size: int) -> Problem | None:
+    """Return ``(reason, field)`` if a serialized batch item of ``size`` bytes is over the item limit."""
+    if size > MAX_ITEM_BYTES:
+        return (f"item is {size} bytes, more than the {MAX_ITEM_BYTES} allowed in one batch item", "")
+    return None
+
+
 def check_item(item: Mapping[str, Any], size: int | None = None) -> Problem | None:
     """Return ``(reason, field)`` if ``item`` breaks a documented limit, else ``None``.
 
@@ -168,8 +176,9 @@ def check_item(item: Mapping[str, Any], size: int | None = None) -> Problem | No
     """
     if size is None:
         size = len(dumps(item).encode())
-    if size > MAX_ITEM_BYTES:
-        return (f"item is {size} bytes, more than the {MAX_ITEM_BYTES} allowed in one batch item", "")
+    problem = check_item_size(size)
+    if problem is not None:
+        return problem
     kind = item.get("type")
     if kind not in _TYPES:
         return ("type must be person, object or delivery", "type")

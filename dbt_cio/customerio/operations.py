@@ -4,6 +4,10 @@ The sender knows nothing of dbt or of the warehouse: it takes a stream of :data:
 reports one :class:`Result` per operation, in order of acknowledgement. ``ref`` is the caller's own handle
 (for the engine: the diff row the operation was built from); the sender passes it back untouched, and the
 types carry it through (``Operation[RowChange]`` in, ``Result[RowChange]`` out).
+
+Items already serialized (e.g. rendered by the warehouse) travel as :class:`RawItems` instead: blocks of
+``(seq, bytes)`` with no Python object per item, answered by one :class:`RawAnswer` per request (the seqs
+acknowledged, and a :class:`Refusal` per item refused).
 """
 
 from __future__ import annotations
@@ -12,7 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, NamedTuple, TypeVar, Union
 
-__all__ = ["ID_TYPES", "BatchItem", "IdType", "Operation", "Result", "SegmentChange"]
+__all__ = [
+    "ID_TYPES",
+    "BatchItem",
+    "IdType",
+    "Operation",
+    "RawAnswer",
+    "RawItems",
+    "Refusal",
+    "Result",
+    "SegmentChange",
+]
 
 IdType = Literal["id", "email", "cio_id"]
 """The identifiers a person can be named by (exactly one per item)."""
@@ -56,3 +70,37 @@ class Result(NamedTuple, Generic[R]):
     reason: str | None = None
     field: str | None = None
     retryable: bool = False
+
+
+class RawItems(NamedTuple):
+    """A block of serialized ``/api/v2/batch`` items: ``items[i]`` is the compact UTF-8 JSON of one item,
+    ``seqs[i]`` the caller's number for it (for the engine: the diff row's ``_cio_seq``; several items may
+    share one)."""
+
+    seqs: list[int]
+    items: list[bytes]
+
+
+class Refusal(NamedTuple):
+    """One raw item not accepted: its seq, why (Customer.io's message or the local limit it broke), the
+    offending field when known, and whether the failure was transient (the next run sends it again)."""
+
+    seq: int
+    reason: str
+    field: str | None = None
+    retryable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RawAnswer:
+    """The outcome of one request of raw items, or of a run of local refusals (``request`` and ``status``
+    None): the seqs acknowledged, in order, and the refusals. ``request`` numbers the request among the
+    sender's, ``status`` is the HTTP status answered (None when no answer came), as :class:`Answer` does."""
+
+    accepted: list[int]
+    refused: list[Refusal]
+    request: int | None = None
+    status: int | None = None
+
+    def __len__(self) -> int:  # items answered
+        return len(self.accepted) + len(self.refused)

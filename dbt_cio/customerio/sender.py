@@ -21,6 +21,11 @@ The pipeline, as named steps:
    at a time: the results of one request, with the request's number (counted per sender, from 1) and the
    HTTP status of its answer, or a run of local rejections (no request, no status).
 
+The raw path (:meth:`Sender.send_raw`) takes blocks of items already serialized (rendered by the
+warehouse) with a seq each, and answers a :class:`~dbt_cio.customerio.operations.RawAnswer` per request: the
+same steps, sharing the concurrency (:mod:`dbt_cio.customerio.pipeline`), the client's retries and pacing,
+and the settling of 207s and 400s; step 2 is only the item size limit there.
+
 Ordering: items are packed in input order, but batches travel concurrently, so two operations on the same
 entity in different batches may arrive in either order. The sync engine sends one operation per key and
 run, so this does not arise there.
@@ -31,17 +36,33 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from dbt_cio.customerio.batching import BatchPacker, batch_body
-from dbt_cio.customerio.limits import MAX_BATCH_BYTES, MAX_SEGMENT_IDS, check_identifier, check_item
-from dbt_cio.customerio.operations import BatchItem, Operation, Result, SegmentChange
+from dbt_cio.customerio.limits import (
+    MAX_BATCH_BYTES,
+    MAX_ITEM_BYTES,
+    MAX_SEGMENT_IDS,
+    check_identifier,
+    check_item,
+    check_item_size,
+)
+from dbt_cio.customerio.operations import (
+    BatchItem,
+    Operation,
+    RawAnswer,
+    RawItems,
+    Refusal,
+    Result,
+    SegmentChange,
+)
+from dbt_cio.customerio.pipeline import Dispatch, Put, requests
 from dbt_cio.customerio.ratelimit import RateSettings
 from dbt_cio.customerio.stats import Stats
 from dbt_cio.errors import AuthError, TerminalError, TransientError
 
-__all__ = ["DEFAULT_LINGER", "Answer", "Sender", "TrackAPI"]
+__all__ = ["DEFAULT_LINGER", "Answer", "Sender", "TrackAPI", "serialize"]
 
 R = TypeVar("R")
 
@@ -91,11 +112,6 @@ class Answer(list[Result[R]]):
         self.status = status
 
 
-class _Done:
-    """Marks the end of the reader's output on the results queue."""
-
-
-_DONE = _Done()
 _accepted = tuple.__new__  # builds a Result from a full tuple of its fields: the hot path, a row each
 
 
@@ -143,88 +159,53 @@ class Sender(Generic[R]):
     ) -> AsyncIterator[Answer[R]]:
         """As :meth:`send`, an :class:`Answer` at a time: the results of one request, or a run of local
         rejections."""
-        concurrency = self.client.rate_settings.max_concurrency
-        queue: _Queue[R] = asyncio.Queue(maxsize=concurrency * 2 + 2)
-        slots = asyncio.Semaphore(concurrency)
-        tasks: set[asyncio.Task[None]] = set()
-        outstanding = 0  # request tasks started whose results are not yet taken from the queue
 
-        async def run(job: _Job[R]) -> None:
-            try:
-                await queue.put(await job)
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
-                await queue.put(exc)
-            finally:
-                slots.release()
+        async def read(put: Put[Answer[R]], dispatch: Dispatch[Answer[R]]) -> None:
+            await self._read_all(ops, put, dispatch)
 
-        async def dispatch(job: _Job[R]) -> None:
-            nonlocal outstanding
-            try:
-                await slots.acquire()
-            except asyncio.CancelledError:
-                job.close()  # never started: do not leave an un-awaited coroutine behind
-                raise
-            outstanding += 1
-            task = asyncio.create_task(run(job))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+        async for answer in requests(self.client.rate_settings.max_concurrency, read):
+            self._count(answer)
+            yield answer
 
-        reader = asyncio.create_task(self._read(ops, queue, dispatch))
-        finished = False
-        try:
-            while not (finished and outstanding == 0):
-                entry = await queue.get()
-                if isinstance(entry, _Done):
-                    finished = True
-                    continue
-                if isinstance(entry, BaseException):
-                    raise entry
-                if isinstance(entry, _TaskAnswers):
-                    outstanding -= 1
-                    for answer in entry:
-                        self._count(answer)
-                        yield answer
-                    continue
-                self._count(entry)
-                yield entry
-        finally:
-            reader.cancel()
-            for task in list(tasks):
-                task.cancel()
-            await asyncio.gather(reader, *tasks, return_exceptions=True)
+    async def send_raw(self, blocks: AsyncIterable[RawItems]) -> AsyncIterator[RawAnswer]:
+        """Send blocks of serialized batch items; yield a :class:`RawAnswer` per request (or run of local
+        refusals), as :meth:`send_chunks` does for operations: the same packing, requests, retries, pacing and
+        settling, with seqs in place of results and no Python object per item.
+
+        Items are taken as they are (already checked by whoever wrote them) except for their size: an item
+        over :data:`~dbt_cio.customerio.limits.MAX_ITEM_BYTES` is refused here, with the reason the operation
+        path gives.
+        """
+
+        async def read(put: Put[RawAnswer], dispatch: Dispatch[RawAnswer]) -> None:
+            await self._read_raw(blocks, put, dispatch)
+
+        async for answer in requests(self.client.rate_settings.max_concurrency, read):
+            self._count_raw(answer)
+            yield answer
 
     def _count(self, results: list[Result[R]]) -> None:
         accepted = sum(1 for r in results if r.accepted)
         failed = sum(1 for r in results if r.retryable and not r.accepted)
+        self._tally(accepted, failed, len(results) - accepted - failed)
+
+    def _count_raw(self, answer: RawAnswer) -> None:
+        failed = sum(1 for r in answer.refused if r.retryable)
+        self._tally(len(answer.accepted), failed, len(answer.refused) - failed)
+
+    def _tally(self, accepted: int, failed: int, rejected: int) -> None:
         for stats in (self.stats, self.client.stats):
             stats.accepted += accepted
             stats.failed += failed
-            stats.rejected += len(results) - accepted - failed
+            stats.rejected += rejected
 
     # -- steps 1 to 3: pull, check, pack -------------------------------------------------------------
-
-    async def _read(
-        self,
-        ops: AsyncIterable[Operation[R]] | Iterable[Operation[R]],
-        queue: _Queue[R],
-        dispatch: _Dispatch[R],
-    ) -> None:
-        try:
-            await self._read_all(ops, queue, dispatch)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - the consumer re-raises it
-            await queue.put(exc)
-        else:
-            await queue.put(_DONE)
 
     async def _read_all(
         self,
         ops: AsyncIterable[Operation[R]] | Iterable[Operation[R]],
-        queue: _Queue[R],
-        dispatch: _Dispatch[R],
+        put: Put[Answer[R]],
+        dispatch: Dispatch[Answer[R]],
     ) -> None:
         packer: BatchPacker[BatchItem[R]] = BatchPacker(self.max_batch_bytes, self.max_batch_items)
         groups: dict[_SegmentKey, list[SegmentChange[R]]] = {}
@@ -235,14 +216,9 @@ class Sender(Generic[R]):
         def admit(op: BatchItem[R]) -> tuple[list[BatchItem[R]], list[bytes]] | None:
             """Steps 2 and 3 for one item (the hot path, kept free of awaits); return a closed batch."""
             nonlocal opened
-            try:
-                data = _encode(op.item).encode()
-            except (TypeError, ValueError) as exc:
-                rejected.append(Result(op.ref, False, f"item cannot be serialized as JSON: {exc}", None))
-                return None
-            problem = check_item(op.item, len(data))
-            if problem is not None:
-                rejected.append(Result(op.ref, False, problem[0], problem[1] or None))
+            data = serialize(op.item)
+            if type(data) is not bytes:
+                rejected.append(Result(op.ref, False, *data))
                 return None
             if not len(packer):
                 opened = clock()
@@ -273,7 +249,7 @@ class Sender(Generic[R]):
         async def flush_rejected() -> None:
             nonlocal rejected
             if rejected:
-                await queue.put(rejected)
+                await put(rejected)
                 rejected = Answer()
 
         async def step(op: Operation[R]) -> None:
@@ -281,7 +257,7 @@ class Sender(Generic[R]):
                 closed = admit(op)
                 if closed is not None:
                     await flush_rejected()
-                    await dispatch(self._send_batch(*closed))
+                    await dispatch(self._settle_batch(*closed))
             else:
                 await other(op)
             if len(rejected) >= 1000:
@@ -297,7 +273,7 @@ class Sender(Generic[R]):
                     closed = admit(op)
                     if closed is not None:
                         await flush_rejected()
-                        await dispatch(self._send_batch(*closed))
+                        await dispatch(self._settle_batch(*closed))
                     elif len(rejected) >= 1000:
                         await flush_rejected()
                 else:
@@ -308,14 +284,11 @@ class Sender(Generic[R]):
                     await asyncio.sleep(0)  # let responses be read while a plain iterable is packed
         await flush_rejected()
         if len(packer):
-            await dispatch(self._send_batch(*packer.take()))
+            await dispatch(self._settle_batch(*packer.take()))
         for key, group in list(groups.items()):
             await dispatch(self._send_segment(key, group))
 
     # -- steps 4 and 5: send, settle -----------------------------------------------------------------
-
-    async def _send_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> _TaskAnswers[R]:
-        return _TaskAnswers(await self._settle_batch(ops, parts))
 
     async def _settle_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> list[Answer[R]]:
         request = self._next_request()
@@ -335,28 +308,17 @@ class Sender(Generic[R]):
             return [
                 Answer((_accepted(Result, (op.ref, True, None, None, False)) for op in ops), request, 200)
             ]
-        refused: dict[int, dict[str, Any]] = {}
-        for error in errors:
-            index = error.get("batch_index")
-            if isinstance(index, int) and 0 <= index < len(ops):
-                refused.setdefault(index, error)
+        refused = _refusals(errors, len(ops))
         results: Answer[R] = Answer((), request, 207)
         for i, op in enumerate(ops):
             refusal = refused.get(i)
             if refusal is None:
                 results.append(Result(op.ref, True))
             else:
-                reason = refusal.get("message") or refusal.get("reason") or "rejected by Customer.io"
-                if (
-                    refusal.get("reason")
-                    and refusal.get("message")
-                    and refusal["reason"] not in refusal["message"]
-                ):
-                    reason = f"{refusal['reason']}: {refusal['message']}"
-                results.append(Result(op.ref, False, str(reason), refusal.get("field") or None, False))
+                results.append(Result(op.ref, False, *refusal))
         return [results]
 
-    async def _send_segment(self, key: _SegmentKey, ops: list[SegmentChange[R]]) -> _TaskAnswers[R]:
+    async def _send_segment(self, key: _SegmentKey, ops: list[SegmentChange[R]]) -> list[Answer[R]]:
         segment_id, id_type, add = key
         ids = list(dict.fromkeys(op.identifier for op in ops))
         request = self._next_request()
@@ -366,17 +328,99 @@ class Sender(Generic[R]):
             raise
         except TransientError as exc:
             failed = (Result(op.ref, False, str(exc), None, True) for op in ops)
-            return _TaskAnswers([Answer(failed, request, exc.status)])
+            return [Answer(failed, request, exc.status)]
         except TerminalError as exc:
             refused = (Result(op.ref, False, str(exc), None, False) for op in ops)
-            return _TaskAnswers([Answer(refused, request, exc.status)])
-        return _TaskAnswers([Answer((Result(op.ref, True) for op in ops), request, 200)])
+            return [Answer(refused, request, exc.status)]
+        return [Answer((Result(op.ref, True) for op in ops), request, 200)]
+
+    # -- the raw path: serialized items, seqs in and out -------------------------------------------
+
+    async def _read_raw(
+        self, blocks: AsyncIterable[RawItems], put: Put[RawAnswer], dispatch: Dispatch[RawAnswer]
+    ) -> None:
+        """Steps 1 to 3 for blocks of serialized items: pull, refuse items over the size limit, pack."""
+        packer: BatchPacker[int] = BatchPacker(self.max_batch_bytes, self.max_batch_items)
+        clock = time.monotonic
+        opened = 0.0  # when the open batch got its first item
+        async for seqs, items in blocks:
+            if items and max(map(len, items)) > MAX_ITEM_BYTES:
+                seqs, items, refused = _within_size(seqs, items)
+                await put(RawAnswer([], refused))
+            if not len(packer):
+                opened = clock()
+            closed = packer.add_block(seqs, items)
+            if closed:
+                opened = clock()
+            for tags, parts in closed:
+                await dispatch(self._settle_raw(tags, parts))
+            if len(packer) and clock() - opened > self.linger:
+                await dispatch(self._settle_raw(*packer.take()))  # the source is slow: send what is open
+        if len(packer):
+            await dispatch(self._settle_raw(*packer.take()))
+
+    async def _settle_raw(self, seqs: list[int], parts: list[bytes]) -> list[RawAnswer]:
+        """Steps 4 and 5 for raw items, as :meth:`_settle_batch` (a 400 or 413 halves the batch, each half
+        keeping its items' bytes)."""
+        request = self._next_request()
+        try:
+            errors = await self.client.post_batch(batch_body(parts), self.stats)
+        except AuthError:
+            raise
+        except TransientError as exc:
+            return [RawAnswer([], [Refusal(seq, str(exc), None, True) for seq in seqs], request, exc.status)]
+        except TerminalError as exc:
+            if exc.status in _SPLIT_STATUSES and len(seqs) > 1:
+                mid = len(seqs) // 2
+                left = await self._settle_raw(seqs[:mid], parts[:mid])
+                return left + await self._settle_raw(seqs[mid:], parts[mid:])
+            return [RawAnswer([], [Refusal(seq, str(exc), None, False) for seq in seqs], request, exc.status)]
+        if not errors:
+            return [RawAnswer(seqs, [], request, 200)]
+        refused = _refusals(errors, len(seqs))
+        accepted = [seq for i, seq in enumerate(seqs) if i not in refused]
+        refusals = [Refusal(seqs[i], *refused[i]) for i in sorted(refused)]
+        return [RawAnswer(accepted, refusals, request, 207)]
 
 
-class _TaskAnswers(list[Answer[R]]):
-    """The answers of one request task (several when a batch was split), so the consumer can count tasks."""
+def serialize(item: Mapping[str, Any]) -> bytes | tuple[str, str | None]:
+    """Step 2 for one batch item: its compact JSON as UTF-8, or ``(reason, field)`` when it cannot be
+    serialized or breaks a data limit (the reasons every path reports)."""
+    try:
+        data = _encode(item).encode()
+    except (TypeError, ValueError) as exc:
+        return (f"item cannot be serialized as JSON: {exc}", None)
+    problem = check_item(item, len(data))
+    if problem is not None:
+        return (problem[0], problem[1] or None)
+    return data
 
 
-_Queue = asyncio.Queue[Answer[R] | _TaskAnswers[R] | BaseException | _Done]
-_Job = Coroutine[Any, Any, _TaskAnswers[R]]
-_Dispatch = Callable[[_Job[R]], Awaitable[None]]
+def _within_size(seqs: list[int], items: list[bytes]) -> tuple[list[int], list[bytes], list[Refusal]]:
+    """The items of a block within the item size limit, and a refusal for each other."""
+    kept_seqs: list[int] = []
+    kept: list[bytes] = []
+    refused: list[Refusal] = []
+    for seq, data in zip(seqs, items):
+        problem = check_item_size(len(data))
+        if problem is None:
+            kept_seqs.append(seq)
+            kept.append(data)
+        else:
+            refused.append(Refusal(seq, problem[0], problem[1] or None))
+    return kept_seqs, kept, refused
+
+
+def _refusals(errors: list[dict[str, Any]], count: int) -> dict[int, tuple[str, str | None, bool]]:
+    """A 207's per-item errors by batch index (the first for an index; indexes out of range ignored), each as
+    ``(reason, field, retryable)``: Customer.io's reason and message together when they say different things."""
+    refused: dict[int, tuple[str, str | None, bool]] = {}
+    for error in errors:
+        index = error.get("batch_index")
+        if not isinstance(index, int) or not 0 <= index < count or index in refused:
+            continue
+        reason = error.get("message") or error.get("reason") or "rejected by Customer.io"
+        if error.get("reason") and error.get("message") and error["reason"] not in error["message"]:
+            reason = f"{error['reason']}: {error['message']}"
+        refused[index] = (str(reason), error.get("field") or None, False)
+    return refused

@@ -113,6 +113,11 @@ def _exports(base_url: str, site_id: str, api_key: str, app_api_key: str) -> lis
     help="Skip OpenAPI schema checks of batch items (data limits are still enforced); faster.",
 )
 @click.option(
+    "--count-only",
+    is_flag=True,
+    help="Count accepted batch items without storing them (for benchmarks; the state stays empty).",
+)
+@click.option(
     "--seed-segment",
     "seed_segments",
     multiple=True,
@@ -137,6 +142,7 @@ def emulator_command(**kw: Any) -> None:
         validate_schema=not kw["no_validate_schema"],
         app_rate_limit=kw["app_rate_limit"] or None,
         seed=kw["seed"],
+        count_only=kw["count_only"],
     )
     emu.faults.update(
         {

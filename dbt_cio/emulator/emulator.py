@@ -30,7 +30,9 @@ class Emulator:
     its own limit, ``app_rate_limit`` (10/s like Customer.io; ``None`` = unlimited). ``validate_schema``
     checks every item against Customer.io's OpenAPI document on top of the always-on structural checks
     and data limits (turn it off for throughput benchmarks). ``clock`` (monotonic) drives the rate limit
-    and storms, ``wall_clock`` the per-second counters: tests can pass fake ones.
+    and storms, ``wall_clock`` the per-second counters: tests can pass fake ones. ``count_only`` checks and
+    counts accepted batch items (``stats.items``) without storing them: the state stays empty, so a benchmark
+    measures the client, not the emulator's bookkeeping.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class Emulator:
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        count_only: bool = False,
     ):
         if region not in ("us", "eu"):
             raise ValueError("region must be 'us' or 'eu'")
@@ -57,6 +60,7 @@ class Emulator:
         self._app_api_key = app_api_key
         self.region = region
         self.environment_id = environment_id
+        self.count_only = count_only
         self.rate_limit, self.burst = rate_limit, burst
         self.app_rate_limit, self.app_burst = app_rate_limit, app_burst
         self._clock = clock

@@ -223,11 +223,14 @@ async def batch(request: web.Request) -> web.Response:
         )
     errors = []
     for index, (item, size) in enumerate(sized):
-        problem = _item_problem(emu, item, size) or _applied(emu, item)
+        problem = _item_problem(emu, item, size)
+        if problem is None and not emu.count_only:
+            problem = _applied(emu, item)
         if problem is not None:
             errors.append(problem.as_json(index))
     emu.stats.items += len(sized) - len(errors)
-    emu.settle(len(sized))
+    if not emu.count_only:
+        emu.settle(len(sized))
     return _json({"errors": errors}, 207) if errors else _json({})
 
 

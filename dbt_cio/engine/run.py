@@ -6,33 +6,42 @@ chunks while sending continues, so a run stopped half-way resumes where it left 
 
 The sync log (:mod:`dbt_cio.warehouse.synclog`) follows the same rule: acknowledged operations are logged by
 the fold of the ledger (with the number and status of the request that carried them), rejected and failed
-ones by this class, with their payload, beside the rejections; under ``log: all`` (or ``--log-payloads``)
-accepted ones too, right after the ledger rows that acknowledge them.
+ones by this class (:mod:`dbt_cio.engine.sendlog`), with their payload, beside the rejections; under ``log: all``
+(or ``--log-payloads``) accepted ones too, right after the ledger rows that acknowledge them.
+
+Items are made one of two ways (:mod:`dbt_cio.engine.render` says which): by the warehouse, which renders each
+page of the diff into JSON bytes sent as they are (the sender's raw path; flagged rows go through the Python
+mapper, see :mod:`dbt_cio.engine.pages`), or by the Python mapper from every row. Both send the same bytes and
+record the same rejections and sync log; only the rows Customer.io refused are read again, by seq, for them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import gc
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
-from dbt_cio.contract.actions import actions_for
-from dbt_cio.contract.model import LogPolicy, Sync
+from dbt_cio.contract.model import Sync
 from dbt_cio.customerio.client import CustomerIOClient
-from dbt_cio.customerio.operations import Operation
+from dbt_cio.customerio.operations import Operation, RawAnswer, RawItems, Refusal
 from dbt_cio.customerio.sender import Answer, Sender
 from dbt_cio.engine.collections import replace_collection
 from dbt_cio.engine.context import SyncContext
-from dbt_cio.engine.dry_run import describe, preview
+from dbt_cio.engine.dry_run import preview
 from dbt_cio.engine.guardrails import abort_message, breaches
+from dbt_cio.engine.observer import SyncProgress
+from dbt_cio.engine.pages import ahead, split
 from dbt_cio.engine.phases import COMPILE, EXECUTE, timed
 from dbt_cio.engine.rejections import RejectionTally
+from dbt_cio.engine.render import rendered_plan, renders
 from dbt_cio.engine.results import SyncResult
 from dbt_cio.engine.segments import resolve_segment
+from dbt_cio.engine.sendlog import SendLog
 from dbt_cio.errors import DbtCioError, SyncStopped, WarehouseError
 from dbt_cio.payloads.mappers import Mapper, RowRejected, mapper_for
-from dbt_cio.warehouse.changes import DiffSummary, RowChange, readable_key
+from dbt_cio.payloads.rendered import RenderedPage, RenderPlan
+from dbt_cio.warehouse.changes import DiffSummary, RowChange
 from dbt_cio.warehouse.ledger import Acknowledged
 from dbt_cio.warehouse.synclog import LogEntry
 
@@ -40,11 +49,12 @@ __all__ = ["COMMIT_EVERY", "COMMIT_SECONDS", "PAGE_SIZE", "SyncRun"]
 
 # A commit costs the warehouse a few statements whatever its size; acknowledged rows not yet committed
 # when the process dies are sent again by the next run (harmless: every operation is idempotent).
-COMMIT_EVERY = 50_000  # acknowledged rows per state commit
-COMMIT_SECONDS = 2.0  # ...or this often, whichever comes first
+COMMIT_EVERY = 50_000  # acknowledged rows per state commit (on a first sync: a quarter of the rows, if more)
+COMMIT_SECONDS = 2.0  # ...or this often, whichever comes first (and never while a commit is in flight)
 PAGE_SIZE = 10_000  # diff rows read per page
 BLOCK_META_KEY = "block_fingerprint"  # sync_meta: the fingerprint of the block the sync last ran with
 REJECTIONS_EVERY = 1_000
+LOOKUP_EVERY = 1_000  # refused rows read again per query
 
 
 class SyncRun:
@@ -62,12 +72,8 @@ class SyncRun:
         self._acks: list[Acknowledged] = []  # acknowledged diff rows per request, until committed
         self._acked = 0  # how many rows _acks holds
         self._rejections = RejectionTally(sync.key_columns)
-        self._log: LogPolicy = "all" if sync.log == "errors" and ctx.options.log_payloads else sync.log
-        self._actions = actions_for(sync)
-        self._logged: list[LogEntry] = []  # rejected and failed operations, written beside the rejections
-        self._logged_accepted: list[LogEntry] = []  # under log: all, written after their ledger rows
-        self._mapper: Mapper | None = None
-        self._segment_id: int | None = None
+        self._log = SendLog(sync, "all" if sync.log == "errors" and ctx.options.log_payloads else sync.log)
+        self._commit_every = COMMIT_EVERY
         self._previous_run: str | None = None  # the run whose rejections the consecutive counts continue
         self._last_commit = time.monotonic()
         self._commit: asyncio.Future[None] | None = None  # the state commit in flight
@@ -107,8 +113,14 @@ class SyncRun:
         if ctx.options.dry_run or self.client is None:
             await self._dry_run()
             return
-        with timed(self.result, EXECUTE):
-            await self._send(summary, self.client)
+        collecting = gc.isenabled()
+        gc.disable()  # sending makes many short-lived objects and no cycles worth a collection's time
+        try:
+            with timed(self.result, EXECUTE):
+                await self._send(summary, self.client)
+        finally:
+            if collecting:
+                gc.enable()
 
     async def _send(self, summary: DiffSummary, client: CustomerIOClient) -> None:
         """Send the diff; set the result's status, counts and message however it ends."""
@@ -119,6 +131,8 @@ class SyncRun:
             )
         before = _counters(client)
         error: str | None = None
+        if summary.synced == 0:  # a first sync: fewer, larger commits (each costs a few statements)
+            self._commit_every = max(COMMIT_EVERY, summary.total // 4)
         try:
             if summary.null_keys:
                 cols = ", ".join(sync.key_columns)
@@ -139,7 +153,7 @@ class SyncRun:
                 finally:
                     # Acknowledged rows become the state (what was committed to the ledger is safe even if
                     # this fails: the next run folds it before anything else), and the log of their operations.
-                    await ctx.session.call(ctx.state.store.fold, sync, log=self._log == "errors")
+                    await ctx.session.call(ctx.state.store.fold, sync, log=self._log.policy == "errors")
                     await self._prune_log()
             after = _counters(client)  # every request of this sync: Track and App API alike
             result.requests, result.retries, result.throttled = (a - b for a, b in zip(after, before))
@@ -162,7 +176,7 @@ class SyncRun:
         else:
             result.status = "success"
 
-    # -- rows --------------------------------------------------------------------------------------------
+    # -- rows ----------------------------------------------------------------------------------------------
     async def _send_rows(self, summary: DiffSummary, client: CustomerIOClient) -> None:
         sync = self.sync
         total = summary.total
@@ -172,9 +186,30 @@ class SyncRun:
         if sync.type == "segment":
             segment_id = await resolve_segment(sync, client, self.ctx)
             assert segment_id is not None  # created when missing
-        self._segment_id = segment_id
-        self._mapper = mapper = mapper_for(sync, now=int(time.time()), segment_id=segment_id)
+        now = int(time.time())
+        self._log.segment_id = segment_id
+        self._log.mapper = mapper = mapper_for(sync, now=now, segment_id=segment_id)
+        plan = (
+            await rendered_plan(sync, self.ctx, now=now)
+            if renders(sync, self.ctx, self._log.policy)
+            else None
+        )
         progress = self.ctx.observer.start_sync(sync.name, total)
+        if plan is not None:
+            await self._send_rendered(plan, mapper, client, progress)
+        else:
+            await self._send_mapped(mapper, client, progress)
+        progress.finish()
+        if (
+            self.ctx.stop.is_set()
+        ):  # the caller commits what was acknowledged, then records the sync as stopped
+            raise SyncStopped(
+                f"stopped when asked to (SIGTERM) after {self.result.accepted} of {total} row(s) were "
+                "acknowledged and committed; the next run sends the rest"
+            )
+
+    async def _send_mapped(self, mapper: Mapper, client: CustomerIOClient, progress: SyncProgress) -> None:
+        """Every row through the Python mapper, its operations through the sender."""
         sender: Sender[RowChange] = Sender(client)
         stopping = self.ctx.stop.is_set
 
@@ -191,7 +226,7 @@ class SyncRun:
                         )  # the change is its own ref: seq to commit, key to report
                     except RowRejected as exc:
                         self._reject(change, exc.reason, exc.field)
-                        self._log_failure(change, "rejected", exc.reason, exc.field, with_payload=False)
+                        self._log.failure(change, "rejected", exc.reason, exc.field, with_payload=False)
                         rejected += 1
                         continue
                     if not ops:  # nothing to send for this change: it is done
@@ -209,31 +244,48 @@ class SyncRun:
             accepted = self._on_answer(answer)
             progress.advance(accepted=accepted, rejected=len(answer) - accepted)
             await self._flush()
-        progress.finish()
-        if stopping():  # the caller commits what was acknowledged, then records the sync as stopped
-            raise SyncStopped(
-                f"stopped when asked to (SIGTERM) after {self.result.accepted} of {total} row(s) were "
-                "acknowledged and committed; the next run sends the rest"
-            )
+
+    async def _send_rendered(
+        self, plan: RenderPlan, mapper: Mapper, client: CustomerIOClient, progress: SyncProgress
+    ) -> None:
+        """Every page rendered by the warehouse, sent as bytes; flagged rows through the mapper."""
+        sender: Sender[RowChange] = Sender(client)
+        store, diff = self.ctx.state.store, self._diff
+
+        def pages() -> Iterator[RenderedPage]:
+            return (plan.decode(rows) for rows in store.iter_pages(self.sync, plan.page_sql, PAGE_SIZE, diff))
+
+        async def blocks() -> AsyncIterator[RawItems]:
+            async for page in ahead(self.ctx.session, pages):
+                if self.ctx.stop.is_set():  # asked to stop: what is in flight is still acknowledged
+                    return
+                part = split(page, mapper)
+                for change, reason, field in part.rejected:
+                    self._reject(change, reason, field)
+                    self._log.failure(change, "rejected", reason, field, with_payload=False)
+                if part.refused:  # by the sender's checks: as the mapped path's local rejections
+                    refusals = [Refusal(change.seq, reason, field) for change, reason, field in part.refused]
+                    known = {change.seq: change for change, _, _ in part.refused}
+                    await self._on_raw_answer(RawAnswer([], refusals), plan, known)
+                if part.done:
+                    self._ack(Acknowledged(part.done))
+                progress.advance(accepted=len(part.done), rejected=len(part.rejected) + len(part.refused))
+                await self._flush()
+                if part.block.seqs:
+                    yield part.block
+
+        async for answer in sender.send_raw(blocks()):
+            accepted = await self._on_raw_answer(answer, plan)
+            progress.advance(accepted=accepted, rejected=len(answer) - accepted)
+            await self._flush()
 
     async def _pages(self) -> AsyncIterator[list[RowChange]]:
         """The diff a page at a time; the next page is read while the caller works on this one."""
-        session, store = self.ctx.session, self.ctx.state.store
-        iterator = await session.call(
-            lambda: iter(store.iter_changes(self.sync, page_size=PAGE_SIZE, diff=self._diff))
-        )
-        sentinel: list[RowChange] = []
-        pending = asyncio.ensure_future(session.call(next, iterator, sentinel))
-        try:
-            while True:
-                page = await pending
-                if page is sentinel:
-                    return
-                pending = asyncio.ensure_future(session.call(next, iterator, sentinel))
-                yield page
-        finally:
-            if not pending.done():
-                pending.cancel()
+        store = self.ctx.state.store
+        async for page in ahead(
+            self.ctx.session, lambda: store.iter_changes(self.sync, page_size=PAGE_SIZE, diff=self._diff)
+        ):
+            yield page
 
     def _on_answer(self, answer: Answer[RowChange]) -> int:
         """Take one request's results (or a run of local rejections); return how many were accepted."""
@@ -245,16 +297,52 @@ class SyncRun:
                 reason = result.reason or "rejected by Customer.io"
                 self._reject(result.ref, reason, result.field)
                 outcome = "failed" if result.retryable else "rejected"
-                self._log_failure(result.ref, outcome, reason, result.field, answer=answer)
+                self._log.failure(
+                    result.ref, outcome, reason, result.field, request=answer.request, status=answer.status
+                )
         if seqs:
             self._ack(Acknowledged(seqs, answer.request, answer.status))
-            if self._log == "all":
-                self._logged_accepted += [
-                    self._entry(result.ref, "accepted", answer=answer) for result in answer if result.accepted
+            if self._log.policy == "all":
+                self._log.accepted += [
+                    self._log.entry(result.ref, "accepted", request=answer.request, status=answer.status)
+                    for result in answer
+                    if result.accepted
                 ]
         self.result.accepted += len(seqs)
         self.result.sent += len(answer)
         return len(seqs)
+
+    async def _on_raw_answer(
+        self, answer: RawAnswer, plan: RenderPlan, known: dict[int, RowChange] | None = None
+    ) -> int:
+        """:meth:`_on_answer` for the raw path: refused rows are read again by seq (their keys, payloads)."""
+        if answer.refused:
+            changes = dict(known or {})
+            missing = [r.seq for r in answer.refused if r.seq not in changes]
+            if missing:
+                changes.update(await self._lookup(plan, missing))
+            for refusal in answer.refused:
+                change, reason = changes[refusal.seq], refusal.reason or "rejected by Customer.io"
+                self._reject(change, reason, refusal.field)
+                outcome = "failed" if refusal.retryable else "rejected"
+                self._log.failure(
+                    change, outcome, reason, refusal.field, request=answer.request, status=answer.status
+                )
+        if answer.accepted:
+            self._ack(Acknowledged(answer.accepted, answer.request, answer.status))
+        self.result.accepted += len(answer.accepted)
+        self.result.sent += len(answer)
+        return len(answer.accepted)
+
+    async def _lookup(self, plan: RenderPlan, seqs: Sequence[int]) -> dict[int, RowChange]:
+        """The diff rows numbered ``seqs``, as the mapped path reads them."""
+        session, diff = self.ctx.session, self._diff or ""
+        found: dict[int, RowChange] = {}
+        for start in range(0, len(seqs), LOOKUP_EVERY):
+            statement = plan.lookup_sql(diff, seqs[start : start + LOOKUP_EVERY])
+            _cols, rows = await session.call(session.query, statement, "reading refused rows", self.sync.name)
+            found.update((change.seq, change) for change in plan.decode(rows).python)
+        return found
 
     def _ack(self, acknowledged: Acknowledged) -> None:
         self._acks.append(acknowledged)
@@ -263,55 +351,6 @@ class SyncRun:
     def _reject(self, change: RowChange, reason: str, field: str | None) -> None:
         self._rejections.add(change.key, reason, field)
         self.result.rejected += 1
-
-    # -- the sync log ------------------------------------------------------------------------------------
-
-    def _log_failure(
-        self,
-        change: RowChange,
-        outcome: str,
-        reason: str,
-        field: str | None,
-        *,
-        answer: Answer[RowChange] | None = None,
-        with_payload: bool = True,
-    ) -> None:
-        if self._log != "none":
-            self._logged.append(self._entry(change, outcome, reason, field, answer, with_payload))
-
-    def _entry(
-        self,
-        change: RowChange,
-        outcome: str,
-        reason: str | None = None,
-        field: str | None = None,
-        answer: Answer[RowChange] | None = None,
-        with_payload: bool = True,
-    ) -> LogEntry:
-        """The sync log's row of the operation built from ``change``, with the request that carried it."""
-        return LogEntry(
-            key=change.key,
-            display=readable_key(change.key, self.sync.key_columns),
-            action=self._actions.get(change.change),
-            outcome=outcome,
-            status=None if answer is None else answer.status,
-            reason=reason,
-            field=field,
-            request=None if answer is None else answer.request,
-            payload=self._payload(change) if with_payload else None,
-            seq=change.seq,
-        )
-
-    def _payload(self, change: RowChange) -> str | None:
-        """The request that carries the operation of ``change`` (mapping is pure: the same operation again)."""
-        if self._mapper is None:
-            return None
-        try:
-            ops = self._mapper(change, change)
-        except RowRejected:
-            return None
-        segment: int | str = self._segment_id if self._segment_id is not None else "<segment>"
-        return json.dumps(describe(ops[0], segment), ensure_ascii=False, default=str) if ops else None
 
     def _commit_now(self, acks: Sequence[Acknowledged], logged: Sequence[LogEntry]) -> None:
         """One commit, on the warehouse thread: the ledger rows, then the log rows written with them."""
@@ -328,19 +367,23 @@ class SyncRun:
             ctx.observer.note(f"sync '{sync.name}': old sync log rows could not be removed: {exc}")
 
     async def _flush(self, force: bool = False) -> None:
-        """Commit acknowledged rows when due (in the background, one commit at a time), record rejections.
-
-        ``force`` commits whatever is left and waits for it.
-        """
+        """Commit acknowledged rows when due (in the background, never while a commit is in flight), record
+        rejections. ``force`` commits whatever is left and waits for it."""
         ctx = self.ctx
-        due = force or self._acked >= COMMIT_EVERY or time.monotonic() - self._last_commit >= COMMIT_SECONDS
-        if due and self._acks:
+        due = (
+            force
+            or self._acked >= self._commit_every
+            or time.monotonic() - self._last_commit >= COMMIT_SECONDS
+        )
+        if due and self._acks and (force or self._commit is None or self._commit.done()):
+            await (
+                self._committed()
+            )  # the previous one: done (or, when forced, waited for); its failure raised
             acks, self._acks, self._acked = self._acks, [], 0
-            logged, self._logged_accepted = self._logged_accepted, []
-            await self._committed()
+            logged = self._log.take_accepted()
             self._commit = asyncio.ensure_future(ctx.session.call(self._commit_now, acks, logged))
             self._last_commit = time.monotonic()
-        pending = len(self._rejections) + len(self._logged)
+        pending = len(self._rejections) + len(self._log.failures)
         if pending and (force or pending >= REJECTIONS_EVERY or due):
             await ctx.session.call(
                 ctx.state.records.record_rejections,
@@ -349,16 +392,20 @@ class SyncRun:
                 self._rejections.take(),
                 self._previous_run,
             )
-            logged, self._logged = self._logged, []
+            logged = self._log.take_failures()
             await ctx.session.call(ctx.state.log.write, self.sync.name, self.result.run_id, logged)
         if force:
             await self._committed()
 
     async def _committed(self) -> None:
         """Wait for the commit in flight, if any (its failure is raised here)."""
-        commit, self._commit = self._commit, None
+        commit = self._commit
         if commit is not None:
-            await commit
+            try:
+                await commit
+            finally:
+                if self._commit is commit:
+                    self._commit = None
 
     # -- the block itself ---------------------------------------------------------------------------------
     async def _check_block(self) -> None:

@@ -122,6 +122,18 @@ class RenderPlan:
             f"order by _cio_seq"
         )
 
+    def lookup_sql(self, table: str, seqs: Sequence[int]) -> str:
+        """The rows of the diff ``table`` numbered ``seqs``, shaped as :meth:`page_sql`'s but every one flagged,
+        so that :meth:`decode` gives them back as :class:`RowChange` values, as ``iter_changes`` reads them (for
+        the few rows Customer.io refused: their keys and payloads for the rejections and the sync log)."""
+        event = ", null as _cio_event_id, null as _cio_event_seconds" if self.is_event else ""
+        raw = [*(f"_cio_k{i}" for i in range(self.key_count)), *(c.sql for c in self.columns)]
+        wanted = ", ".join(str(int(seq)) for seq in seqs)
+        return (
+            f"select _cio_seq, _cio_key, null as _cio_item, {_TRUE} as _cio_python, _cio_change{event}, "
+            f"{', '.join(raw)}\nfrom {table}\nwhere _cio_seq in ({wanted})\norder by _cio_seq"
+        )
+
     def decode(self, rows: Sequence[Sequence[Any]]) -> RenderedPage:
         """Split a page's fetched rows (see the module docstring); event items get their ULID here."""
         page = RenderedPage()

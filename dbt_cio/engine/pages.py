@@ -1,0 +1,91 @@
+"""Pages of a sync's diff as the send loop takes them: read one page ahead, and a rendered page made a block.
+
+1. **ahead** — a warehouse iterator's pages are read on the warehouse thread (``ctx.session.call``), the next
+   one while the caller works on the current one, so reading and sending overlap;
+2. **split** — a rendered page (:class:`~dbt_cio.payloads.rendered.RenderedPage`) becomes a block of items
+   for the sender's raw path, in diff order: its rendered items as they are, and its flagged rows through
+   the Python mapper and the sender's own checks (:func:`~dbt_cio.customerio.sender.serialize`), so that
+   their items and rejection reasons are exactly those of the Python path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import TypeVar
+
+from dbt_cio.customerio.operations import BatchItem, RawItems
+from dbt_cio.customerio.sender import serialize
+from dbt_cio.payloads.mappers import Mapper, RowRejected
+from dbt_cio.payloads.rendered import RenderedPage
+from dbt_cio.warehouse.changes import RowChange
+from dbt_cio.warehouse.session import WarehouseSession
+
+__all__ = ["Split", "ahead", "split"]
+
+T = TypeVar("T")
+
+Problem = tuple[RowChange, str, "str | None"]
+"""A row that is not sent: the row, the reason, the offending field."""
+
+
+async def ahead(session: WarehouseSession, make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    """Step 1: what ``make()`` iterates (on the session's thread), the next item read while this one is used."""
+    iterator = await session.call(lambda: iter(make()))
+    sentinel = object()
+    pending = asyncio.ensure_future(session.call(next, iterator, sentinel))
+    try:
+        while True:
+            page = await pending
+            if page is sentinel:
+                return
+            pending = asyncio.ensure_future(session.call(next, iterator, sentinel))
+            yield page
+    finally:
+        if not pending.done():
+            pending.cancel()
+
+
+@dataclass
+class Split:
+    """Step 2's result for one page: the ``block`` to send, the seqs ``done`` (nothing to send), the rows the
+    mapper ``rejected`` (never sent), and those whose items the sender's checks ``refused`` (counted as sent,
+    as the Python path counts its local rejections)."""
+
+    block: RawItems
+    done: list[int]
+    rejected: list[Problem] = field(default_factory=list)
+    refused: list[Problem] = field(default_factory=list)
+
+
+def split(page: RenderedPage, mapper: Mapper) -> Split:
+    """Step 2 (see the module docstring)."""
+    if not page.python:
+        return Split(
+            RawItems([seq for seq, _, _ in page.items], [data for _, _, data in page.items]), page.done
+        )
+    out = Split(RawItems([], []), list(page.done))
+    mapped: list[tuple[int, bytes]] = []
+    for change in page.python:
+        try:
+            ops = mapper(change, change)
+        except RowRejected as exc:
+            out.rejected.append((change, exc.reason, exc.field))
+            continue
+        if not ops:
+            out.done.append(change.seq)
+            continue
+        for op in ops:
+            if not isinstance(op, BatchItem):
+                raise TypeError(f"a rendered sync maps rows to batch items, not {type(op).__name__}")
+            data = serialize(op.item)
+            if isinstance(data, bytes):
+                mapped.append((change.seq, data))
+            else:
+                reason, where = data
+                out.refused.append((change, reason, where))
+    merged = sorted([(seq, data) for seq, _, data in page.items] + mapped, key=itemgetter(0))  # diff order
+    out.block = RawItems([seq for seq, _ in merged], [data for _, data in merged])
+    return out

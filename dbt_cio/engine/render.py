@@ -1,0 +1,63 @@
+"""Whether a sync's items are rendered by the warehouse, and the rendering (:class:`RenderPlan`) when they are.
+
+A sync is sent from warehouse-rendered items (:mod:`dbt_cio.payloads.rendered`, see docs/rendering.md) when
+all of these hold, else through the Python mapper:
+
+- ``DBT_CIO_RENDER`` is ``auto`` (the default) and the adapter is one whose macros are checked against the
+  Python mapper byte for byte (:data:`CHECKED_ADAPTERS`: DuckDB, PostgreSQL), or it is ``warehouse`` and
+  dbt-cio has SQL for the adapter at all (``python`` turns rendering off);
+- the run sends (not a dry run: a dry run describes each operation from Python objects);
+- the sync sends ``/api/v2/batch`` items row by row: not a collection (one request for the whole model) nor
+  a segment (v1 id lists);
+- the sync log holds only failures (not ``log: all`` nor ``--log-payloads``, which log the payload of every
+  operation, built by the Python mapper).
+
+Rendering changes how items are made, never what is sent: the bytes are those the mapper and the sender's
+JSON encoding make, and every row whose item or rejection the SQL cannot vouch for goes through the mapper.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, get_args
+
+from dbt_cio.contract.model import LogPolicy, Sync
+from dbt_cio.engine.context import SyncContext
+from dbt_cio.errors import UsageError
+from dbt_cio.payloads.rendered import RenderPlan, render_plan
+from dbt_cio.warehouse.jsonsql import JsonSql
+
+__all__ = ["CHECKED_ADAPTERS", "RENDER_ENV", "RenderMode", "render_mode", "rendered_plan", "renders"]
+
+RENDER_ENV = "DBT_CIO_RENDER"
+RenderMode = Literal["auto", "warehouse", "python"]
+CHECKED_ADAPTERS = frozenset({"duckdb", "postgres"})
+"""Adapters whose rendered items are checked byte for byte against the mapper's (tests/test_rendered.py)."""
+
+
+def render_mode() -> RenderMode:
+    """``DBT_CIO_RENDER``: ``auto`` (default), ``warehouse`` or ``python``."""
+    value = os.environ.get(RENDER_ENV, "auto").strip().lower() or "auto"
+    if value not in get_args(RenderMode):
+        raise UsageError(f"{RENDER_ENV} must be auto, warehouse or python, not {value!r}")
+    return value  # type: ignore[return-value]  # checked just above
+
+
+def renders(sync: Sync, ctx: SyncContext, log: LogPolicy) -> bool:
+    """Whether ``sync`` is to be sent from rendered items in this run (see the module docstring)."""
+    mode = render_mode()
+    if mode == "python" or ctx.options.dry_run or log == "all":
+        return False
+    if sync.type in ("collection", "segment"):
+        return False
+    return mode == "warehouse" or ctx.session.dialect.adapter_type in CHECKED_ADAPTERS
+
+
+async def rendered_plan(sync: Sync, ctx: SyncContext, *, now: int) -> RenderPlan | None:
+    """The rendering of ``sync``'s diff, or None where dbt-cio has no SQL for this warehouse."""
+    session = ctx.session
+    json_sql = await session.call(JsonSql.render_if_available, session.dialect, session.call_macro)
+    if json_sql is None:
+        return None
+    columns = await session.call(ctx.state.store.column_types, sync)
+    return render_plan(sync, json_sql, columns, now=now)

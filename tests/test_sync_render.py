@@ -1,0 +1,170 @@
+"""Warehouse-rendered items against the Python mapper, end to end: the same project synced twice from scratch,
+once with ``DBT_CIO_RENDER=python`` and once with ``=warehouse``, must leave the same Customer.io state (every
+person, event, object, relationship, device, segment and collection), the same run results, rejections and
+sync log, through a first sync, edits (changed and removed rows of every sync type) and a re-run. Hostile rows
+(null, over-long and non-finite values, a JSON value over the item limit) exercise the rows the SQL leaves to
+Python, and the emulator refuses one person and one object by 207, so refused rows are read back by seq."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import (
+    DbtProject,
+    RunningEmulator,
+    _clone_pg_schema,
+    _Templates,
+    make_project,
+    open_state,
+    run_cli,
+)
+from run_results import read_results
+from sql_log import logging_env, statements
+from test_sync_hostile import HOSTILE_SQL
+from test_sync_log import log_rows
+from test_sync_types import _edit
+
+from dbt_cio.emulator import Emulator, EmulatorThread
+from dbt_cio.project import DbtArgs, Project
+
+HOSTILE_SCHEMA = """
+version: 2
+models:
+  - name: hostile_people
+    config:
+      tags: [cio]
+      meta:
+        customerio: {type: person, identifier: person_id}
+"""
+REFUSED = {"3", "globex"}  # the emulator answers these items 207 (a person, an object)
+RESULT_FIELDS = ("status", "added", "changed", "removed", "accepted", "rejected", "sent", "requests")
+
+
+def _built(
+    tmp_path: Path, target: str, templates: _Templates, mp: pytest.MonkeyPatch
+) -> Iterator[DbtProject]:
+    """A built copy of the integration project, with the hostile model (as the ``built_project`` fixture)."""
+    for project in make_project(tmp_path, target, mp):
+        template = templates.get(target)
+        shutil.copytree(template.path / "target", project.path / "target")
+        (project.path / "target" / "partial_parse.msgpack").unlink(missing_ok=True)
+        if target == "duckdb":
+            shutil.copy(template.env["DBT_CIO_DUCKDB_PATH"], project.env["DBT_CIO_DUCKDB_PATH"])
+        else:
+            _clone_pg_schema(template.env["DBT_CIO_PG_SCHEMA"], project.env["DBT_CIO_PG_SCHEMA"])
+        models = project.path / "models"
+        (models / "hostile_people.sql").write_text(HOSTILE_SQL.replace("{long_id}", "x" * 151))
+        (models / "hostile.yml").write_text(HOSTILE_SCHEMA)
+        project.dbt("run", "--select", "hostile_people")
+        yield project
+
+
+def _normalised(state: dict[str, Any]) -> Any:
+    """The emulator's state with its own counters (cio ids, collection times) replaced by what they name."""
+    names = {p["cio_id"]: f"person:{p['id'] or p['email']}" for p in state["people"]}
+    for collection in state["collections"]:
+        collection.pop("created_at"), collection.pop("updated_at"), collection.pop("id")
+    for segment in state["segments"]:
+        segment.pop("id"), segment.pop("deduplicate_id")
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items() if k not in ("cio_object_id",)}
+        if isinstance(value, list):
+            return sorted((walk(v) for v in value), key=lambda v: json.dumps(v, sort_keys=True, default=str))
+        return names.get(value, value) if isinstance(value, str) else value
+
+    return walk(state)
+
+
+def _snapshot(project: DbtProject, emulator: Emulator, syncs: list[str]) -> dict[str, Any]:
+    results = read_results(project)
+    out: dict[str, Any] = {
+        "state": _normalised(json.loads(json.dumps(emulator.state.as_json(), default=str)))
+    }
+    out["results"] = {
+        name: {f: r["adapter_response"].get(f) for f in RESULT_FIELDS} for name, r in results.items()
+    }
+    args = DbtArgs(project_dir=project.path, profiles_dir=project.path, target=project.target)
+    with Project.load(args) as p:
+        state = open_state(p)
+        out["rejections"] = {
+            sync: sorted((r["sync_key"], r["reason"], r["field"]) for r in state.records.rejections(sync))
+            for sync in syncs
+        }
+    keep = (
+        "sync_key",
+        "action",
+        "outcome",
+        "http_status",
+        "request",
+        "reason",
+        "field",
+        "payload",
+        "diff_seq",
+    )
+    out["log"] = {
+        sync: sorted(
+            (tuple(str(row.get(k)) for k in keep) for row in log_rows(project, sync)), key=lambda r: r[-1]
+        )
+        for sync in syncs
+    }
+    return out
+
+
+def _scenario(project: DbtProject, mode: str, tmp_path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Sync, edit, sync again (each from the same start); what each step left, and the statements sent."""
+    emu = Emulator(site_id="e2e-site", api_key="e2e-key", app_api_key="e2e-app-key")
+    emu.faults.reject_items = REFUSED
+    sent: list[str] = []
+    with EmulatorThread(emu) as base_url:
+        running = RunningEmulator(emu, base_url)
+        snapshots = []
+        for step in (1, 2):
+            if step == 2:
+                _edit(project, "customers", replace={"Grace,Hopper,free": "Grace,Hopper,pro"}, drop=("5,",))
+                _edit(project, "companies", drop=("initech",), replace={"globex,Globex,energy": "globex,G,x"})
+                _edit(project, "memberships", drop=("acme,2,",), replace={"acme,1,admin": "acme,1,owner"})
+                _edit(
+                    project, "devices", drop=("tok-and-2",), add=("tok-and-5,5,android,2024-07-20 10:00:00",)
+                )
+                _edit(
+                    project,
+                    "orders",
+                    drop=("o-1002",),
+                    add=("o-1006,6,,order_completed,5.00,2024-07-06 08:00:00",),
+                )
+                project.build()
+                project.dbt("run", "--select", "hostile_people")
+            logs = tmp_path / f"logs-{mode}-{step}"
+            env = {**running.env, "DBT_CIO_RENDER": mode, **logging_env(logs)}
+            run_cli(project, "sync", "--select", "tag:cio", env=env, expect=None)
+            sent += statements(logs)
+            syncs = sorted(read_results(project))
+            snapshots.append(_snapshot(project, emu, syncs))
+    return snapshots, sent
+
+
+@pytest.mark.parametrize("target", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_rendered_and_mapped_syncs_leave_the_same_state_rejections_and_log(
+    tmp_path: Path, target: str, templates: _Templates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = {}
+    for mode in ("python", "warehouse"):
+        for project in _built(tmp_path / mode, target, templates, monkeypatch):
+            runs[mode] = _scenario(project, mode, tmp_path)
+    (python, python_sql), (rendered, rendered_sql) = runs["python"], runs["warehouse"]
+    assert not any("_cio_python" in s for s in python_sql)
+    assert any("_cio_python" in s for s in rendered_sql)  # the pages were rendered by the warehouse
+    for step, (p, r) in enumerate(zip(python, rendered), start=1):
+        for part in ("results", "rejections", "log", "state"):
+            assert p[part] == r[part], f"step {step}: {part} differ"
+    first = python[0]
+    assert first["rejections"]["hostile_people"], "hostile rows were not rejected"
+    assert any(key == "3" for key, *_ in first["rejections"]["cio_people"]), first["rejections"]
+    assert any(row[2] == "rejected" and row[3] == "207" for row in first["log"]["cio_people"]), first["log"]
