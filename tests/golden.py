@@ -211,6 +211,9 @@ class World:
             **os.environ,
             "DBT_CIO_DUCKDB_PATH": self.duckdb.env["DBT_CIO_DUCKDB_PATH"],
             "DBT_CIO_STATE_MODE": self.mode,
+            # These warehouses send through the Python mapper (their rendering macros are not checked byte for
+            # byte: engine/render.py), so the DuckDB run they replay must too.
+            "DBT_CIO_RENDER": "python",
             "CUSTOMERIO_SITE_ID": EMULATOR_CREDENTIALS["site_id"],
             "CUSTOMERIO_API_KEY": EMULATOR_CREDENTIALS["api_key"],
             "CUSTOMERIO_APP_API_KEY": EMULATOR_CREDENTIALS["app_api_key"],
