@@ -22,6 +22,10 @@ same machine load. ``--count-only`` starts the emulator counting items without s
 otherwise grow by N people a run). The sync's CPU is its user + system time, from
 ``resource.getrusage(RUSAGE_CHILDREN)`` around the run.
 
+With ``--log none errors`` (and ``--repeat K``) the same, alternating the block's ``log`` key instead
+(written into the copied project's schema.yml before each run, so each run re-parses the project): what the sync
+log costs a first sync. Both flags together alternate every combination.
+
 "wall s" is the whole command as a user sees it (Python start-up, dbt parsing the project, the region check);
 "sync s" is the sync itself as the CLI reports it (lock, diff, send, commit); rows/min is over "sync s".
 
@@ -29,6 +33,7 @@ otherwise grow by N people a run). The sync's CPU is its user + system time, fro
     python bench/sync_bench.py --rows 100000 1000000 # memory flat in the row count?
     python bench/sync_bench.py --rows 100000 1000000 --target postgres  # the warehouse in a process of its own
     python bench/sync_bench.py --render python warehouse --repeat 3 --count-only  # the two send paths
+    python bench/sync_bench.py --log none errors --repeat 3 --count-only  # the sync log's cost
 """
 
 from __future__ import annotations
@@ -221,16 +226,31 @@ class Bench:
             items=items, requests=counts.get("requests", 0),
         )  # fmt: skip
 
-    def compare(self, renders: list[str], repeat: int) -> tuple[list[Measure], dict[str, float]]:
-        """N new people synced ``repeat`` times per render mode, alternating modes (see the module docstring)."""
+    def set_log(self, policy: str | None) -> None:
+        """Write ``log: <policy>`` into the bench model's block (None: the block as integration_tests has it)."""
+        path = self.project / "models" / "schema.yml"
+        text = (REPO / "integration_tests" / "models" / "schema.yml").read_text()
+        anchor = "          identifier: person_id\n          on_delete: delete\n"
+        assert anchor in text, "integration_tests/models/schema.yml changed: update the benchmark"
+        if policy is not None:
+            text = text.replace(anchor, anchor + f"          log: {policy}\n", 1)
+        path.write_text(text)
+
+    def compare(
+        self, renders: list[str], logs: list[str | None], repeat: int
+    ) -> tuple[list[Measure], dict[str, float]]:
+        """N new people synced ``repeat`` times per variant, alternating variants (see the module docstring)."""
         builds = {"build v1 s": self.build(1)}
         self.start_emulator()
         measures = []
         try:
             for round_ in range(repeat):
                 for render in renders:
-                    label = f"{self.rows:,} new, {render} #{round_ + 1}"
-                    measures.append(self.sync(label, 1, self.rows, render, full_refresh=bool(measures)))
+                    for log in logs:
+                        self.set_log(log)
+                        name = render if log is None else f"{render}, log {log}"
+                        label = f"{self.rows:,} new, {name} #{round_ + 1}"
+                        measures.append(self.sync(label, 1, self.rows, render, full_refresh=bool(measures)))
         finally:
             self.stop_emulator()
             self.drop_pg_schemas()
@@ -252,13 +272,13 @@ class Bench:
 
 def table(measures: list[Measure]) -> str:
     head = (
-        f"| {'run':<28} | {'rows sent':>9} | {'wall s':>6} | {'sync s':>6} | {'rows/min':>10} | {'peak RSS MB':>11} "
+        f"| {'run':<36} | {'rows sent':>9} | {'wall s':>6} | {'sync s':>6} | {'rows/min':>10} | {'peak RSS MB':>11} "
         f"| {'sync CPU s':>10} | {'emulator CPU s':>14} | {'requests':>8} |"
     )
     lines = [head, "|" + "|".join("-" * (len(cell)) for cell in head.split("|")[1:-1]) + "|"]
     for m in measures:
         lines.append(
-            f"| {m.label:<28} | {m.rows:>9,} | {m.wall_s:>6.1f} | {m.sync_s:>6.1f} | {m.per_minute:>10,.0f} | {m.max_rss_mb:>11.0f} "
+            f"| {m.label:<36} | {m.rows:>9,} | {m.wall_s:>6.1f} | {m.sync_s:>6.1f} | {m.per_minute:>10,.0f} | {m.max_rss_mb:>11.0f} "
             f"| {m.cpu_s:>10.1f} | {m.emulator_cpu_s:>14.1f} | {m.requests:>8,} |"
         )
     return "\n".join(lines)
@@ -285,7 +305,11 @@ def main() -> None:
         "--render", nargs="+", choices=("auto", "python", "warehouse"),
         help="compare these DBT_CIO_RENDER modes on N new people, alternating (default: the usual three runs)",
     )  # fmt: skip
-    parser.add_argument("--repeat", type=int, default=1, help="with --render: runs per mode")
+    parser.add_argument(
+        "--log", nargs="+", choices=("none", "errors", "all"),
+        help="compare these values of the block's log key on N new people, alternating",
+    )  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=1, help="with --render or --log: runs per variant")
     parser.add_argument(
         "--count-only", action="store_true", help="the emulator counts items without storing them"
     )
@@ -298,7 +322,10 @@ def main() -> None:
     measures: list[Measure] = []
     for rows in opts.rows:
         bench = Bench(rows, opts.duckdb_memory_limit, opts.target, opts.count_only)
-        done, builds = bench.compare(opts.render, opts.repeat) if opts.render else bench.run()
+        if opts.render or opts.log:
+            done, builds = bench.compare(opts.render or ["auto"], opts.log or [None], opts.repeat)
+        else:
+            done, builds = bench.run()
         measures.extend(done)
         print(
             f"  {rows:,} rows: " + ", ".join(f"{k} {v:.1f}" for k, v in builds.items())
