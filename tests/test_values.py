@@ -58,6 +58,11 @@ class MyStr(str):
         (Decimal("1E+3"), 1000),
         (Decimal(12345678901234567890), "12345678901234567890"),
         (Decimal("0.12345678901234567891"), "0.12345678901234567891"),  # would lose digits as a double
+        (
+            Decimal("12345678901234567890.1234567891"),
+            "12345678901234567890.1234567891",
+        ),  # over 28 digits: all kept
+        (Decimal("-123456789012345678901234567890.50000"), "-123456789012345678901234567890.5"),
         (Decimal("NaN"), None),
         (Decimal("Infinity"), None),
         (Decimal("-Infinity"), None),

@@ -39,7 +39,7 @@ import math
 import numbers
 import re
 import uuid
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Union
 
 __all__ = ["JSON", "MAX_SAFE_INTEGER", "ValueRejected", "identifier_text", "to_json", "to_unix_seconds"]
@@ -147,7 +147,8 @@ def _decimal(value: Decimal) -> JSON:
     as_float = float(value)
     if Decimal(repr(as_float)) == value:
         return as_float
-    return format(value.normalize(), "f")
+    # normalize() in a context as precise as the value: the default context's 28 digits would round it.
+    return format(value.normalize(Context(prec=len(value.as_tuple().digits))), "f")
 
 
 def _datetime_seconds(value: dt.datetime) -> int:

@@ -60,8 +60,8 @@ regexp_contains(to_json_string({{ x }}), r'[0-9]{16}|(^|[:,\[\s])-?[0-9]+(\.[0-9
 {%- endmacro -%}
 
 {#- ---- decimals whose JSON form takes Python to decide (see json_decimal in values.sql) ----------------
-    16 or 17 significant digits: whether a double holds them; more than 28: Python writes the digits after
-    Decimal.normalize(), which rounds them to its context's 28 digits. -#}
+    16 or 17 significant digits: whether a double holds them; more than 28: left to Python, which writes
+    every digit (checked against it only up to 28 digits). -#}
 
 {%- macro decimal_needs_python(x) -%}{{ return(adapter.dispatch('decimal_needs_python', 'dbt_cio')(x)) }}{%- endmacro -%}
 {%- macro default__decimal_needs_python(x) -%}
