@@ -18,8 +18,8 @@ For each ``--rows`` N (default 1,000,000; give several to compare, e.g. ``--rows
 With ``--render python warehouse`` (and ``--repeat K``) only step 3 is measured, for 1M *new* people: after
 the first run each run is ``--full-refresh`` (the state is forgotten, every row is sent again as new), with
 ``DBT_CIO_RENDER`` set to each mode in turn, alternating (python, warehouse, python, ...), so both meet the
-same machine load. ``--count-only`` starts the emulator counting items without storing them (its state would
-otherwise grow by N people a run). The sync's CPU is its user + system time, from
+same machine load. ``--count-only`` starts the emulator as a receiver that only counts items, checking and
+storing nothing (its state would otherwise grow by N people a run). The sync's CPU is its user + system time, from
 ``resource.getrusage(RUSAGE_CHILDREN)`` around the run.
 
 With ``--log none errors`` (and ``--repeat K``) the same, alternating the block's ``log`` key instead
@@ -311,7 +311,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1, help="with --render or --log: runs per variant")
     parser.add_argument(
-        "--count-only", action="store_true", help="the emulator counts items without storing them"
+        "--count-only", action="store_true", help="the emulator only counts items (checks and stores nothing)"
     )
     opts = parser.parse_args()
     print(

@@ -149,14 +149,17 @@ async def test_batch_with_invalid_items_is_207_with_exact_indexes(client: Client
     assert {p.id for p in client.emu.state.people.values()} == {"1", "3"}  # valid ones applied
 
 
-async def test_count_only_counts_accepted_items_and_stores_nothing() -> None:
+async def test_count_only_counts_items_and_checks_or_stores_nothing() -> None:
     emu = Emulator(site_id="site", api_key="key", app_api_key="app-key", app_rate_limit=None, count_only=True)
     async with serve(emu) as url, aiohttp.ClientSession() as session:
         client = Client(emu, url, session)
         assert await client.batch(person("1", attributes={"plan": "pro"}), obj("acme")) == (200, {})
-        status, body = await client.batch(person("2"), person("x" * 151), person("3", action="event"))
-    assert status == 207 and [e["batch_index"] for e in body["errors"]] == [1, 2]  # still checked
-    assert emu.stats.items == 3
+        assert await client.batch(person("2"), person("x" * 151), person("3", action="event")) == (200, {})
+        status, body, _ = await client.call("POST", "/api/v2/batch", data=b'{"items": []}')
+        assert status == 400 and body["errors"][0]["field"] == "batch"  # the shape still is checked
+        status, _body, _ = await client.call("POST", "/api/v2/batch", data=b"x" * (BATCH_MAX_BYTES + 1))
+        assert status == 413  # and the body's size
+    assert emu.stats.items == 5
     assert not emu.state.people and not emu.state.objects and not emu.state.events
 
 

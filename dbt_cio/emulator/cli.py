@@ -115,7 +115,8 @@ def _exports(base_url: str, site_id: str, api_key: str, app_api_key: str) -> lis
 @click.option(
     "--count-only",
     is_flag=True,
-    help="Count accepted batch items without storing them (for benchmarks; the state stays empty).",
+    help="Batch requests only count their items: nothing checked or stored (for benchmarks: the emulator is then "
+    "never the bottleneck).",
 )
 @click.option(
     "--seed-segment",

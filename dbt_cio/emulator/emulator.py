@@ -30,9 +30,10 @@ class Emulator:
     its own limit, ``app_rate_limit`` (10/s like Customer.io; ``None`` = unlimited). ``validate_schema``
     checks every item against Customer.io's OpenAPI document on top of the always-on structural checks
     and data limits (turn it off for throughput benchmarks). ``clock`` (monotonic) drives the rate limit
-    and storms, ``wall_clock`` the per-second counters: tests can pass fake ones. ``count_only`` checks and
-    counts accepted batch items (``stats.items``) without storing them: the state stays empty, so a benchmark
-    measures the client, not the emulator's bookkeeping.
+    and storms, ``wall_clock`` the per-second counters: tests can pass fake ones. ``count_only`` makes
+    ``/api/v2/batch`` a receiver that only counts: each batch's items are counted (``stats.items``), neither
+    checked nor stored (the body's size limit and shape still are), so a benchmark measures the client, never
+    the emulator.
     """
 
     def __init__(

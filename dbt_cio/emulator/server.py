@@ -197,6 +197,8 @@ async def batch(request: web.Request) -> web.Response:
     body, error = await _body(request, BATCH_MAX_BYTES)
     if error is not None:
         return error
+    if emu.count_only:
+        return _counted(emu, body)
     try:
         parsed = batch_items(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -223,15 +225,26 @@ async def batch(request: web.Request) -> web.Response:
         )
     errors = []
     for index, (item, size) in enumerate(sized):
-        problem = _item_problem(emu, item, size)
-        if problem is None and not emu.count_only:
-            problem = _applied(emu, item)
+        problem = _item_problem(emu, item, size) or _applied(emu, item)
         if problem is not None:
             errors.append(problem.as_json(index))
     emu.stats.items += len(sized) - len(errors)
-    if not emu.count_only:
-        emu.settle(len(sized))
+    emu.settle(len(sized))
     return _json({"errors": errors}, 207) if errors else _json({})
+
+
+def _counted(emu: Emulator, body: bytes) -> web.Response:
+    """``count_only``: a batch's items counted, neither checked nor stored (the body's size and shape are)."""
+    payload, error = _parse(body)
+    if error is not None:
+        return error
+    items = payload.get("batch") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        return _json(
+            {"errors": [{"reason": "required", "field": "batch", "message": "no 'batch' array"}]}, 400
+        )
+    emu.stats.items += len(items)
+    return _json({})
 
 
 async def entity(request: web.Request) -> web.Response:
