@@ -34,6 +34,7 @@ log costs a first sync. Both flags together alternate every combination.
     python bench/sync_bench.py --rows 100000 1000000 --target postgres  # the warehouse in a process of its own
     python bench/sync_bench.py --render python warehouse --repeat 3 --count-only  # the two send paths
     python bench/sync_bench.py --log none errors --repeat 3 --count-only  # the sync log's cost
+    python bench/sync_bench.py --render python warehouse --events --count-only  # N new events
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ WORK = REPO / "bench" / ".work"
 BIN = Path(sys.executable).parent
 DBT, DBT_CIO = str(BIN / "dbt"), str(BIN / "dbt-cio")
 MODEL = "cio_bulk_people"
+EVENTS_MODEL = "cio_bulk_events"  # --events: an event sync (event id, name column, 1 attribute), N events
 _IGNORE = shutil.ignore_patterns("target", "logs", "*.duckdb*", "dbt_packages", ".user.yml")
 
 
@@ -89,8 +91,10 @@ class Bench:
         duckdb_memory_limit: str | None = None,
         target: str = "duckdb",
         count_only: bool = False,
+        model: str = MODEL,
     ):
         self.rows = rows
+        self.model = model
         self.count_only = count_only
         self.target = target
         self.root = WORK / str(rows)
@@ -142,12 +146,12 @@ class Bench:
                 cur.execute(f'drop schema if exists "{schema}" cascade')
 
     def vars(self, version: int) -> str:
-        return json.dumps({"bulk_people": self.rows, "bulk_version": version})
+        return json.dumps({"bulk_people": self.rows, "bulk_events": self.rows, "bulk_version": version})
 
     def build(self, version: int) -> float:
         t0 = time.perf_counter()
         proc = subprocess.run(  # noqa: PLW1510 - the return code is checked below
-            [DBT, "run", "--select", MODEL, "--vars", self.vars(version), *self.flags],
+            [DBT, "run", "--select", self.model, "--vars", self.vars(version), *self.flags],
             cwd=self.project, env=self.env, capture_output=True, text=True,
         )  # fmt: skip
         if proc.returncode != 0:
@@ -196,7 +200,7 @@ class Bench:
         children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [DBT_CIO, "sync", "--select", MODEL, "--vars", self.vars(version), *self.flags,
+            [DBT_CIO, "sync", "--select", self.model, "--vars", self.vars(version), *self.flags,
              *(["--full-refresh"] if full_refresh else [])],
             cwd=self.project, env={**self.env, "DBT_CIO_RENDER": render}, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True,
@@ -309,11 +313,17 @@ def main() -> None:
         "--log", nargs="+", choices=("none", "errors", "all"),
         help="compare these values of the block's log key on N new people, alternating",
     )  # fmt: skip
+    parser.add_argument(
+        "--events", action="store_true",
+        help=f"with --render: sync {EVENTS_MODEL} (N new events) instead of {MODEL}",
+    )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1, help="with --render or --log: runs per variant")
     parser.add_argument(
         "--count-only", action="store_true", help="the emulator only counts items (checks and stores nothing)"
     )
     opts = parser.parse_args()
+    if opts.events and (opts.log or not opts.render):
+        parser.error("--events goes with --render only (the re-runs and the log's block are the people's)")
     print(
         f"sync benchmark: {opts.target} -> emulator (schema validation off; the tests exercise it), default ceiling "
         f"150 req/s burst 600; DuckDB memory_limit {opts.duckdb_memory_limit or 'default'}; {os.cpu_count()} CPUs; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}",
@@ -321,7 +331,8 @@ def main() -> None:
     )
     measures: list[Measure] = []
     for rows in opts.rows:
-        bench = Bench(rows, opts.duckdb_memory_limit, opts.target, opts.count_only)
+        model = EVENTS_MODEL if opts.events else MODEL
+        bench = Bench(rows, opts.duckdb_memory_limit, opts.target, opts.count_only, model)
         if opts.render or opts.log:
             done, builds = bench.compare(opts.render or ["auto"], opts.log or [None], opts.repeat)
         else:
