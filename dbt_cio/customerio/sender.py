@@ -37,7 +37,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from dbt_cio.customerio.batching import BatchPacker, batch_body
 from dbt_cio.customerio.limits import (
@@ -65,6 +65,7 @@ from dbt_cio.errors import AuthError, TerminalError, TransientError
 __all__ = ["DEFAULT_LINGER", "Answer", "Sender", "TrackAPI", "serialize"]
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class TrackAPI(Protocol):
@@ -290,33 +291,40 @@ class Sender(Generic[R]):
 
     # -- steps 4 and 5: send, settle -----------------------------------------------------------------
 
-    async def _settle_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> list[Answer[R]]:
+    async def _post(self, tags: list[T], parts: list[bytes]) -> list[_Posted[T]]:
+        """POST one batch of serialized items, tagged one each: what Customer.io said of each request (a 400
+        or 413 halves the batch, each half keeping its items' bytes, so one batch may take several)."""
         request = self._next_request()
         try:
             errors = await self.client.post_batch(batch_body(parts), self.stats)
         except AuthError:
             raise
         except TransientError as exc:
-            return [Answer((Result(op.ref, False, str(exc), None, True) for op in ops), request, exc.status)]
+            return [_Posted(tags, request, exc.status, _every(len(tags), str(exc), retryable=True))]
         except TerminalError as exc:
-            if exc.status in _SPLIT_STATUSES and len(ops) > 1:
-                mid = len(ops) // 2
-                left = await self._settle_batch(ops[:mid], parts[:mid])
-                return left + await self._settle_batch(ops[mid:], parts[mid:])
-            return [Answer((Result(op.ref, False, str(exc), None, False) for op in ops), request, exc.status)]
+            if exc.status in _SPLIT_STATUSES and len(tags) > 1:
+                mid = len(tags) // 2
+                left = await self._post(tags[:mid], parts[:mid])
+                return left + await self._post(tags[mid:], parts[mid:])
+            return [_Posted(tags, request, exc.status, _every(len(tags), str(exc), retryable=False))]
         if not errors:
-            return [
-                Answer((_accepted(Result, (op.ref, True, None, None, False)) for op in ops), request, 200)
-            ]
-        refused = _refusals(errors, len(ops))
-        results: Answer[R] = Answer((), request, 207)
-        for i, op in enumerate(ops):
-            refusal = refused.get(i)
-            if refusal is None:
-                results.append(Result(op.ref, True))
+            return [_Posted(tags, request, 200, {})]
+        return [_Posted(tags, request, 207, _refusals(errors, len(tags)))]
+
+    async def _settle_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> list[Answer[R]]:
+        """Steps 4 and 5 for operations: each posted request's results, one per operation."""
+        answers: list[Answer[R]] = []
+        for posted in await self._post(ops, parts):
+            refused = posted.refused
+            if not refused:
+                results = (_accepted(Result, (op.ref, True, None, None, False)) for op in posted.tags)
             else:
-                results.append(Result(op.ref, False, *refusal))
-        return [results]
+                results = (
+                    Result(op.ref, True) if i not in refused else Result(op.ref, False, *refused[i])
+                    for i, op in enumerate(posted.tags)
+                )
+            answers.append(Answer(results, posted.request, posted.status))
+        return answers
 
     async def _send_segment(self, key: _SegmentKey, ops: list[SegmentChange[R]]) -> list[Answer[R]]:
         segment_id, id_type, add = key
@@ -360,27 +368,17 @@ class Sender(Generic[R]):
             await dispatch(self._settle_raw(*packer.take()))
 
     async def _settle_raw(self, seqs: list[int], parts: list[bytes]) -> list[RawAnswer]:
-        """Steps 4 and 5 for raw items, as :meth:`_settle_batch` (a 400 or 413 halves the batch, each half
-        keeping its items' bytes)."""
-        request = self._next_request()
-        try:
-            errors = await self.client.post_batch(batch_body(parts), self.stats)
-        except AuthError:
-            raise
-        except TransientError as exc:
-            return [RawAnswer([], [Refusal(seq, str(exc), None, True) for seq in seqs], request, exc.status)]
-        except TerminalError as exc:
-            if exc.status in _SPLIT_STATUSES and len(seqs) > 1:
-                mid = len(seqs) // 2
-                left = await self._settle_raw(seqs[:mid], parts[:mid])
-                return left + await self._settle_raw(seqs[mid:], parts[mid:])
-            return [RawAnswer([], [Refusal(seq, str(exc), None, False) for seq in seqs], request, exc.status)]
-        if not errors:
-            return [RawAnswer(seqs, [], request, 200)]
-        refused = _refusals(errors, len(seqs))
-        accepted = [seq for i, seq in enumerate(seqs) if i not in refused]
-        refusals = [Refusal(seqs[i], *refused[i]) for i in sorted(refused)]
-        return [RawAnswer(accepted, refusals, request, 207)]
+        """Steps 4 and 5 for raw items: each posted request's acknowledged seqs and refusals."""
+        answers: list[RawAnswer] = []
+        for posted in await self._post(seqs, parts):
+            refused, tags = posted.refused, posted.tags
+            if not refused:
+                answers.append(RawAnswer(tags, [], posted.request, posted.status))
+                continue
+            accepted = [seq for i, seq in enumerate(tags) if i not in refused]
+            refusals = [Refusal(tags[i], *refused[i]) for i in sorted(refused)]
+            answers.append(RawAnswer(accepted, refusals, posted.request, posted.status))
+        return answers
 
 
 def serialize(item: Mapping[str, Any]) -> bytes | tuple[str, str | None]:
@@ -409,6 +407,20 @@ def _within_size(seqs: list[int], items: list[bytes]) -> tuple[list[int], list[b
         else:
             refused.append(Refusal(seq, problem[0], problem[1] or None))
     return kept_seqs, kept, refused
+
+
+class _Posted(NamedTuple, Generic[T]):
+    """One batch request: its items' tags, its number and HTTP status, and the refused items by index in
+    ``tags`` as ``(reason, field, retryable)`` (every index when the whole request failed)."""
+
+    tags: list[T]
+    request: int
+    status: int | None
+    refused: dict[int, tuple[str, str | None, bool]]
+
+
+def _every(count: int, reason: str, *, retryable: bool) -> dict[int, tuple[str, str | None, bool]]:
+    return dict.fromkeys(range(count), (reason, None, retryable))
 
 
 def _refusals(errors: list[dict[str, Any]], count: int) -> dict[int, tuple[str, str | None, bool]]:
