@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from batch_stand_in import batch_stand_in
 from openapi import RequestRecorder
 
 from dbt_cio.customerio.client import CustomerIOClient, RetrySettings
@@ -185,9 +186,6 @@ async def test_a_whole_batch_400_is_narrowed_so_one_bad_item_cannot_sink_its_nei
     # other real-world shape, a 400 for a whole batch, whenever a batch holds a "poison" item.
     seen: list[int] = []
 
-    async def region(request: web.Request) -> web.Response:
-        return web.json_response({"url": "", "region": "us", "environment_id": 1})
-
     async def batch(request: web.Request) -> web.Response:
         items = (await request.json())["batch"]
         seen.append(len(items))
@@ -195,23 +193,13 @@ async def test_a_whole_batch_400_is_narrowed_so_one_bad_item_cannot_sink_its_nei
             return web.json_response({"meta": {"error": "malformed request"}}, status=400)
         return web.json_response({})
 
-    app = web.Application()
-    app.router.add_get("/api/v1/accounts/region", region)
-    app.router.add_post("/api/v2/batch", batch)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with batch_stand_in(batch) as url:
         ops = [person(i) for i in range(64)]
         ops[37] = BatchItem(
             "poison", {"type": "person", "identifiers": {"id": "poison"}, "action": "identify"}
         )
-        async with make_client(f"http://127.0.0.1:{port}") as client:
+        async with make_client(url) as client:
             answers = [answer async for answer in Sender(client).send_chunks(ops)]
-    finally:
-        await runner.cleanup()
     results = by_ref([result for answer in answers for result in answer])
     # each request of the binary search is an answer of its own, numbered, with its status
     numbers = [answer.request or 0 for answer in answers]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from batch_stand_in import batch_stand_in
 from test_sender import emulator, make_client, person
 
 from dbt_cio.customerio.limits import MAX_ITEM_BYTES
@@ -96,9 +97,6 @@ async def test_the_reasons_are_the_operation_paths(emulator: tuple[Emulator, str
 async def test_a_whole_batch_400_is_halved_keeping_each_items_bytes() -> None:
     seen: list[list[str]] = []
 
-    async def region(request: web.Request) -> web.Response:
-        return web.json_response({"url": "", "region": "us", "environment_id": 1})
-
     async def batch(request: web.Request) -> web.Response:
         items = (await request.json())["batch"]
         seen.append([item["identifiers"]["id"] for item in items])
@@ -106,19 +104,8 @@ async def test_a_whole_batch_400_is_halved_keeping_each_items_bytes() -> None:
             return web.json_response({"meta": {"error": "malformed request"}}, status=400)
         return web.json_response({})
 
-    app = web.Application()
-    app.router.add_get("/api/v1/accounts/region", region)
-    app.router.add_post("/api/v2/batch", batch)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with make_client(f"http://127.0.0.1:{port}") as client:
-            got = await answers(Sender(client), [(i, raw(i)) for i in range(64)], size=64)
-    finally:
-        await runner.cleanup()
+    async with batch_stand_in(batch) as url, make_client(url) as client:
+        got = await answers(Sender(client), [(i, raw(i)) for i in range(64)], size=64)
     accepted, refused = outcome(got)
     assert list(refused) == [37] and accepted == [i for i in range(64) if i != 37]
     assert refused[37].reason and "malformed request" in refused[37].reason and not refused[37].retryable
