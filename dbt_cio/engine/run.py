@@ -200,9 +200,8 @@ class SyncRun:
         else:
             await self._send_mapped(mapper, client, progress)
         progress.finish()
-        if (
-            self.ctx.stop.is_set()
-        ):  # the caller commits what was acknowledged, then records the sync as stopped
+        # Asked to stop: the caller commits what was acknowledged, then records the sync as stopped.
+        if self.ctx.stop.is_set():
             raise SyncStopped(
                 f"stopped when asked to (SIGTERM) after {self.result.accepted} of {total} row(s) were "
                 "acknowledged and committed; the next run sends the rest"
@@ -220,10 +219,8 @@ class SyncRun:
                 for change in page:
                     if stopping():  # asked to stop: produce no more; what is in flight is still acknowledged
                         return
-                    try:
-                        ops = mapper(
-                            change, change
-                        )  # the change is its own ref: seq to commit, key to report
+                    try:  # the change is its own ref: seq to commit, key to report
+                        ops = mapper(change, change)
                     except RowRejected as exc:
                         self._reject(change, exc.reason, exc.field)
                         self._log.failure(change, "rejected", exc.reason, exc.field, with_payload=False)
