@@ -12,14 +12,16 @@ dbt parse the project again when it cannot.
 4. it was written for another target: a model without a custom schema or database config sits in a
    schema (or database) other than the target's (so a project overriding ``generate_schema_name`` may
    re-parse more often than needed; never less);
-5. ``--vars`` was given (vars can change what dbt parses, and the manifest does not record them).
+5. ``--vars`` was given and they are not the vars of the dbt command that wrote it (vars can change what dbt
+   parses; the manifest does not record them, but that command's ``run_results.json`` does, under the same
+   invocation id).
 
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,9 @@ if TYPE_CHECKING:  # heavy imports stay out of `--help`
     from dbt.config.runtime import RuntimeConfig
     from dbt.contracts.graph.manifest import Manifest
 
-__all__ = ["is_model", "other_target", "parse_project", "read_manifest", "stale_reason"]
+    from dbt_cio.run_results import DbtRunResults
+
+__all__ = ["is_model", "other_target", "parse_project", "read_manifest", "stale_reason", "vars_reason"]
 
 _PROJECT_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml")
 
@@ -55,12 +59,10 @@ def _watched_files(config: RuntimeConfig, flags: Any) -> Iterator[Path]:
                 yield Path(dirpath) / filename
 
 
-def stale_reason(path: Path, config: RuntimeConfig, flags: Any, *, vars_given: bool) -> str | None:
-    """Why the manifest at ``path`` cannot be used as it is, or None when it is current."""
+def stale_reason(path: Path, config: RuntimeConfig, flags: Any) -> str | None:
+    """Why the manifest at ``path`` cannot be used as it is (its files), or None when it is current."""
     if not path.is_file():
         return "no manifest"
-    if vars_given:
-        return "--vars given"
     written = path.stat().st_mtime
     for file in _watched_files(config, flags):
         try:
@@ -68,6 +70,20 @@ def stale_reason(path: Path, config: RuntimeConfig, flags: Any, *, vars_given: b
                 return f"{file} changed"
         except OSError:
             continue
+    return None
+
+
+def vars_reason(manifest: Manifest, results: DbtRunResults | None, cli_vars: Mapping[str, Any]) -> str | None:
+    """Why a manifest cannot be used with ``--vars`` ``cli_vars`` (None: the dbt command that wrote it ran with
+    the same vars). ``results`` is ``run_results.json`` beside it: only when it comes from the same invocation
+    does it say which vars the manifest was parsed with."""
+    invocation = getattr(manifest.metadata, "invocation_id", None)
+    if results is None or not invocation or results.invocation_id != str(invocation) or results.vars is None:
+        return (
+            "--vars given, and no run_results.json of the dbt command that wrote the manifest says its vars"
+        )
+    if dict(results.vars) != dict(cli_vars):
+        return "--vars differ from those of the dbt command that wrote the manifest"
     return None
 
 

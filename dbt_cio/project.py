@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbt_cio.contract.blocks import has_block
 from dbt_cio.errors import UsageError, gist
-from dbt_cio.manifest import is_model, other_target, parse_project, read_manifest, stale_reason
+from dbt_cio.manifest import is_model, other_target, parse_project, read_manifest, stale_reason, vars_reason
 from dbt_cio.run_results import DbtRunResults, GivenArtifacts
 from dbt_cio.warehouse.macros import add_dbt_cio_macros
 from dbt_cio.warehouse.session import WarehouseSession
@@ -120,13 +120,17 @@ class Project:
         config = _runtime_config(flags)
         manifest_path = given.manifest if given else Path(config.project_root) / config.target_path / "manifest.json"  # fmt: skip
         manifest: Manifest | None = None
-        reason = None if given else stale_reason(manifest_path, config, flags, vars_given=bool(args.vars))
+        reason = None if given else stale_reason(manifest_path, config, flags)
         if reason is None:
             manifest = read_manifest(manifest_path)
             if manifest.metadata.adapter_type != config.credentials.type:
                 reason, manifest = f"written for adapter {manifest.metadata.adapter_type}", None
             elif not given and other_target(manifest, config):
                 reason, manifest = "written for another target", None
+            elif not given and args.vars:
+                results = _results_beside(manifest_path)
+                if reason := vars_reason(manifest, results, flags.VARS or {}):
+                    manifest = None
         if given and manifest is None:  # written elsewhere (dbt Cloud): used as it is, or not at all
             raise UsageError(f"the manifest of {given.origin} was {reason}, not {config.credentials.type} (target "
                              f"'{config.target_name}'): point --profile/--target at that warehouse")  # fmt: skip
@@ -340,6 +344,15 @@ def _set_flags(args: DbtArgs) -> Any:
     set_flags(flags)  # type: ignore[no-untyped-call]
     setup_event_logger(flags)  # dbt's own events stay quiet: dbt-cio reports what matters itself
     return flags
+
+
+def _results_beside(manifest_path: Path) -> DbtRunResults | None:
+    """The ``run_results.json`` beside a manifest, or None when it is missing or unreadable (the manifest is then
+    parsed again, as without it)."""
+    try:
+        return DbtRunResults.read(manifest_path.parent / "run_results.json")
+    except UsageError:
+        return None
 
 
 def _runtime_config(flags: Any) -> RuntimeConfig:

@@ -58,6 +58,9 @@ class DbtRunResults:
     command: str | None
     target: str | None
     results: Mapping[str, NodeResult] = field(default_factory=dict)
+    vars: Mapping[str, Any] | None = (
+        None  # the command's --vars (dbt records them in args), None if not recorded
+    )
 
     @classmethod
     def read(cls, path: Path) -> DbtRunResults | None:
@@ -102,6 +105,7 @@ class DbtRunResults:
             command=args.get("which") if isinstance(args.get("which"), str) else None,
             target=args.get("target") if isinstance(args.get("target"), str) else None,
             results=results,
+            vars=args["vars"] if isinstance(args.get("vars"), Mapping) else None,
         )
 
     def describe(self) -> str:

@@ -101,3 +101,28 @@ def test_bad_rate_settings_are_usage_errors_before_the_project_loads(
         "dbt_project.yml" not in proc.stderr and "Traceback" not in proc.stderr
     )  # the project was not looked at
     assert "emulator" not in proc.stdout  # nothing was started
+
+
+@pytest.mark.parametrize(("argv", "code"), [(["--version"], 0), (["sync", "--no-such-flag"], 2)])
+def test_the_command_ends_at_once_yet_runs_atexit_hooks_and_flushes_its_output(
+    argv: list[str], code: int
+) -> None:
+    # main() ends the process with os._exit (no interpreter teardown): what an exit must do still happens
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('atexit hook ran'))\n"
+        "from dbt_cio.cli.main import main\n"
+        f"sys.argv = ['dbt-cio', *{argv!r}]\n"
+        "print('buffered before the command')\n"
+        "main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout.startswith("buffered before the command\n")
+    assert proc.stdout.endswith("atexit hook ran\n")
+    if code == 0:
+        assert "dbt-cio, version" in proc.stdout
+    else:
+        assert "No such option '--no-such-flag'" in proc.stderr

@@ -106,6 +106,25 @@ def test_a_changed_project_file_makes_the_manifest_stale(dbt_project: DbtProject
 
 
 @duckdb_only
+def test_vars_reuse_the_manifest_of_the_dbt_command_that_ran_with_them(dbt_project: DbtProject) -> None:
+    vars_ = '{"dbt_cio_state_schema": "from_run"}'
+    dbt_project.dbt(
+        "run", "--select", "not_synced", "--vars", vars_
+    )  # writes manifest.json and run_results.json
+    same = Project.load(
+        args_for(dbt_project, vars="{dbt_cio_state_schema: from_run}")
+    )  # the same vars, as YAML
+    assert not same.reparsed and same.state_schema == "from_run"
+    other = Project.load(args_for(dbt_project, vars={"dbt_cio_state_schema": "other"}))
+    assert other.reparsed and other.state_schema == "other"
+    assert other.reparse_reason == "--vars differ from those of the dbt command that wrote the manifest"
+    dbt_project.dbt("run", "--select", "not_synced", "--vars", vars_)
+    (dbt_project.path / "target" / "run_results.json").unlink()  # nothing says which vars the manifest had
+    assert Project.load(args_for(dbt_project, vars=vars_)).reparsed
+    assert not Project.load(args_for(dbt_project)).reparsed  # without --vars the manifest is used as it is
+
+
+@duckdb_only
 def test_a_manifest_for_another_target_is_not_used(
     dbt_project: DbtProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
