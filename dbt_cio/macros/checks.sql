@@ -14,6 +14,15 @@
 {%- macro redshift__utf8_length(x) -%}octet_length({{ x }}){%- endmacro -%}
 {%- macro bigquery__utf8_length(x) -%}byte_length({{ x }}){%- endmacro -%}
 
+{#- ---- a cheap bound on it, where the exact length costs (nothing elsewhere): a length that a text's UTF-8 ---
+    length never exceeds four times (a character takes at least one byte in any encoding, at most four in
+    UTF-8), so that only texts longer than a quarter of a limit are measured exactly -#}
+
+{%- macro utf8_length_bound(x) -%}{{ return(adapter.dispatch('utf8_length_bound', 'dbt_cio')(x)) }}{%- endmacro -%}
+{%- macro default__utf8_length_bound(x) -%}{%- endmacro -%}
+{%- macro postgres__utf8_length_bound(x) -%}octet_length({{ x }}){%- endmacro -%}
+{%- macro redshift__utf8_length_bound(x) -%}{%- endmacro -%}
+
 {#- ---- whether a text is all ASCII (then SQL's lower() is Python's) --------------------------------- -#}
 
 {%- macro is_ascii(x) -%}{{ return(adapter.dispatch('is_ascii', 'dbt_cio')(x)) }}{%- endmacro -%}

@@ -17,6 +17,7 @@
     'unix_seconds_date': dbt_cio.unix_seconds(x, 'date'),
     'unix_seconds_epoch': dbt_cio.unix_seconds(x, 'epoch'),
     'utf8_length': dbt_cio.utf8_length(x),
+    'utf8_length_bound': dbt_cio.utf8_length_bound(x),
     'is_ascii': dbt_cio.is_ascii(x),
     'has_visible_ascii': dbt_cio.has_visible_ascii(x),
     'json_needs_python': dbt_cio.json_needs_python(x),

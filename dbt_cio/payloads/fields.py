@@ -129,7 +129,7 @@ class Fields:
         if c.kind == "text":
             value = Json().sql(self.j.string(c.sql))
             if max_bytes is not None:
-                flags.append(f"{c.sql} is not null and {self.j.utf8_length(c.sql)} > {max_bytes}")
+                flags.append(f"{c.sql} is not null and {self.j.utf8_longer(c.sql, max_bytes)}")
         else:  # digits or a uuid: nothing to escape
             value = Json().lit('"').sql(text).lit('"')
         return value, flags
@@ -170,10 +170,10 @@ class Fields:
         elif kind in ("timestamp", "date"):
             flags.append(f"{x} is not null and {j.fill('temporal_needs_python', x)}")
         elif kind == "json":
-            too_long = f" or {j.utf8_length(j.as_string(x))} > {value_limit}" if value_limit else ""
+            too_long = f" or {j.utf8_longer(j.as_string(x), value_limit)}" if value_limit else ""
             flags.append(f"{x} is not null and ({j.fill('json_needs_python', x)}{too_long})")
         elif kind == "text" and value_limit is not None:
-            flags.append(f"{x} is not null and {j.utf8_length(x)} > {value_limit}")
+            flags.append(f"{x} is not null and {j.utf8_longer(x, value_limit)}")
         return Json().sql(j.value(x, kind)), flags
 
     def attributes(

@@ -79,7 +79,7 @@ class RenderPlan:
     flags: str  # SQL condition: the row goes through Python
     item_limit: int  # rendered items longer than this (bytes) go through Python
     output: str  # how the item is fetched (a template over `_cio_item`)
-    length: str  # SQL of the item's length in UTF-8 bytes (over `_cio_item`)
+    too_long: str  # SQL: whether `_cio_item` is longer than item_limit UTF-8 bytes
     fence: str  # what ends a subquery that must not be inlined (`` offset 0`` on PostgreSQL)
     event_id: str | None = None
     event_seconds: str | None = None
@@ -111,8 +111,8 @@ class RenderPlan:
             f"select _cio_seq, {key}, case when _cio_python then null else {self.output} end as _cio_item, "
             f"_cio_python, {change} as _cio_change{event_out}{raw_out}\n"
             f"from (\n"
-            f"    select rendered.*, coalesce(({self.flags}) or (_cio_item is not null and {self.length} > "
-            f"{self.item_limit}), {_TRUE}) as _cio_python\n"
+            f"    select rendered.*, coalesce(({self.flags}) or (_cio_item is not null and {self.too_long}), "
+            f"{_TRUE}) as _cio_python\n"
             f"    from (\n"
             f"        select diff.*, {self.item} as _cio_item{event}\n"
             f"        from {table} diff\n"
@@ -228,7 +228,7 @@ def render_plan(
         flags=flags,
         item_limit=limit,
         output=j.fill("item_output", "_cio_item"),
-        length=j.utf8_length("_cio_item"),
+        too_long=j.utf8_longer("_cio_item", limit),
         fence=f" {j.templates['subquery_fence']}" if j.templates.get("subquery_fence") else "",
         event_id=shape.event_id,
         event_seconds=shape.event_seconds or f"cast(null as {j.dialect.bigint_type})",

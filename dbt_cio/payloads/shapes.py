@@ -117,7 +117,7 @@ def _event(b: Fields) -> Shape:
     ]  # the anonymous id matters only without a person
     flags.append(f"not ({person}) and not ({anonymous})")  # nobody: Python rejects the row
     if person_col is not None and person_col.kind == "text" and id_limit(id_type):
-        flags.append(f"({person}) and {b.j.utf8_length(person_col.sql)} > {MAX_ID_BYTES}")
+        flags.append(f"({person}) and {b.j.utf8_longer(person_col.sql, MAX_ID_BYTES)}")
     identified = Json().lit(dumps("identifiers") + ":").add(obj({id_type: person_json})).render(b.j)
     anonymous_only = Json().lit(dumps("anonymous_id") + ":").add(anonymous_json).render(b.j)
     item = (

@@ -180,6 +180,14 @@ class JsonSql:
     def utf8_length(self, expr: str) -> str:
         return self.fill("utf8_length", expr)
 
+    def utf8_longer(self, expr: str, limit: int) -> str:
+        """Whether a text's UTF-8 length is over ``limit`` bytes: measured exactly only when the warehouse's cheap
+        bound (``utf8_length_bound``, a quarter of the UTF-8 length at least) does not rule it out."""
+        exact = f"{self.utf8_length(expr)} > {int(limit)}"
+        if not self.templates.get("utf8_length_bound", "").strip():
+            return exact
+        return f"({self.fill('utf8_length_bound', expr)} > {int(limit) // 4} and {exact})"
+
     def has_visible_ascii(self, expr: str) -> str:
         return self.fill("has_visible_ascii", expr)
 
