@@ -12,7 +12,7 @@ For each ``--target`` (duckdb in process, postgres on 127.0.0.1:5432):
 
    - **python**: ``StateStore.iter_changes`` (pages of 10,000 rows, the engine's) -> the sync's mapper -> the
      sender's JSON encoding -> ``check_item`` (today's send path, without packing and HTTP);
-   - **rendered**: ``StateStore.iter_pages`` with ``RenderPlan.page_sql`` (same page size) ->
+   - **rendered**: ``StateStore.read_page`` with ``RenderPlan.page_sql`` (same page size) ->
      ``RenderPlan.decode`` (bytes; events get their ULID spliced in).
 
    Both end with one ``bytes`` per item, which is what the sender packs; the runs check that both paths
@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from itertools import count
 from pathlib import Path
 
 import psutil
@@ -141,7 +142,10 @@ class Paths:
         j = JsonSql.render(self.session.dialect, self.session.call_macro)
         plan = render_plan(self.sync, j, self.state.store.column_types(self.sync), now=NOW)
         out: list[bytes] = []
-        for rows in self.state.store.iter_pages(self.sync, plan.page_sql, PAGE_SIZE, self.summary.table):
+        store, pages = self.state.store, count()
+        for rows in iter(
+            lambda: store.read_page(self.sync, plan.page_sql, next(pages), PAGE_SIZE, self.summary.table), []
+        ):
             page = plan.decode(rows)
             assert not page.python, page.python[:3]
             out.extend(data for _seq, _key, data in page.items)

@@ -28,6 +28,7 @@ import shutil
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import count
 from typing import Any
 
 import pytest
@@ -208,7 +209,8 @@ def compare(w: Warehouse, sync: Sync) -> Compared:
     summary = store.compute_diff(sync)
     plan = render_plan(sync, w.json_sql, store.column_types(sync), now=NOW)
     out = Compared()
-    for rows in store.iter_pages(sync, plan.page_sql, PAGE, summary.table):
+    pages = count()
+    for rows in iter(lambda: store.read_page(sync, plan.page_sql, next(pages), PAGE, summary.table), []):
         page = plan.decode(rows)
         for seq, _key, data in (*page.items, *page.removals):
             out.rendered[seq] = data

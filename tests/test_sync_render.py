@@ -168,3 +168,28 @@ def test_rendered_and_mapped_syncs_leave_the_same_state_rejections_and_log(
     assert first["rejections"]["hostile_people"], "hostile rows were not rejected"
     assert any(key == "3" for key, *_ in first["rejections"]["cio_people"]), first["rejections"]
     assert any(row[2] == "rejected" and row[3] == "207" for row in first["log"]["cio_people"]), first["log"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("target", ["postgres"])
+def test_postgres_pages_are_read_on_two_connections_at_once_and_every_row_arrives_once(
+    dbt_project: DbtProject, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    vars_ = "{bulk_people: 25000}"  # three pages of the diff (10,000 rows each)
+    dbt_project.dbt("run", "--select", "cio_bulk_people", "--vars", vars_)
+    logs = tmp_path / "logs"
+    env = {**emulator.env, **logging_env(logs)}
+    run_cli(dbt_project, "sync", "--select", "cio_bulk_people", "--vars", vars_, env=env)
+    counts = read_results(dbt_project)["cio_bulk_people"]["adapter_response"]
+    assert counts["added"] == counts["accepted"] == 25_000 and counts["rejected"] == 0
+    assert len(emulator.state.people) == 25_000
+    assert sorted(int(p.id) for p in emulator.state.people.values()) == list(range(1, 25_001))
+    pages: dict[str, int] = {}
+    for line in (logs / "dbt.log").read_text().splitlines():
+        event = json.loads(line)
+        if event["info"]["name"] == "SQLQuery" and "_cio_python" in event["data"]["sql"]:
+            pages[event["info"]["thread"]] = pages.get(event["info"]["thread"], 0) + 1
+    # pages 0 and 2 on the sync's connection, 1 and 3 (empty: the end) on the reader's
+    assert pages == {"dbt-cio-warehouse_0": 2, "dbt-cio-reader-1_0": 2}, pages
+    run_cli(dbt_project, "sync", "--select", "cio_bulk_people", "--vars", vars_, env=emulator.env)
+    assert read_results(dbt_project)["cio_bulk_people"]["adapter_response"]["added"] == 0  # all in state

@@ -531,3 +531,25 @@ def test_tables_written_by_an_earlier_version_get_the_new_columns(built_project:
         assert len(rows) == 1  # nothing lost
         st.records.record_rejections("cio_people", "r1", [Rejection("4", "4", "new reason", None)])
         assert {r["sync_key"] for r in st.records.rejections("cio_people")} == {"3", "4"}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("target", ["postgres"])
+def test_readers_have_connections_of_their_own_closed_with_the_block(dbt_project: DbtProject) -> None:
+    with opened(dbt_project) as (p, _state):
+        session = p.session
+
+        def backend(s: object) -> int:
+            return int(s.query("select pg_backend_pid()", "asking")[1][0][0])  # type: ignore[attr-defined]
+
+        def alive(pid: int) -> bool:
+            rows = session.query(f"select count(*) from pg_stat_activity where pid = {pid}", "asking")[1]
+            return bool(rows[0][0])
+
+        with session.readers(2) as (main, reader):
+            assert main is session
+            mine, theirs = session.run(backend, main), reader.run(backend, reader)
+            assert mine != theirs and session.run(alive, theirs)
+        assert not session.run(alive, theirs) and session.run(alive, mine)
+        with session.readers(1) as only:
+            assert only == [session]

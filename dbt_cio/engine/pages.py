@@ -1,7 +1,9 @@
 """Pages of a sync's diff as the send loop takes them: read one page ahead, and a rendered page made a block.
 
 1. **ahead** — a warehouse iterator's pages are read on the warehouse thread (``ctx.session.call``), the next
-   one while the caller works on the current one, so reading and sending overlap;
+   one while the caller works on the current one, so reading and sending overlap; **in_parallel** reads
+   numbered pages on several sessions at once (:meth:`WarehouseSession.readers`), one page ahead each, for
+   a warehouse that answers several queries at the same time faster than one after the other;
 2. **split** — a rendered page (:class:`~dbt_cio.payloads.rendered.RenderedPage`) becomes a block of items
    for the sender's raw path, in diff order: its rendered items as they are, and its flagged rows through
    the Python mapper and the sender's own checks (:func:`~dbt_cio.customerio.sender.serialize`), so that
@@ -11,7 +13,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TypeVar
@@ -23,7 +26,7 @@ from dbt_cio.payloads.rendered import RenderedPage
 from dbt_cio.warehouse.changes import RowChange
 from dbt_cio.warehouse.session import WarehouseSession
 
-__all__ = ["Split", "ahead", "split"]
+__all__ = ["Split", "ahead", "in_parallel", "split"]
 
 T = TypeVar("T")
 
@@ -46,6 +49,32 @@ async def ahead(session: WarehouseSession, make: Callable[[], Iterator[T]]) -> A
     finally:
         if not pending.done():
             pending.cancel()
+
+
+async def in_parallel(
+    sessions: Sequence[WarehouseSession], read: Callable[[WarehouseSession, int], T | None]
+) -> AsyncIterator[T]:
+    """Step 1 on several sessions: pages 0, 1, 2, ... in order, page ``k`` read by ``read(session, k)`` on the
+    thread of ``sessions[k % len(sessions)]``, each session one page ahead; ``read`` gives None past the last
+    page, which ends the pages."""
+
+    def start(k: int) -> asyncio.Future[T | None]:
+        session = sessions[k % len(sessions)]
+        return asyncio.ensure_future(session.call(read, session, k))
+
+    pending = deque(start(k) for k in range(len(sessions)))
+    following = len(sessions)
+    try:
+        while True:
+            page = await pending.popleft()
+            if page is None:
+                return
+            pending.append(start(following))
+            following += 1
+            yield page
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 @dataclass

@@ -27,12 +27,24 @@ from dbt_cio.errors import UsageError
 from dbt_cio.payloads.rendered import RenderPlan, render_plan
 from dbt_cio.warehouse.jsonsql import JsonSql
 
-__all__ = ["CHECKED_ADAPTERS", "RENDER_ENV", "RenderMode", "render_mode", "rendered_plan", "renders"]
+__all__ = [
+    "CHECKED_ADAPTERS",
+    "PAGE_READERS",
+    "RENDER_ENV",
+    "RenderMode",
+    "page_readers",
+    "render_mode",
+    "rendered_plan",
+    "renders",
+]
 
 RENDER_ENV = "DBT_CIO_RENDER"
 RenderMode = Literal["auto", "warehouse", "python"]
 CHECKED_ADAPTERS = frozenset({"duckdb", "postgres"})
 """Adapters whose rendered items are checked byte for byte against the mapper's (tests/test_rendered.py)."""
+PAGE_READERS = {"postgres": 2}
+"""Connections that read rendered pages at the same time, where more than one pays: a PostgreSQL backend
+renders a page on one core, so a second one renders the next page beside it (bench/README.md)."""
 
 
 def render_mode() -> RenderMode:
@@ -61,3 +73,8 @@ async def rendered_plan(sync: Sync, ctx: SyncContext, *, now: int) -> RenderPlan
         return None
     columns = await session.call(ctx.state.store.column_types, sync)
     return render_plan(sync, json_sql, columns, now=now)
+
+
+def page_readers(ctx: SyncContext) -> int:
+    """How many connections read a rendered sync's pages at the same time (:data:`PAGE_READERS`, else 1)."""
+    return PAGE_READERS.get(ctx.session.dialect.adapter_type, 1)

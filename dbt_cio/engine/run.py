@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from dbt_cio.contract.model import Sync
 from dbt_cio.customerio.client import CustomerIOClient
@@ -31,10 +31,10 @@ from dbt_cio.engine.context import SyncContext
 from dbt_cio.engine.dry_run import preview
 from dbt_cio.engine.guardrails import abort_message, breaches
 from dbt_cio.engine.observer import SyncProgress
-from dbt_cio.engine.pages import ahead, split
+from dbt_cio.engine.pages import ahead, in_parallel, split
 from dbt_cio.engine.phases import COMPILE, EXECUTE, timed
 from dbt_cio.engine.rejections import RejectionTally
-from dbt_cio.engine.render import rendered_plan, renders
+from dbt_cio.engine.render import page_readers, rendered_plan, renders
 from dbt_cio.engine.results import SyncResult
 from dbt_cio.engine.segments import resolve_segment
 from dbt_cio.engine.sendlog import SendLog
@@ -43,6 +43,7 @@ from dbt_cio.payloads.mappers import Mapper, RowRejected, mapper_for
 from dbt_cio.payloads.rendered import RenderedPage, RenderPlan
 from dbt_cio.warehouse.changes import DiffSummary, RowChange
 from dbt_cio.warehouse.ledger import Acknowledged
+from dbt_cio.warehouse.session import WarehouseSession
 from dbt_cio.warehouse.synclog import LogEntry
 
 __all__ = ["COMMIT_EVERY", "COMMIT_SECONDS", "PAGE_SIZE", "SyncRun"]
@@ -249,11 +250,12 @@ class SyncRun:
         sender: Sender[RowChange] = Sender(client)
         store, diff = self.ctx.state.store, self._diff
 
-        def pages() -> Iterator[RenderedPage]:
-            return (plan.decode(rows) for rows in store.iter_pages(self.sync, plan.page_sql, PAGE_SIZE, diff))
+        def read(session: WarehouseSession, number: int) -> RenderedPage | None:
+            rows = store.read_page(self.sync, plan.page_sql, number, PAGE_SIZE, diff, session)
+            return plan.decode(rows) if rows else None
 
-        async def blocks() -> AsyncIterator[RawItems]:
-            async for page in ahead(self.ctx.session, pages):
+        async def blocks(sessions: list[WarehouseSession]) -> AsyncIterator[RawItems]:
+            async for page in in_parallel(sessions, read):
                 if self.ctx.stop.is_set():  # asked to stop: what is in flight is still acknowledged
                     return
                 part = split(page, mapper)
@@ -271,10 +273,11 @@ class SyncRun:
                 if part.block.seqs:
                     yield part.block
 
-        async for answer in sender.send_raw(blocks()):
-            accepted = await self._on_raw_answer(answer, plan)
-            progress.advance(accepted=accepted, rejected=len(answer) - accepted)
-            await self._flush()
+        with self.ctx.session.readers(page_readers(self.ctx)) as sessions:
+            async for answer in sender.send_raw(blocks(sessions)):
+                accepted = await self._on_raw_answer(answer, plan)
+                progress.advance(accepted=accepted, rejected=len(answer) - accepted)
+                await self._flush()
 
     async def _pages(self) -> AsyncIterator[list[RowChange]]:
         """The diff a page at a time; the next page is read while the caller works on this one."""

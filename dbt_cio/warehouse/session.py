@@ -38,9 +38,12 @@ class WarehouseSession:
     ``target`` describes the connection in messages, e.g. ``target 'dev' (duckdb)``; it never holds a secret.
     """
 
-    def __init__(self, adapter: BaseAdapter, *, target: str = "the target") -> None:
+    def __init__(
+        self, adapter: BaseAdapter, *, target: str = "the target", thread: str = "dbt-cio-warehouse"
+    ) -> None:
         self.adapter = adapter
         self.target = target
+        self._thread_name = thread
         self._thread: WarehouseThread | None = None
         self._dialect: Dialect | None = None
 
@@ -52,7 +55,7 @@ class WarehouseSession:
     @property
     def thread(self) -> WarehouseThread:
         if self._thread is None:
-            self._thread = WarehouseThread()
+            self._thread = WarehouseThread(self._thread_name)
         return self._thread
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -74,6 +77,42 @@ class WarehouseSession:
             if self._thread is not None:
                 self._thread.close()
                 self._thread = None
+
+    @contextmanager
+    def readers(self, count: int) -> Iterator[list[WarehouseSession]]:
+        """This session and ``count - 1`` more on the same adapter, each with a thread and a connection of its own,
+        for queries the warehouse may answer at the same time (reads of committed tables only: nothing the
+        others write is seen before it commits). The others' connections close when the block ends."""
+        others = [
+            WarehouseSession(self.adapter, target=self.target, thread=f"dbt-cio-reader-{n}")
+            for n in range(1, count)
+        ]
+        for other in others:
+            other._dialect = self._dialect
+        try:
+            yield [self, *others]
+        finally:
+            for other in others:
+                other._release()
+
+    def _release(self) -> None:
+        """Close this session's own connection (not the adapter's others) and stop its thread."""
+        if self._thread is None:
+            return
+        try:
+            self._thread.run(self._release_thread_connection)
+        finally:
+            self._thread.close()
+            self._thread = None
+
+    def _release_thread_connection(self) -> None:
+        connections = self.adapter.connections
+        if connections.get_if_exists() is None:
+            return
+        try:
+            connections.release()
+        finally:
+            connections.clear_thread_connection()
 
     # -- connection ----------------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from dbt_cio.warehouse.changes import DiffSummary, RowChange
 from dbt_cio.warehouse.dialect import Dialect
 from dbt_cio.warehouse.ledger import Acknowledged, Fold, Ledger
 from dbt_cio.warehouse.locks import SyncLocks
+from dbt_cio.warehouse.session import WarehouseSession
 from dbt_cio.warehouse.synclog import SyncLog
 from dbt_cio.warehouse.tables import StateTables, table_suffix
 
@@ -282,18 +283,24 @@ class StateStore:
             if len(rows) < page_size:
                 return
 
-    def iter_pages(
+    def read_page(
         self,
         sync: Sync,
         page_sql: Callable[[str, int, int], str],
+        number: int,
         page_size: int = DEFAULT_PAGE_SIZE,
         diff: str | None = None,
-    ) -> Iterator[list[tuple[Any, ...]]]:
-        """The last computed diff of ``sync`` a page at a time, each page selected by ``page_sql(table, after,
-        size)`` (rows ``after < _cio_seq <= after + size``, ``_cio_seq`` first, in order; e.g.
-        :meth:`dbt_cio.payloads.rendered.RenderPlan.page_sql`) and returned as the driver's tuples."""
-        table = diff or self.tables.of_sync(sync.name).diff
-        yield from self._pages(sync.name, table, page_sql, page_size, "reading the diff")
+        session: WarehouseSession | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """Page ``number`` (0, 1, ...) of the last diff of ``sync`` (numbered 1 to N): the driver's tuples of
+        ``page_sql(table, after, size)`` (:meth:`dbt_cio.payloads.rendered.RenderPlan.page_sql`), read through
+        ``session``: the store's, or another of :meth:`WarehouseSession.readers` reading at the same time."""
+        reader, table = session or self.session, diff or self.tables.of_sync(sync.name).diff
+        statement = page_sql(table, number * page_size, page_size)
+        _cols, rows = reader.query(statement, "reading the diff", sync.name)
+        if reader is self.session:  # the lock's heartbeat goes through the store's own connection
+            self._heartbeat(sync.name)
+        return rows
 
     def iter_rows(
         self, sync: Sync, page_size: int = DEFAULT_PAGE_SIZE, *, dry_run: bool = False
@@ -315,7 +322,7 @@ class StateStore:
         self, sync: Sync, page_sql: Callable[[str, int, int], str], page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Every row of the model as :meth:`iter_rows` reads it (a numbered snapshot of ``sync.columns``), each
-        page selected by ``page_sql(table, after, size)`` as in :meth:`iter_pages`."""
+        page selected by ``page_sql(table, after, size)`` as in :meth:`read_page`."""
         with self._snapshot(sync, dry_run=False) as (table, _quoted, _names):
             yield from self._pages(sync.name, table, page_sql, page_size, "reading rows")
 

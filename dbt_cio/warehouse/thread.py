@@ -20,8 +20,8 @@ T = TypeVar("T")
 class WarehouseThread:
     """Runs every warehouse call on one thread, in the order calls arrive."""
 
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dbt-cio-warehouse")
+    def __init__(self, name: str = "dbt-cio-warehouse") -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the warehouse thread and wait for it (from synchronous code)."""
