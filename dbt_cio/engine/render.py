@@ -4,7 +4,7 @@ A sync is sent from warehouse-rendered items (:mod:`dbt_cio.payloads.rendered`, 
 all of these hold, else through the Python mapper:
 
 - ``DBT_CIO_RENDER`` is ``auto`` (the default) and the adapter is one whose macros are checked against the
-  Python mapper byte for byte (:data:`CHECKED_ADAPTERS`: DuckDB, PostgreSQL), or it is ``warehouse`` and
+  Python mapper in CI (:data:`CHECKED_ADAPTERS`: DuckDB, PostgreSQL, Spark), or it is ``warehouse`` and
   dbt-cio has SQL for the adapter at all (``python`` turns rendering off);
 - the run sends (not a dry run: a dry run describes each operation from Python objects);
 - the sync sends ``/api/v2/batch`` items row by row: not a collection (one request for the whole model) nor
@@ -12,8 +12,10 @@ all of these hold, else through the Python mapper:
 - the sync log holds only failures (not ``log: all`` nor ``--log-payloads``, which log the payload of every
   operation, built by the Python mapper).
 
-Rendering changes how items are made, never what is sent: the bytes are those the mapper and the sender's
-JSON encoding make, and every row whose item or rejection the SQL cannot vouch for goes through the mapper.
+Rendering changes how items are made, never what Customer.io reads: on DuckDB the bytes are those the mapper
+and the sender's JSON encoding make; on PostgreSQL and Spark a double may be written with other digits of the
+same value (``1.0E16`` for ``1e+16``), which reads back as the same double. Every row whose item or rejection
+the SQL cannot vouch for goes through the mapper.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ __all__ = [
 
 RENDER_ENV = "DBT_CIO_RENDER"
 RenderMode = Literal["auto", "warehouse", "python"]
-CHECKED_ADAPTERS = frozenset({"duckdb", "postgres"})
+CHECKED_ADAPTERS = frozenset({"duckdb", "postgres", "spark"})
 """Adapters whose rendered items are checked byte for byte against the mapper's (tests/test_rendered.py)."""
 PAGE_READERS = {"postgres": 2}
 """Connections that read rendered pages at the same time, where more than one pays: a PostgreSQL backend

@@ -132,7 +132,7 @@ case when {{ x }} is null or {{ p.text }} in ('NaN', 'Infinity', '-Infinity') th
 {#- The pieces of a decimal's plain text, as SQL expressions: sign ('-' or ''), integer digits, fraction
     digits without trailing zeros ('' when integral), all significant digits, those of the fraction. -#}
 {%- macro decimal_parts(x) -%}
-{%- set text = "cast(" ~ x ~ " as " ~ dbt.type_string() ~ ")" -%}
+{%- set text = dbt_cio.decimal_text(x) -%}
 {%- set unsigned = "replace(" ~ text ~ ", '-', '')" -%}
 {%- set int = dbt_cio.part_before_dot(unsigned) -%}
 {%- set frac = dbt_cio.trim_trailing_zeros(dbt_cio.part_after_dot(unsigned)) -%}
@@ -145,6 +145,13 @@ case when {{ x }} is null or {{ p.text }} in ('NaN', 'Infinity', '-Infinity') th
     'significant': dbt_cio.trim_leading_zeros(frac),
 }) }}
 {%- endmacro -%}
+
+{#- a decimal's plain text: Spark's cast writes Java's BigDecimal.toString (0E-10, 1.00E-8); format_number
+    writes every digit plainly (of a BigDecimal: exact), grouped by commas, with zeros up to 38 places that are
+    trimmed like the scale's -#}
+{%- macro decimal_text(x) -%}{{ return(adapter.dispatch('decimal_text', 'dbt_cio')(x)) }}{%- endmacro -%}
+{%- macro default__decimal_text(x) -%}cast({{ x }} as {{ dbt.type_string() }}){%- endmacro -%}
+{%- macro spark__decimal_text(x) -%}replace(format_number({{ x }}, 38), ',', ''){%- endmacro -%}
 
 {%- macro part_before_dot(s) -%}{{ return(adapter.dispatch('part_before_dot', 'dbt_cio')(s)) }}{%- endmacro -%}
 {%- macro default__part_before_dot(s) -%}split_part({{ s }}, '.', 1){%- endmacro -%}
@@ -216,9 +223,11 @@ case when abs({{ x }}) >= 100000000000000000 then {{ dbt_cio.floor_div(x, 100000
 {%- else -%}{{ dbt_cio.default__unix_seconds(x, kind) }}{%- endif -%}
 {%- endmacro -%}
 
+{#- Spark: a TIMESTAMP_NTZ is naive (its wall clock read as UTC, from its fields: a cast to TIMESTAMP would read
+    it in the session's time zone); a TIMESTAMP is an instant -#}
 {%- macro spark__unix_seconds(x, kind) -%}
 {%- if kind == 'date' -%}cast(datediff({{ x }}, date'1970-01-01') as bigint) * 86400
-{%- elif kind == 'timestamp' -%}unix_seconds(cast({{ x }} as timestamp))
+{%- elif kind == 'timestamp' -%}case typeof({{ x }}) when 'timestamp_ntz' then cast(datediff(cast({{ x }} as date), date'1970-01-01') as bigint) * 86400 + hour({{ x }}) * 3600 + minute({{ x }}) * 60 + second({{ x }}) else unix_seconds(cast({{ x }} as timestamp)) end
 {%- else -%}{{ dbt_cio.default__unix_seconds(x, kind) }}{%- endif -%}
 {%- endmacro -%}
 
