@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import suppress
 
 from dbt_cio.contract.model import Sync
 from dbt_cio.customerio.client import CustomerIOClient
@@ -59,16 +60,24 @@ LOOKUP_EVERY = 1_000  # refused rows read again per query
 
 
 class SyncRun:
-    """Runs one :class:`Sync` once; ``client`` is None for a dry run (nothing is sent).
+    """Runs one :class:`Sync` once. ``connect()`` gives the Customer.io client (no ``connect``: nothing is sent):
+    it connects while the warehouse computes the diff (importing aiohttp, a round trip to Customer.io).
 
     The run's row in the ``runs`` table is the caller's (``result.run_id``): it is written however the run
     ends, also when it fails before reaching this class.
     """
 
-    def __init__(self, sync: Sync, ctx: SyncContext, client: CustomerIOClient | None, result: SyncResult):
+    def __init__(
+        self,
+        sync: Sync,
+        ctx: SyncContext,
+        connect: Callable[[], Awaitable[CustomerIOClient]] | None,
+        result: SyncResult,
+    ):
         self.sync = sync
         self.ctx = ctx
-        self.client = client
+        self._connect = connect
+        self._connecting: asyncio.Future[CustomerIOClient] | None = None
         self.result = result
         self._acks: list[Acknowledged] = []  # acknowledged diff rows per request, until committed
         self._acked = 0  # how many rows _acks holds
@@ -81,6 +90,14 @@ class SyncRun:
         self._diff: str | None = None  # where this run's diff is read (a table, or a query for a dry run)
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            if self._connecting is not None:  # the run may have failed before it needed the client
+                with suppress(DbtCioError):
+                    await self._connecting
+
+    async def _run(self) -> None:
         sync, ctx = self.sync, self.ctx
         session = ctx.session
         if ctx.options.dry_run:  # reads only: no lock (it would be written), nothing committed
@@ -98,11 +115,14 @@ class SyncRun:
     async def _diff_and_send(self) -> None:
         sync, ctx = self.sync, self.ctx
         store = ctx.state.store
+        if self._connect is not None:  # runs once the diff is handed to the warehouse thread
+            self._connecting = asyncio.ensure_future(self._connect())
         with timed(self.result, COMPILE, ctx.observer, "computing the diff"):
             summary = await ctx.session.call(lambda: store.compute_diff(sync, dry_run=ctx.options.dry_run))
         self._diff = summary.table
         self.result.added, self.result.changed = summary.added, summary.changed
         self.result.removed = summary.removed
+        client = await self._client()  # connected meanwhile; refused credentials fail the run here
         found = [] if ctx.options.ignore_thresholds else breaches(sync, summary)
         if found:
             self.result.status = "aborted"
@@ -111,14 +131,14 @@ class SyncRun:
                 await self._samples()
             return
         await self._check_block()
-        if ctx.options.dry_run or self.client is None:
+        if ctx.options.dry_run or client is None:
             await self._dry_run()
             return
         collecting = gc.isenabled()
         gc.disable()  # sending makes many short-lived objects and no cycles worth a collection's time
         try:
             with timed(self.result, EXECUTE):
-                await self._send(summary, self.client)
+                await self._send(summary, client)
         finally:
             if collecting:
                 gc.enable()
@@ -440,7 +460,10 @@ class SyncRun:
 
     async def _samples(self) -> None:
         """What the diff would send (see :mod:`dbt_cio.engine.dry_run`)."""
-        await preview(self.sync, self.ctx, self.client, self.result, self._pages)
+        await preview(self.sync, self.ctx, await self._client(), self.result, self._pages)  # awaited already
+
+    async def _client(self) -> CustomerIOClient | None:
+        return None if self._connecting is None else await self._connecting
 
 
 def _counters(client: CustomerIOClient) -> tuple[int, int, int]:

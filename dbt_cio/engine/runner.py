@@ -25,8 +25,9 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -318,17 +319,10 @@ async def _run_all(
                 t0 = time.monotonic()
                 if stop is None and ctx.stop.is_set():
                     stop = "not run: dbt-cio was asked to stop"
-                connecting = None  # Customer.io's client connects (a round trip) while the run is recorded
-                if stop is None and result.status == "pending" and result.name not in holds:
-                    workspace = syncs[index].workspace
-                    connecting = asyncio.ensure_future(
-                        _client(workspace, credentials, clients, unreachable, ctx)
-                    )
                 if not ctx.options.dry_run:
                     try:
                         result.run_id = await ctx.session.call(ctx.state.records.start_run, result.name)
                     except DbtCioError as exc:
-                        await _settled(connecting)
                         result.status, result.message = "error", str(exc)
                         if notifier is not None:
                             notifier.after(result)
@@ -338,8 +332,10 @@ async def _run_all(
                         result.status, result.message = "skipped", stop
                     elif result.status == "pending" and result.name in holds:
                         result.status, result.message = "skipped", holds[result.name]
-                    elif connecting is not None:
-                        await SyncRun(syncs[index], ctx, await connecting, result).run()
+                    elif result.status == "pending":
+                        sync = syncs[index]
+                        connect = partial(_client, sync.workspace, credentials, clients, unreachable, ctx)
+                        await SyncRun(sync, ctx, connect, result).run()
                 except AuthError as exc:
                     result.status, result.message = "error", str(exc)
                     stop = "not run: Customer.io refused the credentials"
@@ -375,13 +371,6 @@ async def _finish(ctx: SyncContext, result: SyncResult) -> None:
         )
     except DbtCioError as exc:
         ctx.observer.note(f"sync '{result.name}': its run could not be recorded: {exc}")
-
-
-async def _settled(connecting: asyncio.Future[CustomerIOClient] | None) -> None:
-    """Wait for a connection no sync will use (a client it opens is closed with the others at the end)."""
-    if connecting is not None:
-        with suppress(DbtCioError):
-            await connecting
 
 
 async def _client(
