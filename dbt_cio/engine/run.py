@@ -27,6 +27,7 @@ from dbt_cio.contract.model import Sync
 from dbt_cio.customerio.client import CustomerIOClient
 from dbt_cio.customerio.operations import Operation, RawAnswer, RawItems, Refusal
 from dbt_cio.customerio.sender import Answer, Sender
+from dbt_cio.engine.block_change import note_block_change
 from dbt_cio.engine.collections import replace_collection
 from dbt_cio.engine.context import SyncContext
 from dbt_cio.engine.dry_run import preview
@@ -54,7 +55,6 @@ __all__ = ["COMMIT_EVERY", "COMMIT_SECONDS", "PAGE_SIZE", "SyncRun"]
 COMMIT_EVERY = 50_000  # acknowledged rows per state commit (on a first sync: a quarter of the rows, if more)
 COMMIT_SECONDS = 2.0  # ...or this often, whichever comes first (and never while a commit is in flight)
 PAGE_SIZE = 10_000  # diff rows read per page
-BLOCK_META_KEY = "block_fingerprint"  # sync_meta: the fingerprint of the block the sync last ran with
 REJECTIONS_EVERY = 1_000
 LOOKUP_EVERY = 1_000  # refused rows read again per query
 
@@ -92,10 +92,9 @@ class SyncRun:
     async def run(self) -> None:
         try:
             await self._run()
-        finally:
-            if self._connecting is not None:  # the run may have failed before it needed the client
-                with suppress(DbtCioError):
-                    await self._connecting
+        finally:  # a run that failed before it needed the client still waits for the connection it started
+            with suppress(DbtCioError):
+                await self._client()
 
     async def _run(self) -> None:
         sync, ctx = self.sync, self.ctx
@@ -130,7 +129,7 @@ class SyncRun:
             if ctx.options.dry_run:
                 await self._samples()
             return
-        await self._check_block()
+        await note_block_change(sync, ctx)
         if ctx.options.dry_run or client is None:
             await self._dry_run()
             return
@@ -426,26 +425,6 @@ class SyncRun:
             finally:
                 if self._commit is commit:
                     self._commit = None
-
-    # -- the block itself ---------------------------------------------------------------------------------
-    async def _check_block(self) -> None:
-        """Say so when the sync's ``meta.customerio`` block changed since its last run, once.
-
-        Like a dbt incremental model whose logic changed: rows synced before are not sent again by
-        themselves (their values did not change), so a new mapping or destination reaches them only with
-        ``--full-refresh``.
-        """
-        sync, ctx = self.sync, self.ctx
-        current = sync.fingerprint
-        previous = await ctx.session.call(ctx.state.records.get_meta, sync.name, BLOCK_META_KEY)
-        if previous is not None and previous != current and not ctx.options.full_refresh:
-            ctx.observer.note(
-                f"sync '{sync.name}': the meta.customerio block of model '{sync.model}' changed since its last "
-                "sync. Rows synced before are sent again only when their values change; to send every row with "
-                f"the new block: dbt-cio sync --select {sync.model} --full-refresh"
-            )
-        if previous != current and not ctx.options.dry_run:
-            await ctx.session.call(ctx.state.records.set_meta, sync.name, BLOCK_META_KEY, current)
 
     # -- dry run -----------------------------------------------------------------------------------------
     async def _dry_run(self) -> None:
