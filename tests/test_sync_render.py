@@ -189,7 +189,9 @@ def test_postgres_pages_are_read_on_two_connections_at_once_and_every_row_arrive
         event = json.loads(line)
         if event["info"]["name"] == "SQLQuery" and "_cio_python" in event["data"]["sql"]:
             pages[event["info"]["thread"]] = pages.get(event["info"]["thread"], 0) + 1
-    # pages 0 and 2 on the sync's connection, 1 and 3 (empty: the end) on the reader's
-    assert pages == {"dbt-cio-warehouse_0": 2, "dbt-cio-reader-1_0": 2}, pages
+    # pages 0 and 2 on the sync's connection, 1 and 3 (empty: the end) on the reader's; page 4 (empty too) may be
+    # read as well when its read starts before page 3's answer ends the pages
+    assert pages["dbt-cio-warehouse_0"] in (2, 3) and pages["dbt-cio-reader-1_0"] == 2, pages
+    assert set(pages) == {"dbt-cio-warehouse_0", "dbt-cio-reader-1_0"}, pages
     run_cli(dbt_project, "sync", "--select", "cio_bulk_people", "--vars", vars_, env=emulator.env)
     assert read_results(dbt_project)["cio_bulk_people"]["adapter_response"]["added"] == 0  # all in state
