@@ -127,11 +127,11 @@ class SyncRun:
             self.result.status = "aborted"
             self.result.message = abort_message(sync, found, dry_run=ctx.options.dry_run)
             if ctx.options.dry_run:
-                await self._samples()
+                await self._samples(client)
             return
         await note_block_change(sync, ctx)
         if ctx.options.dry_run or client is None:
-            await self._dry_run()
+            await self._dry_run(client)
             return
         collecting = gc.isenabled()
         gc.disable()  # sending makes many short-lived objects and no cycles worth a collection's time
@@ -427,7 +427,7 @@ class SyncRun:
                     self._commit = None
 
     # -- dry run -----------------------------------------------------------------------------------------
-    async def _dry_run(self) -> None:
+    async def _dry_run(self, client: CustomerIOClient | None) -> None:
         result = self.result
         result.status = "dry-run"
         if self.ctx.options.full_refresh:
@@ -435,11 +435,11 @@ class SyncRun:
                 "with --full-refresh every row of the model would be sent again; the counts "
                 "above are the changes since the last sync"
             )
-        await self._samples()
+        await self._samples(client)
 
-    async def _samples(self) -> None:
+    async def _samples(self, client: CustomerIOClient | None) -> None:
         """What the diff would send (see :mod:`dbt_cio.engine.dry_run`)."""
-        await preview(self.sync, self.ctx, await self._client(), self.result, self._pages)  # awaited already
+        await preview(self.sync, self.ctx, client, self.result, self._pages)
 
     async def _client(self) -> CustomerIOClient | None:
         return None if self._connecting is None else await self._connecting
