@@ -24,6 +24,12 @@ every run. Run by hand (never in CI); figures go to bench/README.md::
 
     python bench/render_bench.py                             # 1,000,000 people, DuckDB and PostgreSQL
     python bench/render_bench.py --target duckdb --events    # 1,000,000 events
+    python bench/render_bench.py --typed                     # people with instants and a decimal
+
+``--typed`` adds to each person a timestamp with time zone, a timestamp, a date and a ``decimal(12,2)`` (a table
+made from ``cio_bulk_people`` in the warehouse, synced as a person with those four attributes more), and a
+third path, **python+casts**: the Python path reading the page as ``dbt_cio.warehouse.casts`` converts it
+(instants as Unix seconds, the decimal as a double), as ``dbt-cio sync`` does where the Python path sends.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import time
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -90,7 +97,9 @@ def cpu() -> float:
 class Paths:
     """The loaded project, the sync and its computed diff; each path as a callable returning item bytes."""
 
-    def __init__(self, project_dir: Path, target: str, model: str, rows: int):
+    def __init__(self, project_dir: Path, target: str, model: str, rows: int, typed: bool = False):
+        from dataclasses import replace
+
         from dbt_cio.contract.resolve import load_syncs
         from dbt_cio.project import DbtArgs, Project
         from dbt_cio.warehouse.schema import StateSchema
@@ -103,6 +112,23 @@ class Paths:
         self.session.connect()
         [node] = [n for n in self.project.all_nodes() if n["name"] == model]
         [self.sync] = load_syncs([node], lambda n: self.project.columns_of(n))
+        if typed:  # four typed attributes more, in a table of their own
+            base = self.sync.relation
+            relation = base.replace(model, "bench_typed") if model in base else f"{base}_typed"
+            tstz = {"duckdb": "timestamptz", "postgres": "timestamptz"}[target]
+            with self.session.transaction("making the typed table"):
+                self.session.execute(f"drop table if exists {relation}")
+                self.session.execute(
+                    f"create table {relation} as select *, "
+                    f"cast('2020-01-01 00:00:00+00' as {tstz}) + cast(person_id as bigint) * interval '1 second' as seen_at, "
+                    f"cast('2021-06-01 12:00:00' as timestamp) - cast(person_id as bigint) * interval '1 minute' as signed_up, "
+                    f"cast('2022-01-01' as date) + cast(cast(person_id as bigint) % 3650 as integer) as renewal, "
+                    f"cast(cast(person_id as bigint) % 100000 / 7.0 as decimal(12,2)) as balance from {base}"
+                )  # fmt: skip
+            extra = ("seen_at", "signed_up", "renewal", "balance")
+            self.sync = replace(self.sync, name="bench_typed", model="bench_typed", relation=relation,
+                                columns=(*self.sync.columns, *extra),
+                                attributes={**self.sync.attributes, **{c: c for c in extra}})  # fmt: skip
         self.state = StateSchema.open(self.session, self.project.state_schema, self.project.database)
         t0 = time.perf_counter()
         self.summary = self.state.store.compute_diff(self.sync)
@@ -119,7 +145,16 @@ class Paths:
         times = self.backend.cpu_times()
         return times.user + times.system
 
-    def python(self) -> list[bytes]:
+    def casts(self) -> list[bytes]:
+        from dbt_cio.warehouse.casts import page_casts
+        from dbt_cio.warehouse.jsonsql import JsonSql
+
+        j = JsonSql.render(self.session.dialect, self.session.call_macro)
+        casts = page_casts(self.sync, j, self.state.store.column_types(self.sync, sized=True))
+        assert casts, "nothing to convert: run with --typed"
+        return self.python(casts)
+
+    def python(self, casts: Any = None) -> list[bytes]:
         from dbt_cio.customerio.limits import check_item
         from dbt_cio.payloads.mappers import mapper_for
 
@@ -127,7 +162,8 @@ class Paths:
         mapper = mapper_for(self.sync, now=NOW)
         out: list[bytes] = []
         append = out.append
-        for page in self.state.store.iter_changes(self.sync, page_size=PAGE_SIZE, diff=self.summary.table):
+        store, table = self.state.store, self.summary.table
+        for page in store.iter_changes(self.sync, page_size=PAGE_SIZE, diff=table, casts=casts):
             for change in page:
                 for op in mapper(change, change):
                     data = encode(op.item).encode()  # type: ignore[union-attr]
@@ -177,6 +213,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--target", choices=("duckdb", "postgres", "both"), default="both")
     parser.add_argument("--events", action="store_true", help="cio_bulk_events instead of cio_bulk_people")
+    parser.add_argument("--typed", action="store_true", help="people with instants and a decimal (see above)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep bench/.work/render_<target>/ afterwards")
     opts = parser.parse_args()
@@ -190,25 +227,33 @@ def main() -> None:
     lines = []
     for target in targets:
         project_dir, _env = build(target, opts.rows, model)
-        paths = Paths(project_dir, target, model, opts.rows)
+        paths = Paths(project_dir, target, model, opts.rows, opts.typed)
         print(f"  {target}: diff computed in {paths.diff_s:.1f} s", flush=True)
-        runs: dict[str, list[dict[str, float]]] = {"python": [], "rendered": []}
+        ways: list[tuple[str, Callable[[], list[bytes]]]] = [
+            ("python", paths.python),
+            ("rendered", paths.rendered),
+        ]
+        if opts.typed:
+            ways.insert(1, ("python+casts", paths.casts))
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in ways}
         kept: dict[str, list[bytes]] = {}
         for _ in range(opts.repeat):
-            for name, run in (("python", paths.python), ("rendered", paths.rendered)):
+            for name, run in ways:
                 figures, items = measure(paths, name, run)
                 runs[name].append(figures)
                 kept[name] = items
                 print(f"    {name:>8}: {figures['wall']:.2f} s wall, {figures['cpu']:.2f} s CPU"
                       + (f" (+{figures['warehouse']:.2f} s server)" if target == "postgres" else ""), flush=True)  # fmt: skip
         same(kept["python"], kept["rendered"])
+        if opts.typed:
+            assert kept["python"] == kept["python+casts"], "the casts changed an item"
         size = sum(map(len, kept["rendered"])) / len(kept["rendered"])
         for name, figures in runs.items():
             best = min(figures, key=lambda f: f["wall"])
             server = f"{best['warehouse']:.1f}" if target == "postgres" else "-"
             every = ", ".join(f"{f['wall']:.2f}" for f in figures)
             lines.append(
-                f"| {target:<8} | {name:<8} | {opts.rows / best['wall']:>10,.0f} | {best['wall']:>6.2f} | "
+                f"| {target:<8} | {name:<12} | {opts.rows / best['wall']:>10,.0f} | {best['wall']:>6.2f} | "
                 f"{best['cpu']:>7.2f} | {server:>8} | {every} |"
             )
         print(
@@ -219,8 +264,8 @@ def main() -> None:
         if not opts.keep:
             drop_pg_schemas(target)
             shutil.rmtree(WORK / f"render_{target}", ignore_errors=True)
-    print("| target   | path     |     rows/s | wall s |   CPU s | server s | every run (wall s) |")
-    print("|----------|----------|------------|--------|---------|----------|--------------------|")
+    print("| target   | path         |     rows/s | wall s |   CPU s | server s | every run (wall s) |")
+    print("|----------|--------------|------------|--------|---------|----------|--------------------|")
     print("\n".join(lines))
 
 

@@ -428,6 +428,74 @@ def test_people(warehouse: Warehouse) -> None:
     check(w, sync, second, json_columns=True, expect=expect)
 
 
+# -- the Python path's casts (dbt_cio.warehouse.casts) ---------------------------------------------------
+
+CAST_ROWS: list[dict[str, Any]] = [
+    *PEOPLE_ROWS,
+    {"pid": "cast-money", "money": "-12345678.90", "tstz": "0001-01-02 00:00:00+00:00", "ts": "0001-01-01"},
+    {"pid": "cast-whole", "money": "100.00", "tstz": "1969-12-31 23:59:59.999999+14:00", "day": "9999-12-31"},
+    {"pid": "cast-zero", "money": "-0.00", "ts": "1970-01-01 00:00:00.000001", "day": "1969-12-31"},
+    {
+        "pid": "cast-inf",
+        "ts": "infinity",
+        "tstz": "-infinity",
+        "day": "infinity",
+        "because": "num",
+    },  # PostgreSQL
+]
+
+
+def test_python_path_casts_map_every_row_as_before(warehouse: Warehouse) -> None:
+    """Instants selected as Unix seconds and decimals of up to 15 digits as doubles: every row maps to the
+    very same item (or rejection) as when the driver's values are read, edge values included."""
+    from dbt_cio.warehouse.casts import page_casts
+
+    w = warehouse
+    relation = w.model("cast_people", PEOPLE_COLUMNS, CAST_ROWS)
+    rows = [
+        r
+        for r in CAST_ROWS
+        if r.get("because") in (None, *(c for c, t in PEOPLE_COLUMNS if TYPES[t][w.target]))
+    ]
+    names = [c for c, t in PEOPLE_COLUMNS if TYPES[t][w.target] is not None]
+    attributes = {c: c for c in names[1:]}
+    sync = make_sync(w, "person", "cast_people", relation, names, identifier=Identifier("pid"),
+                     attributes={**attributes, "seen_again": "ts"}, mode="upsert")  # fmt: skip
+    store = w.state.store
+    store.compute_diff(sync)
+    casts = page_casts(sync, w.json_sql, store.column_types(sync, sized=True))
+    assert set(casts.selects) == {"money", "ts", "tstz", "day"}  # not dec(38,10), unbounded numeric, int...
+    assert set(casts.whole) == {"money"}
+    as_read = {c.seq: c for page in store.iter_changes(sync, page_size=PAGE) for c in page}
+    as_cast = {c.seq: c for page in store.iter_changes(sync, page_size=PAGE, casts=casts) for c in page}
+    assert as_read.keys() == as_cast.keys() and len(as_read) == len(rows)
+    converted: dict[str, int] = {}
+    for seq, read in as_read.items():
+        where = f"row {read.key!r}"
+        assert _python_path(sync, as_cast[seq]) == _python_path(sync, read), where
+        for name in ("money", "ts", "tstz", "day"):
+            value = as_cast[seq].values[name]
+            if value is not None and read.values[name] is not value:
+                converted[name] = converted.get(name, 0) + 1
+                assert type(value) in (int, float) or value == read.values[name], f"{where}.{name}"
+    assert min(converted.values()) >= 3 and len(converted) == 4, converted  # the casts did convert
+
+
+def test_python_path_casts_leave_fields_read_their_own_way() -> None:
+    """Identifiers, event names, timestamps, device fields and keys are never converted: only attributes."""
+    from dbt_cio.warehouse.casts import plain_values
+
+    base = {"model": "m", "unique_id": "model.m", "relation": "r", "columns": ("a", "b", "c", "d", "e")}
+    event = Sync(name="e", type="event", identifier=Identifier("a"), event_id="b", timestamp="c",
+                 name_column="d", attributes={"x": "c", "y": "e", "z": "d"}, **base)  # type: ignore[arg-type]  # fmt: skip
+    assert plain_values(event) == {"e"}
+    device = Sync(name="d", type="device", identifier=Identifier("a"), token="b", last_used="c",
+                  platform="d", attributes={"x": "e", "y": "c"}, **base)  # type: ignore[arg-type]  # fmt: skip
+    assert plain_values(device) == {"e"}
+    collection = Sync(name="c", type="collection", **base)  # type: ignore[arg-type]
+    assert plain_values(collection) == frozenset()
+
+
 def test_people_by_email_in_update_mode_cleared_on_delete(warehouse: Warehouse) -> None:
     """Update-only identify (``_update: true``, also when the block maps an attribute of that name), email
     identifiers (no length limit on them), and the clear of a removed person."""

@@ -27,14 +27,17 @@ from dbt_cio.contract.model import LogPolicy, Sync
 from dbt_cio.engine.context import SyncContext
 from dbt_cio.errors import UsageError
 from dbt_cio.payloads.rendered import RenderPlan, render_plan
+from dbt_cio.warehouse.casts import PageCasts, page_casts
 from dbt_cio.warehouse.jsonsql import JsonSql
 
 __all__ = [
+    "CAST_ADAPTERS",
     "CHECKED_ADAPTERS",
     "PAGE_READERS",
     "RENDER_ENV",
     "RenderMode",
     "page_readers",
+    "python_casts",
     "render_mode",
     "rendered_plan",
     "renders",
@@ -44,6 +47,11 @@ RENDER_ENV = "DBT_CIO_RENDER"
 RenderMode = Literal["auto", "warehouse", "python"]
 CHECKED_ADAPTERS = frozenset({"duckdb", "postgres", "spark"})
 """Adapters whose rendered items are checked byte for byte against the mapper's (tests/test_rendered.py)."""
+CAST_ADAPTERS = frozenset({"duckdb"})
+"""Where the Python path's page query converts instants and small decimals (:func:`python_casts`): where it was
+measured to pay. DuckDB builds a ``datetime`` with its time zone slowly; on PostgreSQL psycopg2 parses them
+cheaply, and the conversion moved as much CPU to the server as it saved (bench/README.md). The SQL is checked
+on PostgreSQL and Spark too (tests/test_rendered.py)."""
 PAGE_READERS = {"postgres": 2}
 """Connections that read rendered pages at the same time, where more than one pays: a PostgreSQL backend
 renders a page on one core, so a second one renders the next page beside it (bench/README.md)."""
@@ -75,6 +83,21 @@ async def rendered_plan(sync: Sync, ctx: SyncContext, *, now: int) -> RenderPlan
         return None
     columns = await session.call(ctx.state.store.column_types, sync)
     return render_plan(sync, json_sql, columns, now=now)
+
+
+async def python_casts(sync: Sync, ctx: SyncContext) -> PageCasts | None:
+    """What the Python path's page query converts in SQL (:mod:`dbt_cio.warehouse.casts`): not in a dry run, and
+    only on :data:`CAST_ADAPTERS`; None when nothing is converted."""
+    session = ctx.session
+    if ctx.options.dry_run or session.dialect.adapter_type not in CAST_ADAPTERS:
+        return None
+    json_sql = await session.call(JsonSql.render_if_available, session.dialect, session.call_macro)
+    if json_sql is None:
+        return None
+    casts = page_casts(
+        sync, json_sql, await session.call(lambda: ctx.state.store.column_types(sync, sized=True))
+    )
+    return casts or None
 
 
 def page_readers(ctx: SyncContext) -> int:

@@ -36,7 +36,7 @@ from dbt_cio.engine.observer import SyncProgress
 from dbt_cio.engine.pages import ahead, in_parallel, split
 from dbt_cio.engine.phases import COMPILE, EXECUTE, timed
 from dbt_cio.engine.rejections import RejectionTally
-from dbt_cio.engine.render import page_readers, rendered_plan, renders
+from dbt_cio.engine.render import page_readers, python_casts, rendered_plan, renders
 from dbt_cio.engine.results import SyncResult
 from dbt_cio.engine.segments import resolve_segment
 from dbt_cio.engine.sendlog import SendLog
@@ -299,10 +299,10 @@ class SyncRun:
                 await self._flush()
 
     async def _pages(self) -> AsyncIterator[list[RowChange]]:
-        """The diff a page at a time; the next page is read while the caller works on this one."""
-        store = self.ctx.state.store
+        """The diff a page at a time, read as :func:`python_casts` says; the next page read during this one."""
+        store, casts = self.ctx.state.store, await python_casts(self.sync, self.ctx)
         async for page in ahead(
-            self.ctx.session, lambda: store.iter_changes(self.sync, page_size=PAGE_SIZE, diff=self._diff)
+            self.ctx.session, lambda: store.iter_changes(self.sync, PAGE_SIZE, self._diff, casts)
         ):
             yield page
 

@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from dbt_cio.warehouse.casts import PageCasts
 from dbt_cio.warehouse.sql import KEY_SEPARATOR, NULL_MARKER
 
-__all__ = ["ChangeKind", "DiffSummary", "RowChange", "readable_key"]
+__all__ = ["ChangeKind", "DiffSummary", "RowChange", "readable_key", "row_changes"]
 
 ChangeKind = Literal["added", "changed", "removed"]
 
@@ -27,6 +28,25 @@ class RowChange(NamedTuple):
     change: ChangeKind
     values: Mapping[str, Any]
     seq: int = 0
+
+
+def row_changes(
+    rows: Sequence[Sequence[Any]], keys: Sequence[str], values: Sequence[str], casts: PageCasts
+) -> list[RowChange]:
+    """A page of a diff as fetched: ``_cio_seq``, ``_cio_key``, ``_cio_change``, the key texts ``_cio_k0..``, the
+    ``keys`` then the ``values`` columns (as selected through ``casts``), then the casts' extra columns."""
+    out: list[RowChange] = []
+    append, names, first_value = out.append, (*keys, *values), 3 + len(keys)
+    last, apply = first_value + len(names), casts.apply if casts else None
+    for row in rows:
+        change = str(row[2])
+        if change == "removed":
+            append(RowChange(str(row[1]), "removed", dict(zip(keys, row[3:first_value])), row[0]))
+        else:
+            found = dict(zip(names, row[first_value:last]))
+            append(RowChange(str(row[1]), "added" if change == "added" else "changed",
+                             found if apply is None else apply(found, row[last:]), row[0]))  # fmt: skip
+    return out
 
 
 @dataclass(frozen=True)

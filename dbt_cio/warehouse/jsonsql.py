@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from dbt_cio.warehouse.dialect import Dialect
 
-__all__ = ["EXACT_ADAPTERS", "KINDS", "PLACEHOLDER", "JsonSql", "Kind", "column_kind"]
+__all__ = ["EXACT_ADAPTERS", "KINDS", "PLACEHOLDER", "JsonSql", "Kind", "column_kind", "decimal_digits"]
 
 Kind = Literal[
     "text", "integer", "decimal", "double", "float4", "boolean", "timestamp", "date", "uuid", "json", "other"
@@ -57,6 +57,8 @@ _DOUBLES = frozenset({"double", "double precision", "float8", "float64"})
 # 4-byte floats; "float" is 4 bytes on DuckDB and Spark, 8 on PostgreSQL, Snowflake and Redshift
 _FLOAT4 = frozenset({"real", "float4"})
 _FLOAT_IS_4 = frozenset({"duckdb", "spark", "databricks"})
+_DOUBLE_TYPE = {"postgres": "double precision", "redshift": "double precision", "bigquery": "float64"}
+"""The 8-byte float's name where it is not ``double``."""
 
 
 def column_kind(adapter_type: str, dtype: str) -> Kind:
@@ -88,6 +90,12 @@ def column_kind(adapter_type: str, dtype: str) -> Kind:
     if base in ("json", "jsonb") and adapter_type in ("duckdb", "postgres"):
         return "json"  # other drivers hand JSON back as text, or parse it their own way: left to Python
     return "other"
+
+
+def decimal_digits(dtype: str) -> int | None:
+    """The precision of a ``decimal(p, s)`` / ``numeric(p, s)`` type (``p``), None when it states none."""
+    found = _DECIMAL.fullmatch(" ".join(dtype.strip().lower().split()))
+    return None if found is None or found.group(3) is None else int(found.group(3))
 
 
 _SIMPLE = re.compile(r'[\w."]+')
@@ -196,6 +204,10 @@ class JsonSql:
 
     def as_string(self, expr: str) -> str:
         return self.dialect.as_string(expr)
+
+    def as_double(self, expr: str) -> str:
+        """``expr`` cast to the warehouse's 8-byte float."""
+        return f"cast({expr} as {_DOUBLE_TYPE.get(self.dialect.adapter_type, 'double')})"
 
     def literal(self, text: str) -> str:
         return self.dialect.literal(text)

@@ -276,17 +276,18 @@ class WarehouseSession:
             ) from exc
 
     def column_types(
-        self, database: str | None, schema: str, identifier: str, step: str
+        self, database: str | None, schema: str, identifier: str, step: str, *, sized: bool = False
     ) -> list[tuple[str, str]]:
         """A table's columns as ``(name, data type)`` in order, the type as the adapter names it (dbt's
-        ``Column.dtype``: ``VARCHAR``, ``DECIMAL(38,10)``, ``timestamp with time zone``...)."""
+        ``Column.dtype``: ``VARCHAR``, ``DECIMAL(38,10)``, ``timestamp with time zone``...); ``sized``: with
+        the precision where the adapter keeps it apart (``Column.data_type``: PostgreSQL's ``numeric(10,2)``)."""
         self.connect()
         relation = self.adapter.Relation.create(database=database, schema=schema, identifier=identifier)
         try:
             columns = self.adapter.get_columns_in_relation(relation)
         except Exception as exc:
             raise self._error(step, None, exc) from exc
-        return [(str(column.name), str(column.dtype)) for column in columns]
+        return [(str(column.name), str(column.data_type if sized else column.dtype)) for column in columns]
 
 
 def _table_names(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> set[str]:

@@ -32,7 +32,8 @@ from dbt_cio.contract.actions import actions_for
 from dbt_cio.contract.model import Sync
 from dbt_cio.errors import DuplicateKeyError, WarehouseError
 from dbt_cio.warehouse import sql
-from dbt_cio.warehouse.changes import DiffSummary, RowChange
+from dbt_cio.warehouse.casts import PageCasts as Casts
+from dbt_cio.warehouse.changes import DiffSummary, RowChange, row_changes
 from dbt_cio.warehouse.dialect import Dialect
 from dbt_cio.warehouse.ledger import Acknowledged, Fold, Ledger
 from dbt_cio.warehouse.locks import SyncLocks
@@ -230,14 +231,13 @@ class StateStore:
         self.ledger.create(sync.name)
         return diff
 
-    def column_types(self, sync: Sync) -> list[tuple[str, str, str]]:
+    def column_types(self, sync: Sync, *, sized: bool = False) -> list[tuple[str, str, str]]:
         """Every column the sync reads, key columns first, as ``(name in the block, quoted name, data type)``,
-        the type as the adapter reports it for the sync's diff table (a real run's diff: not a dry run's)."""
-        resolved = self._resolve(sync)
-        table = self.tables.sync_table_names(sync.name).diff
-        found = self.session.column_types(
-            self.tables.database, self.tables.schema, table, "reading the diff's column types"
-        )
+        the type as the adapter reports it for the sync's diff table (a real run's diff: not a dry run's);
+        ``sized``: with its precision (:meth:`~dbt_cio.warehouse.session.WarehouseSession.column_types`)."""
+        resolved, table = self._resolve(sync), self.tables.sync_table_names(sync.name).diff
+        step = "reading the diff's column types"
+        found = self.session.column_types(self.tables.database, self.tables.schema, table, step, sized=sized)
         types = {name.lower(): dtype for name, dtype in found}
         names = (*resolved.keys, *resolved.values)
         quoted = (*resolved.cols.keys, *resolved.cols.values)
@@ -247,20 +247,23 @@ class StateStore:
         return [(name, q, types[name.lower()]) for name, q in zip(names, quoted)]
 
     def iter_changes(
-        self, sync: Sync, page_size: int = DEFAULT_PAGE_SIZE, diff: str | None = None
+        self,
+        sync: Sync,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        diff: str | None = None,
+        casts: Casts | None = None,
     ) -> Iterator[list[RowChange]]:
         """The last computed diff of ``sync``, in key order, ``page_size`` rows at a time.
 
         ``diff`` is where to read it (``DiffSummary.table``; default: the sync's diff table). Added and
-        changed rows carry the key and value columns as the database returns them; removed rows carry the key
-        columns as text (from state).
+        changed rows carry the key and value columns as the database returns them, or as ``casts`` converts
+        them (:mod:`dbt_cio.warehouse.casts`); removed rows carry the key columns as text (from state).
         """
         resolved = self._resolve(sync)
         diff = diff or self.tables.of_sync(sync.name).diff
-        n = len(resolved.keys)
-        selected = ["_cio_seq", "_cio_key", "_cio_change", *(f"_cio_k{i}" for i in range(n)),
-                    *resolved.cols.keys, *resolved.cols.values]  # fmt: skip
-        names = (*resolved.keys, *resolved.values)
+        casts = casts or Casts({})
+        selected = ["_cio_seq", "_cio_key", "_cio_change", *(f"_cio_k{i}" for i in range(len(resolved.keys))),
+                    *resolved.cols.keys, *casts.columns(resolved.values, resolved.cols.values), *casts.extras]  # fmt: skip
         after = 0
         while True:
             _cols, rows = self.session.query(
@@ -268,18 +271,9 @@ class StateStore:
             )
             if not rows:
                 return
-            out: list[RowChange] = []
-            append, keys, first_value = out.append, resolved.keys, 3 + n
-            for row in rows:
-                change = str(row[2])
-                if change == "removed":
-                    append(RowChange(str(row[1]), "removed", dict(zip(keys, row[3:first_value])), row[0]))
-                else:
-                    append(RowChange(str(row[1]), "added" if change == "added" else "changed",
-                                     dict(zip(names, row[first_value:])), row[0]))  # fmt: skip
             after = int(rows[-1][0])
             self._heartbeat(sync.name)
-            yield out
+            yield row_changes(rows, resolved.keys, resolved.values, casts)
             if len(rows) < page_size:
                 return
 
