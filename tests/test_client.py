@@ -115,6 +115,14 @@ async def test_segments_and_collections_through_the_app_api(emulator: tuple[Emul
         assert emu.state.collections[collection["id"]].data == [{"plan": "enterprise"}]
         with pytest.raises(TerminalError, match="data\\[0\\]"):
             await cio.replace_collection(collection["id"], [{"big": "x" * 20_000}])
+        # rows already written as JSON (rendered by the warehouse): created, then replaced, as they are
+        rows = ['{"plan":"é","n":1.5}'.encode(), b'{"plan":null}']
+        made = await cio.put_collection_json(None, 'rendered "plans"', rows)
+        assert emu.state.collections[made["id"]].name == 'rendered "plans"'
+        assert emu.state.collections[made["id"]].data == [{"plan": "é", "n": 1.5}, {"plan": None}]
+        await cio.put_collection_json(made["id"], "ignored on replace", rows[1:])
+        assert emu.state.collections[made["id"]].data == [{"plan": None}]
+        assert emu.state.collections[made["id"]].name == 'rendered "plans"'
     # the Track bodies we built match Customer.io's OpenAPI document
     assert len(recorder.track) == 4
     recorder.validate_all()

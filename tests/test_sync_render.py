@@ -161,6 +161,11 @@ def test_rendered_and_mapped_syncs_leave_the_same_state_rejections_and_log(
     (python, python_sql), (rendered, rendered_sql) = runs["python"], runs["warehouse"]
     assert not any("_cio_python" in s for s in python_sql)
     assert any("_cio_python" in s for s in rendered_sql)  # the pages were rendered by the warehouse
+    assert any("_cio_python" in s and "'' as _cio_key" in s for s in rendered_sql)  # the collection's too
+    snapshot_reads = [
+        s for s in rendered_sql if s.lstrip().lower().startswith("select _cio_seq") and "rows__" in s
+    ]
+    assert snapshot_reads and all("_cio_python" in s for s in snapshot_reads)  # ...and sent as rendered
     for step, (p, r) in enumerate(zip(python, rendered), start=1):
         for part in ("results", "rejections", "log", "state"):
             assert p[part] == r[part], f"step {step}: {part} differ"

@@ -9,12 +9,14 @@ row in the sync log (keyed by the collection's name), with its payload when it f
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from dbt_cio.contract.actions import COLLECTION_REPLACE
 from dbt_cio.contract.model import Sync
 from dbt_cio.customerio.client import CustomerIOClient
 from dbt_cio.engine.context import SyncContext
+from dbt_cio.engine.render import rendered_plan, renders
 from dbt_cio.engine.results import SyncResult
 from dbt_cio.errors import CustomerIOError, TerminalError, TransientError
 from dbt_cio.payloads.collections import collection_data
@@ -49,14 +51,11 @@ async def replace_collection(
     sync: Sync, summary: DiffSummary, ctx: SyncContext, client: CustomerIOClient, result: SyncResult
 ) -> None:
     """Replace the collection with the model's rows when anything changed since the last sync."""
-    session, store = ctx.session, ctx.state.store
+    session = ctx.session
     if summary.total == 0:
         return
-    rows: list[dict[str, Any]] = []
-    iterator = await session.call(lambda: iter(store.iter_rows(sync)))
-    while (page := await session.call(next, iterator, None)) is not None:
-        rows.extend(page)
-    data = collection_data(sync, rows)
+    rendered = await _rendered_rows(sync, ctx)
+    data: list[Any] = [] if rendered is not None else collection_data(sync, await _rows(sync, ctx))
     collection_id = await find_collection(sync, client, ctx)
     name = sync.collection.name if sync.collection is not None and sync.collection.name else sync.model
     if collection_id is None:
@@ -68,22 +67,54 @@ async def replace_collection(
     else:
         request = {"method": "PUT", "path": f"/v1/collections/{collection_id}", "body": {"data": data}}
     try:
-        if collection_id is None:
+        if rendered is not None:
+            sent = await client.put_collection_json(collection_id, name, rendered)
+            collection_id = int(sent["id"]) if collection_id is None else collection_id
+        elif collection_id is None:
             created = await client.create_collection(name, data)
             collection_id = int(created["id"])
         else:
             await client.replace_collection(collection_id, data)
     except CustomerIOError as exc:
+        if rendered is not None:  # the log keeps the payload as the rows were sent
+            request["body"]["data"] = [json.loads(row) for row in rendered]
         outcome = "failed" if isinstance(exc, TransientError) else "rejected"
         status = exc.status if isinstance(exc, TransientError | TerminalError) else None
         await _log(sync, ctx, result, name, outcome, status, str(exc), request)
         raise
     await session.call(ctx.state.records.set_meta, sync.name, META_KEY, str(collection_id))
-    result.sent = result.accepted = len(data)
+    result.sent = result.accepted = len(data) if rendered is None else len(rendered)
     # Every row of the diff (numbered 1..n) is now current in Customer.io.
     acked = Acknowledged(range(1, summary.total + 1), request=1, status=200)
-    await session.call(store.commit, sync, [acked], result.run_id)
+    await session.call(ctx.state.store.commit, sync, [acked], result.run_id)
     await _log(sync, ctx, result, name, "accepted", 200, None, request if _payloads(sync, ctx) else None)
+
+
+async def _rows(sync: Sync, ctx: SyncContext) -> list[dict[str, Any]]:
+    """Every row of the model, as the mapper reads them."""
+    session, store = ctx.session, ctx.state.store
+    rows: list[dict[str, Any]] = []
+    iterator = await session.call(lambda: iter(store.iter_rows(sync)))
+    while (page := await session.call(next, iterator, None)) is not None:
+        rows.extend(page)
+    return rows
+
+
+async def _rendered_rows(sync: Sync, ctx: SyncContext) -> list[bytes] | None:
+    """Every row of the model as the warehouse renders it, when it renders this sync and every row was rendered
+    within the limits (:meth:`~dbt_cio.payloads.rendered.RenderPlan.collection_json`); else None: the rows are
+    read into Python, and :func:`~dbt_cio.payloads.collections.collection_data` builds, checks and explains."""
+    if not renders(sync, ctx, "all" if _payloads(sync, ctx) else sync.log):
+        return None
+    plan = await rendered_plan(sync, ctx, now=int(time.time()))
+    if plan is None:
+        return None
+    session, store = ctx.session, ctx.state.store
+    iterator = await session.call(lambda: iter(store.iter_row_pages(sync, plan.page_sql)))
+    pages = []
+    while (page := await session.call(next, iterator, None)) is not None:
+        pages.append(plan.decode(page))
+    return plan.collection_json(pages)
 
 
 def _payloads(sync: Sync, ctx: SyncContext) -> bool:

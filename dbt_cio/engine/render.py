@@ -7,8 +7,8 @@ all of these hold, else through the Python mapper:
   Python mapper in CI (:data:`CHECKED_ADAPTERS`: DuckDB, PostgreSQL, Spark), or it is ``warehouse`` and
   dbt-cio has SQL for the adapter at all (``python`` turns rendering off);
 - the run sends (not a dry run: a dry run describes each operation from Python objects);
-- the sync sends ``/api/v2/batch`` items row by row: not a collection (one request for the whole model) nor
-  a segment (v1 id lists);
+- the sync is not a segment (its v1 id lists are built by the mapper: see docs/rendering.md); a collection's
+  rows are rendered, and sent as they are in its one request when every row was rendered within the limits;
 - the sync log holds only failures (not ``log: all`` nor ``--log-payloads``, which log the payload of every
   operation, built by the Python mapper).
 
@@ -70,7 +70,7 @@ def renders(sync: Sync, ctx: SyncContext, log: LogPolicy) -> bool:
     mode = render_mode()
     if mode == "python" or ctx.options.dry_run or log == "all":
         return False
-    if sync.type in ("collection", "segment"):
+    if sync.type == "segment":
         return False
     return mode == "warehouse" or ctx.session.dialect.adapter_type in CHECKED_ADAPTERS
 
