@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 from batch_stand_in import batch_stand_in
-from test_sender import emulator, make_client, person
+from openapi import RequestRecorder
+from test_sender import collect, emulator, make_client, person
 
 from dbt_cio.customerio.limits import MAX_ITEM_BYTES
-from dbt_cio.customerio.operations import RawAnswer, RawItems
+from dbt_cio.customerio.operations import RawAnswer, RawItems, RawMembers, SegmentChange
 from dbt_cio.customerio.sender import Sender, serialize
 from dbt_cio.emulator import Emulator
 
@@ -150,3 +151,48 @@ async def test_nothing_to_send_sends_nothing(emulator: tuple[Emulator, str]) -> 
         sender: Sender[Any] = Sender(client)
         assert await answers(sender, []) == []
     assert sender.stats.requests == 0 and emu.stats.items == 0
+
+
+# -- segment changes (``Sender.send_members_raw``) -------------------------------------------------------
+
+
+async def members(rows: Sequence[tuple[int, str, bool]], size: int = 300) -> AsyncIterator[RawMembers]:
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        yield RawMembers(
+            [s for s, _, _ in chunk], [json.dumps(i).encode() for _, i, _ in chunk], [a for *_, a in chunk]
+        )
+
+
+async def test_segment_ids_make_the_operation_paths_requests(emulator: tuple[Emulator, str]) -> None:
+    """Adds and removes interleaved as a diff has them: grouped apart up to 1000 ids, in the same requests (paths,
+    ids, order) as the same changes as operations, and acknowledged by seq; a segment that does not exist
+    refuses every id of its request, for good."""
+    emu, url = emulator
+    emu.schemas = None  # the segment bodies are checked below, from what was sent
+    rows = [(i, f"u{i}", i % 3 != 0) for i in range(2600)]  # every third one removed
+    sent: dict[str, list[tuple[str, list[str]]]] = {}
+    for way in ("operations", "raw"):
+        recorder = RequestRecorder()
+        async with make_client(url, recorder) as client:
+            segment = (await client.create_segment(f"members {way}"))["id"]
+            await collect(Sender(client), [person(i) for i in range(2600)])
+            if way == "operations":
+                ops = [SegmentChange(seq, segment, "id", ident, add) for seq, ident, add in rows]
+                results = await collect(Sender(client), ops)
+                assert all(r.accepted for r in results) and len(results) == len(rows)
+            else:
+                got = [a async for a in Sender(client).send_members_raw(segment, "id", members(rows))]
+                accepted, refused = outcome(got)
+                assert accepted == list(range(2600)) and not refused
+                assert [a.status for a in got] == [200] * len(got) and all(a.request for a in got)
+            assert emu.state.segment_member_ids(segment) == {f"u{i}" for i in range(2600) if i % 3}
+        calls = [(p, c) for _, p, c in recorder.sent if "/segments/" in p]
+        sent[way] = [(p.rsplit("/", 1)[-1], json.loads(c)["ids"]) for p, c in calls]
+    assert sent["raw"] == sent["operations"]
+    assert sorted(len(ids) for _, ids in sent["raw"]) == [733, 867, 1000]  # 1,733 adds, 867 removes
+    async with make_client(url) as client:
+        nowhere = [a async for a in Sender(client).send_members_raw(777, "id", members(rows[:5]))]
+    accepted, refused = outcome(nowhere)
+    assert not accepted and sorted(refused) == [0, 1, 2, 3, 4]
+    assert all(not r.retryable and "not found" in r.reason for r in refused.values())

@@ -23,6 +23,7 @@ __all__ = [
     "Operation",
     "RawAnswer",
     "RawItems",
+    "RawMembers",
     "Refusal",
     "Result",
     "SegmentChange",
@@ -79,6 +80,16 @@ class RawItems(NamedTuple):
 
     seqs: list[int]
     items: list[bytes]
+
+
+class RawMembers(NamedTuple):
+    """A block of manual segment changes already serialized: ``ids[i]`` is a person's identifier as a JSON
+    string (an element of a v1 ``ids`` list), ``adds[i]`` whether it is added (else removed), ``seqs[i]`` the
+    caller's number for it; in the caller's order, which decides how they are grouped into requests."""
+
+    seqs: list[int]
+    ids: list[bytes]
+    adds: list[bool]
 
 
 class Refusal(NamedTuple):

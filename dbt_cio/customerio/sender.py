@@ -37,7 +37,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from dbt_cio.customerio.batching import BatchPacker, batch_body
 from dbt_cio.customerio.limits import (
@@ -46,19 +46,20 @@ from dbt_cio.customerio.limits import (
     MAX_SEGMENT_IDS,
     check_identifier,
     check_item,
-    check_item_size,
 )
 from dbt_cio.customerio.operations import (
     BatchItem,
     Operation,
     RawAnswer,
     RawItems,
+    RawMembers,
     Refusal,
     Result,
     SegmentChange,
 )
 from dbt_cio.customerio.pipeline import Dispatch, Put, requests
 from dbt_cio.customerio.ratelimit import RateSettings
+from dbt_cio.customerio.refusals import Posted, every, refusals_of, within_size
 from dbt_cio.customerio.stats import Stats
 from dbt_cio.errors import AuthError, TerminalError, TransientError
 
@@ -85,6 +86,10 @@ class TrackAPI(Protocol):
 
     async def change_segment(
         self, segment_id: int, id_type: str, ids: Sequence[str], add: bool, stats: Stats | None = None
+    ) -> None: ...
+
+    async def change_segment_json(
+        self, segment_id: int, id_type: str, ids: Sequence[bytes], add: bool, stats: Stats | None = None
     ) -> None: ...
 
 
@@ -180,6 +185,31 @@ class Sender(Generic[R]):
 
         async def read(put: Put[RawAnswer], dispatch: Dispatch[RawAnswer]) -> None:
             await self._read_raw(blocks, put, dispatch)
+
+        async for answer in requests(self.client.rate_settings.max_concurrency, read):
+            self._count_raw(answer)
+            yield answer
+
+    async def send_members_raw(
+        self, segment_id: int, id_type: str, blocks: AsyncIterable[RawMembers]
+    ) -> AsyncIterator[RawAnswer]:
+        """Send blocks of serialized segment changes to one manual segment (``id_type``: how its ids identify
+        people); yield a :class:`RawAnswer` per request, as :meth:`send_raw` does. Grouped as the operation path
+        groups :class:`SegmentChange` operations (adds and removes apart, up to 1000 ids, in input order), so
+        the same input makes the same requests; the ids are taken as they are (checked by whoever wrote them).
+        """
+
+        async def read(put: Put[RawAnswer], dispatch: Dispatch[RawAnswer]) -> None:
+            groups: dict[bool, tuple[list[int], list[bytes]]] = {}
+            async for block in blocks:
+                for seq, data, add in zip(*block):
+                    seqs, ids = groups.setdefault(add, ([], []))
+                    seqs.append(seq)
+                    ids.append(data)
+                    if len(seqs) >= MAX_SEGMENT_IDS:
+                        await dispatch(self._settle_members(segment_id, id_type, add, *groups.pop(add)))
+            for add, group in list(groups.items()):
+                await dispatch(self._settle_members(segment_id, id_type, add, *group))
 
         async for answer in requests(self.client.rate_settings.max_concurrency, read):
             self._count_raw(answer)
@@ -291,7 +321,7 @@ class Sender(Generic[R]):
 
     # -- steps 4 and 5: send, settle -----------------------------------------------------------------
 
-    async def _post(self, tags: list[T], parts: list[bytes]) -> list[_Posted[T]]:
+    async def _post(self, tags: list[T], parts: list[bytes]) -> list[Posted[T]]:
         """POST one batch of serialized items, tagged one each: what Customer.io said of each request (a 400
         or 413 halves the batch, each half keeping its items' bytes, so one batch may take several)."""
         request = self._next_request()
@@ -300,16 +330,16 @@ class Sender(Generic[R]):
         except AuthError:
             raise
         except TransientError as exc:
-            return [_Posted(tags, request, exc.status, _every(len(tags), str(exc), retryable=True))]
+            return [Posted(tags, request, exc.status, every(len(tags), str(exc), retryable=True))]
         except TerminalError as exc:
             if exc.status in _SPLIT_STATUSES and len(tags) > 1:
                 mid = len(tags) // 2
                 left = await self._post(tags[:mid], parts[:mid])
                 return left + await self._post(tags[mid:], parts[mid:])
-            return [_Posted(tags, request, exc.status, _every(len(tags), str(exc), retryable=False))]
+            return [Posted(tags, request, exc.status, every(len(tags), str(exc), retryable=False))]
         if not errors:
-            return [_Posted(tags, request, 200, {})]
-        return [_Posted(tags, request, 207, _refusals(errors, len(tags)))]
+            return [Posted(tags, request, 200, {})]
+        return [Posted(tags, request, 207, refusals_of(errors, len(tags)))]
 
     async def _settle_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> list[Answer[R]]:
         """Steps 4 and 5 for operations: each posted request's results, one per operation."""
@@ -342,6 +372,24 @@ class Sender(Generic[R]):
             return [Answer(refused, request, exc.status)]
         return [Answer((Result(op.ref, True) for op in ops), request, 200)]
 
+    async def _settle_members(
+        self, segment_id: int, id_type: str, add: bool, seqs: list[int], ids: list[bytes]
+    ) -> list[RawAnswer]:
+        """:meth:`_send_segment` for serialized ids: one request's acknowledged seqs, or a refusal for each."""
+        request = self._next_request()
+        try:
+            await self.client.change_segment_json(
+                segment_id, id_type, list(dict.fromkeys(ids)), add, self.stats
+            )
+        except AuthError:
+            raise
+        except (TransientError, TerminalError) as exc:
+            retryable = isinstance(exc, TransientError)
+            return [
+                RawAnswer([], [Refusal(seq, str(exc), None, retryable) for seq in seqs], request, exc.status)
+            ]
+        return [RawAnswer(seqs, [], request, 200)]
+
     # -- the raw path: serialized items, seqs in and out -------------------------------------------
 
     async def _read_raw(
@@ -353,7 +401,7 @@ class Sender(Generic[R]):
         opened = 0.0  # when the open batch got its first item
         async for seqs, items in blocks:
             if items and max(map(len, items)) > MAX_ITEM_BYTES:
-                seqs, items, refused = _within_size(seqs, items)
+                seqs, items, refused = within_size(seqs, items)
                 await put(RawAnswer([], refused))
             if not len(packer):
                 opened = clock()
@@ -392,47 +440,3 @@ def serialize(item: Mapping[str, Any]) -> bytes | tuple[str, str | None]:
     if problem is not None:
         return (problem[0], problem[1] or None)
     return data
-
-
-def _within_size(seqs: list[int], items: list[bytes]) -> tuple[list[int], list[bytes], list[Refusal]]:
-    """The items of a block within the item size limit, and a refusal for each other."""
-    kept_seqs: list[int] = []
-    kept: list[bytes] = []
-    refused: list[Refusal] = []
-    for seq, data in zip(seqs, items):
-        problem = check_item_size(len(data))
-        if problem is None:
-            kept_seqs.append(seq)
-            kept.append(data)
-        else:
-            refused.append(Refusal(seq, problem[0], problem[1] or None))
-    return kept_seqs, kept, refused
-
-
-class _Posted(NamedTuple, Generic[T]):
-    """One batch request: its items' tags, its number and HTTP status, and the refused items by index in
-    ``tags`` as ``(reason, field, retryable)`` (every index when the whole request failed)."""
-
-    tags: list[T]
-    request: int
-    status: int | None
-    refused: dict[int, tuple[str, str | None, bool]]
-
-
-def _every(count: int, reason: str, *, retryable: bool) -> dict[int, tuple[str, str | None, bool]]:
-    return dict.fromkeys(range(count), (reason, None, retryable))
-
-
-def _refusals(errors: list[dict[str, Any]], count: int) -> dict[int, tuple[str, str | None, bool]]:
-    """A 207's per-item errors by batch index (the first for an index; indexes out of range ignored), each as
-    ``(reason, field, retryable)``: Customer.io's reason and message together when they say different things."""
-    refused: dict[int, tuple[str, str | None, bool]] = {}
-    for error in errors:
-        index = error.get("batch_index")
-        if not isinstance(index, int) or not 0 <= index < count or index in refused:
-            continue
-        reason = error.get("message") or error.get("reason") or "rejected by Customer.io"
-        if error.get("reason") and error.get("message") and error["reason"] not in error["message"]:
-            reason = f"{error['reason']}: {error['message']}"
-        refused[index] = (str(reason), error.get("field") or None, False)
-    return refused

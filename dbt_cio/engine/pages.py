@@ -13,20 +13,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TypeVar
 
-from dbt_cio.customerio.operations import BatchItem, RawItems
+from dbt_cio.customerio.limits import check_identifier
+from dbt_cio.customerio.operations import BatchItem, Operation, RawItems, RawMembers, SegmentChange
 from dbt_cio.customerio.sender import serialize
 from dbt_cio.payloads.mappers import Mapper, RowRejected
-from dbt_cio.payloads.rendered import RenderedPage
+from dbt_cio.payloads.rendered import RenderedPage, RenderPlan
 from dbt_cio.warehouse.changes import RowChange
 from dbt_cio.warehouse.session import WarehouseSession
 
-__all__ = ["Split", "ahead", "in_parallel", "split"]
+__all__ = ["READ_AGAIN_EVERY", "Split", "ahead", "in_parallel", "read_again", "split", "split_members"]
+
+READ_AGAIN_EVERY = 1_000
+"""Refused rows read again per query (:func:`read_again`)."""
 
 T = TypeVar("T")
 
@@ -83,10 +88,23 @@ class Split:
     mapper ``rejected`` (never sent), and those whose items the sender's checks ``refused`` (counted as sent,
     as the Python path counts its local rejections)."""
 
-    block: RawItems
+    block: RawItems | RawMembers
     done: list[int]
     rejected: list[Problem] = field(default_factory=list)
     refused: list[Problem] = field(default_factory=list)
+
+
+async def read_again(
+    session: WarehouseSession, plan: RenderPlan, table: str, seqs: Sequence[int]
+) -> dict[int, RowChange]:
+    """The rows of the diff ``table`` numbered ``seqs``, as the mapped path reads them (for the few rows
+    Customer.io refused: their keys and payloads for the rejections and the sync log)."""
+    found: dict[int, RowChange] = {}
+    for start in range(0, len(seqs), READ_AGAIN_EVERY):
+        statement = plan.lookup_sql(table, seqs[start : start + READ_AGAIN_EVERY])
+        _cols, rows = await session.call(session.query, statement, "reading refused rows", plan.sync.name)
+        found.update((change.seq, change) for change in plan.decode(rows).python)
+    return found
 
 
 def split(page: RenderedPage, mapper: Mapper) -> Split:
@@ -97,6 +115,44 @@ def split(page: RenderedPage, mapper: Mapper) -> Split:
         )
     out = Split(RawItems([], []), list(page.done))
     mapped: list[tuple[int, bytes]] = []
+    for change, op in _mapped(page, mapper, out):
+        if not isinstance(op, BatchItem):
+            raise TypeError(f"a rendered sync maps rows to batch items, not {type(op).__name__}")
+        data = serialize(op.item)
+        if isinstance(data, bytes):
+            mapped.append((change.seq, data))
+        else:
+            reason, where = data
+            out.refused.append((change, reason, where))
+    merged = sorted([(seq, data) for seq, _, data in page.items] + mapped, key=itemgetter(0))  # diff order
+    out.block = RawItems([seq for seq, _ in merged], [data for _, data in merged])
+    return out
+
+
+def split_members(page: RenderedPage, mapper: Mapper) -> Split:
+    """Step 2 for a segment sync's page: a block of :class:`RawMembers`, its people to add and to remove in diff
+    order, the flagged rows' through the mapper and the sender's identifier check."""
+    members = [(seq, data, True) for seq, _, data in page.items]
+    members += [(seq, data, False) for seq, _, data in page.removals]
+    out = Split(RawItems([], []), list(page.done))
+    for change, op in _mapped(page, mapper, out):
+        if not isinstance(op, SegmentChange):
+            raise TypeError(f"a segment sync maps rows to segment changes, not {type(op).__name__}")
+        problem = check_identifier(op.identifier, "identifier")
+        if problem is not None:
+            out.refused.append((change, problem[0], problem[1]))
+        else:
+            members.append((change.seq, _json_string(op.identifier), op.add))
+    members.sort(key=itemgetter(0))
+    out.block = RawMembers([m[0] for m in members], [m[1] for m in members], [m[2] for m in members])
+    return out
+
+
+def _mapped(
+    page: RenderedPage, mapper: Mapper, out: Split
+) -> Iterator[tuple[RowChange, Operation[RowChange]]]:
+    """The operations the mapper makes of a page's flagged rows, each with its row; rows it rejects, and rows
+    that need nothing sent, go into ``out``."""
     for change in page.python:
         try:
             ops = mapper(change, change)
@@ -105,16 +161,10 @@ def split(page: RenderedPage, mapper: Mapper) -> Split:
             continue
         if not ops:
             out.done.append(change.seq)
-            continue
         for op in ops:
-            if not isinstance(op, BatchItem):
-                raise TypeError(f"a rendered sync maps rows to batch items, not {type(op).__name__}")
-            data = serialize(op.item)
-            if isinstance(data, bytes):
-                mapped.append((change.seq, data))
-            else:
-                reason, where = data
-                out.refused.append((change, reason, where))
-    merged = sorted([(seq, data) for seq, _, data in page.items] + mapped, key=itemgetter(0))  # diff order
-    out.block = RawItems([seq for seq, _ in merged], [data for _, data in merged])
-    return out
+            yield change, op
+
+
+def _json_string(text: str) -> bytes:
+    """A text as a JSON string, as the sender writes a segment call's ids."""
+    return json.dumps(text).encode()

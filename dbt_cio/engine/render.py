@@ -7,10 +7,11 @@ all of these hold, else through the Python mapper:
   Python mapper in CI (:data:`CHECKED_ADAPTERS`: DuckDB, PostgreSQL, Spark), or it is ``warehouse`` and
   dbt-cio has SQL for the adapter at all (``python`` turns rendering off);
 - the run sends (not a dry run: a dry run describes each operation from Python objects);
-- the sync is not a segment (its v1 id lists are built by the mapper: see docs/rendering.md); a collection's
-  rows are rendered, and sent as they are in its one request when every row was rendered within the limits;
 - the sync log holds only failures (not ``log: all`` nor ``--log-payloads``, which log the payload of every
   operation, built by the Python mapper).
+
+Every sync type is rendered: batch items; a segment's people's ids (v1 id lists); a collection's rows, sent as
+they are in its one request when every row was rendered within the limits.
 
 Rendering changes how items are made, never what Customer.io reads: on DuckDB the bytes are those the mapper
 and the sender's JSON encoding make; on PostgreSQL and Spark a double may be written with other digits of the
@@ -69,8 +70,6 @@ def renders(sync: Sync, ctx: SyncContext, log: LogPolicy) -> bool:
     """Whether ``sync`` is to be sent from rendered items in this run (see the module docstring)."""
     mode = render_mode()
     if mode == "python" or ctx.options.dry_run or log == "all":
-        return False
-    if sync.type == "segment":
         return False
     return mode == "warehouse" or ctx.session.dialect.adapter_type in CHECKED_ADAPTERS
 

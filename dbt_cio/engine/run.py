@@ -22,10 +22,11 @@ import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import suppress
+from typing import Any
 
 from dbt_cio.contract.model import Sync
 from dbt_cio.customerio.client import CustomerIOClient
-from dbt_cio.customerio.operations import Operation, RawAnswer, RawItems, Refusal
+from dbt_cio.customerio.operations import Operation, RawAnswer, Refusal
 from dbt_cio.customerio.sender import Answer, Sender
 from dbt_cio.engine.block_change import note_block_change
 from dbt_cio.engine.collections import replace_collection
@@ -33,7 +34,7 @@ from dbt_cio.engine.context import SyncContext
 from dbt_cio.engine.dry_run import preview
 from dbt_cio.engine.guardrails import abort_message, breaches
 from dbt_cio.engine.observer import SyncProgress
-from dbt_cio.engine.pages import ahead, in_parallel, split
+from dbt_cio.engine.pages import ahead, in_parallel, read_again, split, split_members
 from dbt_cio.engine.phases import COMPILE, EXECUTE, timed
 from dbt_cio.engine.rejections import RejectionTally
 from dbt_cio.engine.render import page_readers, python_casts, rendered_plan, renders
@@ -56,7 +57,6 @@ COMMIT_EVERY = 50_000  # acknowledged rows per state commit (on a first sync: a 
 COMMIT_SECONDS = 2.0  # ...or this often, whichever comes first (and never while a commit is in flight)
 PAGE_SIZE = 10_000  # diff rows read per page
 REJECTIONS_EVERY = 1_000
-LOOKUP_EVERY = 1_000  # refused rows read again per query
 
 
 class SyncRun:
@@ -265,19 +265,22 @@ class SyncRun:
     async def _send_rendered(
         self, plan: RenderPlan, mapper: Mapper, client: CustomerIOClient, progress: SyncProgress
     ) -> None:
-        """Every page rendered by the warehouse, sent as bytes; flagged rows through the mapper."""
+        """Every page rendered by the warehouse, sent as bytes (batch items, or a segment sync's ids); flagged
+        rows through the mapper."""
         sender: Sender[RowChange] = Sender(client)
-        store, diff = self.ctx.state.store, self._diff
+        store, diff, segment = self.ctx.state.store, self._diff, self._log.segment_id
+        members = segment is not None
+        id_type = self.sync.identifier.type if self.sync.identifier else "id"  # a segment's people
 
         def read(session: WarehouseSession, number: int) -> RenderedPage | None:
             rows = store.read_page(self.sync, plan.page_sql, number, PAGE_SIZE, diff, session)
             return plan.decode(rows) if rows else None
 
-        async def blocks(sessions: list[WarehouseSession]) -> AsyncIterator[RawItems]:
+        async def blocks(sessions: list[WarehouseSession]) -> AsyncIterator[Any]:  # RawItems or RawMembers
             async for page in in_parallel(sessions, read):
                 if self.ctx.stop.is_set():  # asked to stop: what is in flight is still acknowledged
                     return
-                part = split(page, mapper)
+                part = split_members(page, mapper) if members else split(page, mapper)
                 for change, reason, field in part.rejected:
                     self._reject(change, reason, field)
                     self._log.failure(change, "rejected", reason, field, with_payload=False)
@@ -293,7 +296,11 @@ class SyncRun:
                     yield part.block
 
         with self.ctx.session.readers(page_readers(self.ctx)) as sessions:
-            async for answer in sender.send_raw(blocks(sessions)):
+            async for answer in (
+                sender.send_members_raw(segment, id_type, blocks(sessions))
+                if segment is not None
+                else sender.send_raw(blocks(sessions))
+            ):
                 accepted = await self._on_raw_answer(answer, plan)
                 progress.advance(accepted=accepted, rejected=len(answer) - accepted)
                 await self._flush()
@@ -339,7 +346,7 @@ class SyncRun:
             changes = dict(known or {})
             missing = [r.seq for r in answer.refused if r.seq not in changes]
             if missing:
-                changes.update(await self._lookup(plan, missing))
+                changes.update(await read_again(self.ctx.session, plan, self._diff or "", missing))
             for refusal in answer.refused:
                 change, reason = changes[refusal.seq], refusal.reason or "rejected by Customer.io"
                 self._reject(change, reason, refusal.field)
@@ -352,16 +359,6 @@ class SyncRun:
         self.result.accepted += len(answer.accepted)
         self.result.sent += len(answer)
         return len(answer.accepted)
-
-    async def _lookup(self, plan: RenderPlan, seqs: Sequence[int]) -> dict[int, RowChange]:
-        """The diff rows numbered ``seqs``, as the mapped path reads them."""
-        session, diff = self.ctx.session, self._diff or ""
-        found: dict[int, RowChange] = {}
-        for start in range(0, len(seqs), LOOKUP_EVERY):
-            statement = plan.lookup_sql(diff, seqs[start : start + LOOKUP_EVERY])
-            _cols, rows = await session.call(session.query, statement, "reading refused rows", self.sync.name)
-            found.update((change.seq, change) for change in plan.decode(rows).python)
-        return found
 
     def _ack(self, acknowledged: Acknowledged) -> None:
         self._acks.append(acknowledged)
