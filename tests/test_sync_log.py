@@ -10,10 +10,14 @@ import subprocess
 
 import pytest
 from conftest import DBT_CIO, DbtProject, RunningEmulator, open_state, run_cli
+from sql_log import logging_env, statements
 
 from dbt_cio.project import DbtArgs, Project
 
-LOGGED_SQL = "select cast(customer_id as varchar) as customer_id, plan from {{ ref('customers') }}"
+LOGGED_SQL = (
+    "select cast(customer_id as varchar) as customer_id, plan, cast('2024-07-01 10:00:00+00' as timestamp with "
+    "time zone) as seen_at, cast(12.50 as decimal(10,2)) as balance from {{ ref('customers') }}"
+)
 LOGGED_YML = """
 version: 2
 models:
@@ -118,11 +122,18 @@ def test_log_all_keeps_every_payload_log_none_keeps_nothing(
     def payload_ids() -> list[str]:
         rows = log_rows(dbt_project, "logged_people")
         assert {row["outcome"] for row in rows} == {"accepted"}
+        for row in rows:
+            attributes = json.loads(row["payload"])["body"]["attributes"]
+            assert (attributes["seen_at"], attributes["balance"]) == (1_719_828_000, 12.5), attributes
         return sorted(json.loads(row["payload"])["body"]["identifiers"]["id"] for row in rows)
 
-    # --log-payloads: for one run, as log: all
+    # --log-payloads: for one run, as log: all; the Python path reads the instant and the decimal as DuckDB
+    # converts them (dbt_cio.warehouse.casts: seconds, a double), PostgreSQL's driver as they are
     (models / "logged.yml").write_text(LOGGED_YML.format(log="errors"))
-    run_cli(dbt_project, *sync, "--log-payloads", env=emulator.env)
+    logs = dbt_project.path / "logs-payloads"
+    run_cli(dbt_project, *sync, "--log-payloads", env={**emulator.env, **logging_env(logs)})
+    [page] = [s for s in statements(logs) if s.startswith("select _cio_seq, _cio_key, _cio_change")]
+    assert ("case when" in page) == (dbt_project.target == "duckdb"), page
     assert payload_ids() == ["1", "2", "3", "4", "5", "6"]
     (models / "logged.yml").write_text(LOGGED_YML.format(log="all"))
     run_cli(dbt_project, *sync, env=emulator.env)

@@ -85,10 +85,11 @@ async def rendered_plan(sync: Sync, ctx: SyncContext, *, now: int) -> RenderPlan
 
 
 async def python_casts(sync: Sync, ctx: SyncContext) -> PageCasts | None:
-    """What the Python path's page query converts in SQL (:mod:`dbt_cio.warehouse.casts`): not in a dry run, and
-    only on :data:`CAST_ADAPTERS`; None when nothing is converted."""
+    """What the Python path's page query converts in SQL (:mod:`dbt_cio.warehouse.casts`): only on
+    :data:`CAST_ADAPTERS`, not in a dry run, and not with ``DBT_CIO_RENDER=python`` (every value as the driver
+    returns it: no SQL of dbt-cio's in the payloads); None when nothing is converted."""
     session = ctx.session
-    if ctx.options.dry_run or session.dialect.adapter_type not in CAST_ADAPTERS:
+    if ctx.options.dry_run or render_mode() == "python" or session.dialect.adapter_type not in CAST_ADAPTERS:
         return None
     json_sql = await session.call(JsonSql.render_if_available, session.dialect, session.call_macro)
     if json_sql is None:

@@ -17,9 +17,9 @@ Python path's casts"):
   value ``to_json`` returns, unchanged (NaN, a PostgreSQL numeric's, is a NaN double: null either way).
 
 Only columns whose values go nowhere but through ``to_json`` are converted (mapped attributes: not an
-identifier, key, event name, timestamp or device field, each read its own way), and only where dbt-cio's SQL
-for the warehouse is checked (the engine decides, :func:`dbt_cio.engine.render.python_casts`). A pure function
-of the sync and its column types, no I/O.
+identifier, key, event name, timestamp or device field, each read its own way), and only where it pays (the
+engine decides, :func:`dbt_cio.engine.render.python_casts`: DuckDB). A pure function of the sync and its column
+types, no I/O.
 """
 
 from __future__ import annotations
