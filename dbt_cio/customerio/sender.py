@@ -63,7 +63,7 @@ from dbt_cio.customerio.refusals import Posted, every, refusals_of, within_size
 from dbt_cio.customerio.stats import Stats
 from dbt_cio.errors import AuthError, TerminalError, TransientError
 
-__all__ = ["DEFAULT_LINGER", "Answer", "Sender", "TrackAPI", "serialize"]
+__all__ = ["DEFAULT_LINGER", "Answer", "Sender", "TrackAPI", "serialize", "serialize_id"]
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -83,10 +83,6 @@ class TrackAPI(Protocol):
     def stats(self) -> Stats: ...
 
     async def post_batch(self, body: bytes, stats: Stats | None = None) -> list[dict[str, Any]]: ...
-
-    async def change_segment(
-        self, segment_id: int, id_type: str, ids: Sequence[str], add: bool, stats: Stats | None = None
-    ) -> None: ...
 
     async def change_segment_json(
         self, segment_id: int, id_type: str, ids: Sequence[bytes], add: bool, stats: Stats | None = None
@@ -207,9 +203,9 @@ class Sender(Generic[R]):
                     seqs.append(seq)
                     ids.append(data)
                     if len(seqs) >= MAX_SEGMENT_IDS:
-                        await dispatch(self._settle_members(segment_id, id_type, add, *groups.pop(add)))
+                        await dispatch(self._settle_members((segment_id, id_type, add), *groups.pop(add)))
             for add, group in list(groups.items()):
-                await dispatch(self._settle_members(segment_id, id_type, add, *group))
+                await dispatch(self._settle_members((segment_id, id_type, add), *group))
 
         async for answer in requests(self.client.rate_settings.max_concurrency, read):
             self._count_raw(answer)
@@ -341,41 +337,10 @@ class Sender(Generic[R]):
             return [Posted(tags, request, 200, {})]
         return [Posted(tags, request, 207, refusals_of(errors, len(tags)))]
 
-    async def _settle_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> list[Answer[R]]:
-        """Steps 4 and 5 for operations: each posted request's results, one per operation."""
-        answers: list[Answer[R]] = []
-        for posted in await self._post(ops, parts):
-            refused = posted.refused
-            if not refused:
-                results = (_accepted(Result, (op.ref, True, None, None, False)) for op in posted.tags)
-            else:
-                results = (
-                    Result(op.ref, True) if i not in refused else Result(op.ref, False, *refused[i])
-                    for i, op in enumerate(posted.tags)
-                )
-            answers.append(Answer(results, posted.request, posted.status))
-        return answers
-
-    async def _send_segment(self, key: _SegmentKey, ops: list[SegmentChange[R]]) -> list[Answer[R]]:
+    async def _post_members(self, key: _SegmentKey, tags: list[T], ids: list[bytes]) -> Posted[T]:
+        """One Track API v1 segment call for ``ids`` (JSON strings, tagged one each; a repeated id sent once):
+        what Customer.io said of it, as :meth:`_post` says it of a batch (every id accepted or refused alike)."""
         segment_id, id_type, add = key
-        ids = list(dict.fromkeys(op.identifier for op in ops))
-        request = self._next_request()
-        try:
-            await self.client.change_segment(segment_id, id_type, ids, add, self.stats)
-        except AuthError:
-            raise
-        except TransientError as exc:
-            failed = (Result(op.ref, False, str(exc), None, True) for op in ops)
-            return [Answer(failed, request, exc.status)]
-        except TerminalError as exc:
-            refused = (Result(op.ref, False, str(exc), None, False) for op in ops)
-            return [Answer(refused, request, exc.status)]
-        return [Answer((Result(op.ref, True) for op in ops), request, 200)]
-
-    async def _settle_members(
-        self, segment_id: int, id_type: str, add: bool, seqs: list[int], ids: list[bytes]
-    ) -> list[RawAnswer]:
-        """:meth:`_send_segment` for serialized ids: one request's acknowledged seqs, or a refusal for each."""
         request = self._next_request()
         try:
             await self.client.change_segment_json(
@@ -384,11 +349,21 @@ class Sender(Generic[R]):
         except AuthError:
             raise
         except (TransientError, TerminalError) as exc:
-            retryable = isinstance(exc, TransientError)
-            return [
-                RawAnswer([], [Refusal(seq, str(exc), None, retryable) for seq in seqs], request, exc.status)
-            ]
-        return [RawAnswer(seqs, [], request, 200)]
+            refused = every(len(tags), str(exc), retryable=isinstance(exc, TransientError))
+            return Posted(tags, request, exc.status, refused)
+        return Posted(tags, request, 200, {})
+
+    async def _settle_batch(self, ops: list[BatchItem[R]], parts: list[bytes]) -> list[Answer[R]]:
+        """Steps 4 and 5 for operations: each posted request's results, one per operation."""
+        return [_answer(posted) for posted in await self._post(ops, parts)]
+
+    async def _send_segment(self, key: _SegmentKey, ops: list[SegmentChange[R]]) -> list[Answer[R]]:
+        """Steps 4 and 5 for segment changes: the request's results, one per operation."""
+        return [_answer(await self._post_members(key, ops, [serialize_id(op.identifier) for op in ops]))]
+
+    async def _settle_members(self, key: _SegmentKey, seqs: list[int], ids: list[bytes]) -> list[RawAnswer]:
+        """:meth:`_send_segment` for serialized ids: the request's acknowledged seqs and refusals."""
+        return [_raw_answer(await self._post_members(key, seqs, ids))]
 
     # -- the raw path: serialized items, seqs in and out -------------------------------------------
 
@@ -417,16 +392,35 @@ class Sender(Generic[R]):
 
     async def _settle_raw(self, seqs: list[int], parts: list[bytes]) -> list[RawAnswer]:
         """Steps 4 and 5 for raw items: each posted request's acknowledged seqs and refusals."""
-        answers: list[RawAnswer] = []
-        for posted in await self._post(seqs, parts):
-            refused, tags = posted.refused, posted.tags
-            if not refused:
-                answers.append(RawAnswer(tags, [], posted.request, posted.status))
-                continue
-            accepted = [seq for i, seq in enumerate(tags) if i not in refused]
-            refusals = [Refusal(tags[i], *refused[i]) for i in sorted(refused)]
-            answers.append(RawAnswer(accepted, refusals, posted.request, posted.status))
-        return answers
+        return [_raw_answer(posted) for posted in await self._post(seqs, parts)]
+
+
+def _answer(posted: Posted[Any]) -> Answer[Any]:
+    """A posted request's results, one per operation (a ``BatchItem`` or ``SegmentChange``: its ``ref``), in order."""
+    refused = posted.refused
+    if not refused:
+        results = (_accepted(Result, (op.ref, True, None, None, False)) for op in posted.tags)
+    else:
+        results = (
+            Result(op.ref, True) if i not in refused else Result(op.ref, False, *refused[i])
+            for i, op in enumerate(posted.tags)
+        )
+    return Answer(results, posted.request, posted.status)
+
+
+def _raw_answer(posted: Posted[int]) -> RawAnswer:
+    """A posted request's acknowledged seqs, in order, and its refusals."""
+    refused, tags = posted.refused, posted.tags
+    if not refused:
+        return RawAnswer(tags, [], posted.request, posted.status)
+    accepted = [seq for i, seq in enumerate(tags) if i not in refused]
+    refusals = [Refusal(tags[i], *refused[i]) for i in sorted(refused)]
+    return RawAnswer(accepted, refusals, posted.request, posted.status)
+
+
+def serialize_id(identifier: str) -> bytes:
+    """A segment change's identifier as the sender writes it in a v1 ``ids`` list (a JSON string)."""
+    return json.dumps(identifier).encode()
 
 
 def serialize(item: Mapping[str, Any]) -> bytes | tuple[str, str | None]:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import TypeVar
 
 from dbt_cio.customerio.limits import check_identifier
 from dbt_cio.customerio.operations import BatchItem, Operation, RawItems, RawMembers, SegmentChange
-from dbt_cio.customerio.sender import serialize
+from dbt_cio.customerio.sender import serialize, serialize_id
 from dbt_cio.payloads.mappers import Mapper, RowRejected
 from dbt_cio.payloads.rendered import RenderedPage, RenderPlan
 from dbt_cio.warehouse.changes import RowChange
@@ -142,7 +141,7 @@ def split_members(page: RenderedPage, mapper: Mapper) -> Split:
         if problem is not None:
             out.refused.append((change, problem[0], problem[1]))
         else:
-            members.append((change.seq, _json_string(op.identifier), op.add))
+            members.append((change.seq, serialize_id(op.identifier), op.add))
     members.sort(key=itemgetter(0))
     out.block = RawMembers([m[0] for m in members], [m[1] for m in members], [m[2] for m in members])
     return out
@@ -163,8 +162,3 @@ def _mapped(
             out.done.append(change.seq)
         for op in ops:
             yield change, op
-
-
-def _json_string(text: str) -> bytes:
-    """A text as a JSON string, as the sender writes a segment call's ids."""
-    return json.dumps(text).encode()
