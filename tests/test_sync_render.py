@@ -200,3 +200,44 @@ def test_postgres_pages_are_read_on_two_connections_at_once_and_every_row_arrive
     assert set(pages) == {"dbt-cio-warehouse_0", "dbt-cio-reader-1_0"}, pages
     run_cli(dbt_project, "sync", "--select", "cio_bulk_people", "--vars", vars_, env=emulator.env)
     assert read_results(dbt_project)["cio_bulk_people"]["adapter_response"]["added"] == 0  # all in state
+
+
+COLLECTION_SCHEMA = """
+version: 2
+models:
+  - name: long_products
+    config:
+      meta:
+        customerio: {type: collection, collection: {name: long products}}
+"""
+
+
+@pytest.mark.parametrize("target", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_collection_the_sql_cannot_vouch_for_is_built_and_explained_by_python(
+    dbt_project: DbtProject, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """A collection row over 10 KB: the rendered rows are read first, found over the limit, and Python builds
+    the collection and fails it with its own message; nothing is sent."""
+    models = dbt_project.path / "models"
+    (models / "long_products.sql").write_text(
+        "select 'p1' as sku, repeat('x', 11000) as blurb union all select 'p2' as sku, 'short' as blurb"
+    )
+    (models / "long_products.yml").write_text(COLLECTION_SCHEMA)
+    dbt_project.dbt("run", "--select", "long_products")
+    logs = tmp_path / "logs"
+    proc = run_cli(
+        dbt_project,
+        "sync",
+        "--select",
+        "long_products",
+        env={**emulator.env, **logging_env(logs)},
+        expect=None,
+    )
+    assert proc.returncode != 0
+    assert "over Customer.io's limit of 10,000 bytes per collection row" in proc.stdout + proc.stderr
+    sent = statements(logs)
+    assert any("_cio_python" in s and "'' as _cio_key" in s for s in sent)  # rendered first...
+    assert any(
+        s.lower().startswith("select _cio_seq") and "_cio_python" not in s for s in sent
+    )  # ...then read
+    assert not emulator.emulator.state.collections  # type: ignore[attr-defined]

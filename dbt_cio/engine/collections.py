@@ -16,6 +16,7 @@ from dbt_cio.contract.actions import COLLECTION_REPLACE
 from dbt_cio.contract.model import Sync
 from dbt_cio.customerio.client import CustomerIOClient
 from dbt_cio.engine.context import SyncContext
+from dbt_cio.engine.pages import ahead
 from dbt_cio.engine.render import rendered_plan, renders
 from dbt_cio.engine.results import SyncResult
 from dbt_cio.errors import CustomerIOError, TerminalError, TransientError
@@ -92,12 +93,8 @@ async def replace_collection(
 
 async def _rows(sync: Sync, ctx: SyncContext) -> list[dict[str, Any]]:
     """Every row of the model, as the mapper reads them."""
-    session, store = ctx.session, ctx.state.store
-    rows: list[dict[str, Any]] = []
-    iterator = await session.call(lambda: iter(store.iter_rows(sync)))
-    while (page := await session.call(next, iterator, None)) is not None:
-        rows.extend(page)
-    return rows
+    store = ctx.state.store
+    return [row async for page in ahead(ctx.session, lambda: store.iter_rows(sync)) for row in page]
 
 
 async def _rendered_rows(sync: Sync, ctx: SyncContext) -> list[bytes] | None:
@@ -109,12 +106,13 @@ async def _rendered_rows(sync: Sync, ctx: SyncContext) -> list[bytes] | None:
     plan = await rendered_plan(sync, ctx, now=int(time.time()))
     if plan is None:
         return None
-    session, store = ctx.session, ctx.state.store
-    iterator = await session.call(lambda: iter(store.iter_row_pages(sync, plan.page_sql)))
-    pages = []
-    while (page := await session.call(next, iterator, None)) is not None:
-        pages.append(plan.decode(page))
-    return plan.collection_json(pages)
+    store = ctx.state.store
+    return plan.collection_json(
+        [
+            plan.decode(rows)
+            async for rows in ahead(ctx.session, lambda: store.iter_row_pages(sync, plan.page_sql))
+        ]
+    )
 
 
 def _payloads(sync: Sync, ctx: SyncContext) -> bool:
